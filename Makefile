@@ -1,0 +1,27 @@
+# Everyday commands. Every target runs inside the locked uv environment.
+UV ?= uv
+PYTEST_ARGS ?=
+
+.PHONY: install test test-unit lint format train local bench-serve bench-train compose-config
+
+install:  ## create/refresh the locked environment (all services + dev tools)
+	$(UV) sync --frozen --all-extras --compile-bytecode
+
+test: install  ## the whole suite: lint, unit, integration, e2e (what CI runs)
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
+
+lint:
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format:
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+train: install  ## train candidates, register the best, run the promotion gate
+	$(UV) run --frozen python -m model_registry train

@@ -1,0 +1,72 @@
+"""Names every service agrees on: the registered model, its aliases and the tags of a version.
+
+Standard library only, so that serving, monitoring, orchestration and the frontend can import it
+without pulling in the training dependencies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+MODEL_NAME = "ai-text-detector"
+EXPERIMENT_NAME = "ai-text-detector"
+CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
+MODEL_ARTIFACT_PATH = "model"
+#: Run artifact (on the run that logged the model) holding the training-time reference profile.
+REFERENCE_PROFILE_ARTIFACT = "monitoring/reference_profile.json"
+
+#: Label encoding of the corpus: column ``generated``.
+LABEL_HUMAN = 0
+LABEL_AI = 1
+LABEL_NAMES = {LABEL_HUMAN: "human", LABEL_AI: "ai"}
+
+
+class VersionTag:
+    """Tag keys set on every registered model version."""
+
+    THRESHOLD = "threshold"
+    DATASET_DIGEST = "dataset_digest"
+    TEST_SPLIT_DIGEST = "test_split_digest"
+    CANDIDATE = "candidate"
+    GIT_COMMIT = "git_commit"
+    GATE_DECISION = "gate_decision"  # "promoted" | "rejected"
+    GATE_REASON = "gate_reason"
+    GATE_CHALLENGER_F1 = "gate_challenger_f1"
+    GATE_CHAMPION_F1 = "gate_champion_f1"
+    BEHAVIOUR_TESTS = "behaviour_tests"  # "passed" | "failed"
+    #: Test metrics are tagged ``test_<metric>``: accuracy, precision, recall, f1, roc_auc, pr_auc.
+    TEST_METRIC_PREFIX = "test_"
+
+
+class ModelTag:
+    """Tag keys set on the registered model itself."""
+
+    FROZEN_TEST_SPLIT = "frozen_test_split_digest"
+    PREVIOUS_CHAMPION = "previous_champion_version"
+
+
+def project_root() -> Path:
+    """The repository root (embedded-mode state lives under ``.local/`` there)."""
+    return Path(os.environ.get("PLATFORM_HOME", Path(__file__).resolve().parents[1]))
+
+
+def local_state_dir() -> Path:
+    """Where the embedded mode keeps its databases and artifacts (not created here)."""
+    return project_root() / ".local"
+
+
+def default_tracking_uri() -> str:
+    """The embedded default when ``MLFLOW_TRACKING_URI`` is not set: SQLite under ``.local/``."""
+    return f"sqlite:///{local_state_dir() / 'mlflow' / 'mlflow.db'}"
+
+
+def default_artifact_location() -> str:
+    """Artifact folder used for the experiment when running on the embedded default."""
+    return (local_state_dir() / "mlflow" / "artifacts").as_uri()
+
+
+def tracking_uri() -> str:
+    """``MLFLOW_TRACKING_URI`` when set, else the embedded SQLite default."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri()

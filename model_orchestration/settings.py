@@ -1,0 +1,119 @@
+"""Settings of the orchestration service (webhook receiver + Prefect worker).
+
+Prefix ``ORCHESTRATION_``.
+
+One class for both processes so that compose and the embedded mode pass the same names. Prefect's
+own ``PREFECT_API_URL`` (read by Prefect itself) decides whether the webhook starts deployment runs
+on a Prefect server or runs ``retrain`` in a background thread.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from model_registry import contract
+
+#: Names of the flows and of their deployments (``<flow>/<deployment>`` on the Prefect server).
+TRAIN_FLOW = "train"
+INGEST_FLOW = "ingest"
+RETRAIN_FLOW = "retrain"
+DRIFT_CHECK_FLOW = "drift_check"
+DEPLOYMENT_SUFFIX = "worker"
+
+
+def deployment_name(flow_name: str) -> str:
+    """The full ``flow/deployment`` name the worker serves ``flow_name`` under."""
+    return f"{flow_name}/{flow_name}-{DEPLOYMENT_SUFFIX}"
+
+
+def _default_ingest_source() -> str:
+    return str(contract.local_state_dir() / "incoming")
+
+
+def _default_quarantine() -> str:
+    return str(contract.local_state_dir() / "quarantine")
+
+
+def _default_predictions_db() -> str:
+    return f"sqlite:///{contract.local_state_dir() / 'serving' / 'predictions.db'}"
+
+
+class OrchestrationSettings(BaseSettings):
+    """Everything the webhook receiver and the worker read from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="ORCHESTRATION_", extra="ignore")
+
+    # --- webhook receiver ---------------------------------------------------------------------
+    webhook_host: str = "127.0.0.1"
+    webhook_port: int = Field(default=8100, ge=1, le=65535)
+    #: Shared bearer token Alertmanager sends (``http_config.authorization.credentials``).
+    webhook_token: SecretStr = Field(min_length=8)
+    #: No new retrain is started within this many seconds of the previous start.
+    cooldown_seconds: float = Field(default=1800.0, ge=0)
+    #: Alert names that start a retrain when firing (others are acknowledged and ignored).
+    #: Comma-separated in the environment.
+    retrain_alerts: Annotated[list[str], NoDecode] = [
+        "TextDriftDetected",
+        "PredictionDriftDetected",
+        "FeedbackAccuracyLow",
+    ]
+    #: Where ``drift_check`` reports its AUC so the receiver exports it (``/v1/drift``); optional.
+    webhook_url: str | None = None
+
+    # --- ingestion ----------------------------------------------------------------------------
+    #: New labelled CSV batches: a local folder (embedded mode) or ``s3://bucket/prefix``.
+    ingest_source: str = Field(default_factory=_default_ingest_source)
+    #: Where rejected batches go with their validation report: a folder or ``s3://bucket/prefix``.
+    quarantine: str = Field(default_factory=_default_quarantine)
+    #: Optional HTTP source returning a labelled CSV (``text,generated``) on GET.
+    http_source_url: str | None = None
+    http_source_timeout_seconds: float = Field(default=30.0, gt=0)
+
+    # --- schedules ----------------------------------------------------------------------------
+    ingest_interval_seconds: int = Field(default=300, ge=10)
+    drift_check_interval_seconds: int = Field(default=900, ge=10)
+    #: Periodic retrain (cron, UTC); skipped when no new data arrived since the champion.
+    retrain_cron: str = "0 3 * * *"
+    #: Run ``train`` once at worker start when the registry has no champion.
+    first_boot_train: bool = True
+
+    # --- prediction log (serving's database) --------------------------------------------------
+    predictions_database_url: str = Field(default_factory=_default_predictions_db)
+    #: drift_check compares texts logged within this window with the reference.
+    drift_window_minutes: int = Field(default=60, ge=1)
+    drift_min_texts: int = Field(default=50, ge=2)
+    drift_max_texts: int = Field(default=2000, ge=2)
+    drift_seed: int = 0
+
+    # --- task retries -------------------------------------------------------------------------
+    io_retries: int = Field(default=3, ge=0)
+    io_retry_delay_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("retrain_alerts", mode="before")
+    @classmethod
+    def _split_alerts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip() for name in value.split(",") if name.strip()]
+        return value
+
+    @property
+    def cooldown(self) -> timedelta:
+        return timedelta(seconds=self.cooldown_seconds)
+
+    @property
+    def ingest_source_is_s3(self) -> bool:
+        return self.ingest_source.startswith("s3://")
+
+    def ingest_folder(self) -> Path:
+        return Path(self.ingest_source)
+
+
+def prefect_api_url() -> str | None:
+    """Prefect's own ``PREFECT_API_URL``; ``None`` means the embedded mode (no server)."""
+    return os.environ.get("PREFECT_API_URL") or None

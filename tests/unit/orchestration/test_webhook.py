@@ -1,0 +1,245 @@
+"""The retrain webhook receiver: auth, payload validation, idempotency, metrics."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from model_orchestration.settings import OrchestrationSettings
+from model_orchestration.triggers import RetrainTrigger, ThreadLauncher
+from model_orchestration.webhook import create_app
+
+TOKEN = "test-token-123456"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class FakeLauncher:
+    """Records starts; ``running`` simulates an active retrain."""
+
+    def __init__(self) -> None:
+        self.starts: list[dict[str, Any]] = []
+        self.running = False
+        self.fail = False
+
+    def active_run(self) -> str | None:
+        return "run-1" if self.running else None
+
+    def last_started_at(self) -> datetime | None:
+        return None
+
+    def start(self, parameters: dict[str, Any]) -> str:
+        if self.fail:
+            raise ConnectionError("Prefect API unreachable")
+        self.starts.append(parameters)
+        return f"run-{len(self.starts)}"
+
+
+def payload(status: str = "firing", names: tuple[str, ...] = ("TextDriftDetected",)) -> dict:
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="TextDriftDetected"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "retrain-webhook",
+        "groupLabels": {"alertname": names[0]},
+        "commonLabels": {"severity": "warning"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": name, "severity": "warning"},
+                "annotations": {"summary": "drift"},
+                "startsAt": "2026-11-23T08:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"fp{i}",
+            }
+            for i, name in enumerate(names)
+        ],
+    }
+
+
+def settings(**overrides: Any) -> OrchestrationSettings:
+    return OrchestrationSettings(**{"webhook_token": TOKEN, "cooldown_seconds": 600, **overrides})
+
+
+@pytest.fixture
+def launcher() -> FakeLauncher:
+    return FakeLauncher()
+
+
+@pytest.fixture
+def client(launcher: FakeLauncher) -> TestClient:
+    return TestClient(create_app(settings(), launcher=launcher))
+
+
+def metric(client: TestClient, name: str, labels: dict[str, str] | None = None) -> float:
+    text = client.get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and (labels is None or sample.labels == labels):
+                return sample.value
+    raise AssertionError(f"{name}{labels} not exported")
+
+
+def test_health_and_metrics_exported(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    for result in ("started", "skipped_running", "skipped_cooldown", "ignored"):
+        assert metric(client, "detector_retrain_triggers_total", {"result": result}) == 0
+    assert metric(client, "detector_drift_domain_auc") != metric(
+        client, "detector_drift_domain_auc"
+    )
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer wrong-token-xyz"}, {"Authorization": TOKEN}]
+)
+def test_alerts_need_the_token(
+    client: TestClient, launcher: FakeLauncher, headers: dict[str, str]
+) -> None:
+    response = client.post("/v1/alerts", json=payload(), headers=headers)
+    assert response.status_code == 401
+    assert launcher.starts == []
+
+
+def test_firing_drift_alert_starts_one_retrain(client: TestClient, launcher: FakeLauncher) -> None:
+    response = client.post("/v1/alerts", json=payload(), headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["result"] == "started"
+    assert body["run_id"] == "run-1"
+    assert body["alerts"] == ["TextDriftDetected"]
+    assert launcher.starts == [{"reason": "alert: TextDriftDetected"}]
+    assert metric(client, "detector_retrain_triggers_total", {"result": "started"}) == 1
+
+
+def test_repeat_within_cooldown_starts_nothing(client: TestClient, launcher: FakeLauncher) -> None:
+    client.post("/v1/alerts", json=payload(), headers=AUTH)
+    again = client.post(
+        "/v1/alerts", json=payload(names=("FeedbackAccuracyLow", "TextDriftDetected")), headers=AUTH
+    ).json()
+    assert again["result"] == "skipped_cooldown"
+    assert "nothing new started" in again["detail"]
+    assert len(launcher.starts) == 1
+    assert metric(client, "detector_retrain_triggers_total", {"result": "skipped_cooldown"}) == 1
+
+
+def test_running_retrain_starts_nothing(client: TestClient, launcher: FakeLauncher) -> None:
+    launcher.running = True
+    body = client.post("/v1/alerts", json=payload(), headers=AUTH).json()
+    assert body["result"] == "skipped_running"
+    assert body["run_id"] == "run-1"
+    assert launcher.starts == []
+    assert metric(client, "detector_retrain_triggers_total", {"result": "skipped_running"}) == 1
+
+
+@pytest.mark.parametrize(
+    "notification",
+    [payload(status="resolved"), payload(names=("HighLatencyP99",)), payload(names=("Other",))],
+)
+def test_resolved_or_unrelated_alerts_are_ignored(
+    client: TestClient, launcher: FakeLauncher, notification: dict
+) -> None:
+    body = client.post("/v1/alerts", json=notification, headers=AUTH).json()
+    assert body["result"] == "ignored"
+    assert launcher.starts == []
+    assert metric(client, "detector_retrain_triggers_total", {"result": "ignored"}) == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {},
+        {**payload(), "version": "3"},
+        {**payload(), "alerts": []},
+        {**payload(), "status": "pending"},
+        [1, 2],
+    ],
+)
+def test_malformed_payload_is_422(client: TestClient, launcher: FakeLauncher, bad: object) -> None:
+    response = client.post("/v1/alerts", json=bad, headers=AUTH)
+    assert response.status_code == 422
+    assert "detail" in response.json()
+    assert launcher.starts == []
+
+
+def test_invalid_json_is_4xx(client: TestClient) -> None:
+    response = client.post(
+        "/v1/alerts", content=b"{not json", headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+def test_launcher_failure_is_503_so_alertmanager_retries(
+    client: TestClient, launcher: FakeLauncher
+) -> None:
+    launcher.fail = True
+    response = client.post("/v1/alerts", json=payload(), headers=AUTH)
+    assert response.status_code == 503
+    assert "Prefect API unreachable" in response.json()["detail"]
+    launcher.fail = False
+    assert client.post("/v1/alerts", json=payload(), headers=AUTH).json()["result"] == "started"
+
+
+def test_drift_report_sets_the_auc_gauge(client: TestClient) -> None:
+    assert client.post("/v1/drift", json={"auc": 0.9}).status_code == 401
+    assert client.post("/v1/drift", json={"auc": 1.5}, headers=AUTH).status_code == 422
+    response = client.post("/v1/drift", json={"auc": 0.91, "drifted": True}, headers=AUTH)
+    assert response.status_code == 200
+    assert metric(client, "detector_drift_domain_auc") == pytest.approx(0.91)
+
+
+def test_cooldown_expires() -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    launcher = FakeLauncher()
+    trigger = RetrainTrigger(launcher, timedelta(minutes=10), clock=lambda: now[0])
+    assert trigger.request("a").result == "started"
+    now[0] += timedelta(minutes=9)
+    assert trigger.request("b").result == "skipped_cooldown"
+    now[0] += timedelta(minutes=2)
+    assert trigger.request("c").result == "started"
+    assert [s["reason"] for s in launcher.starts] == ["a", "c"]
+
+
+def test_concurrent_alert_burst_starts_exactly_one_thread_run() -> None:
+    release = threading.Event()
+    calls: list[str] = []
+
+    def slow_retrain(reason: str) -> None:
+        calls.append(reason)
+        release.wait(10)
+
+    launcher = ThreadLauncher(slow_retrain)
+    client = TestClient(create_app(settings(cooldown_seconds=0), launcher=launcher))
+    results: list[str] = []
+
+    def post() -> None:
+        results.append(client.post("/v1/alerts", json=payload(), headers=AUTH).json()["result"])
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    release.set()
+    launcher.join(10)
+    assert sorted(results) == ["skipped_running"] * 7 + ["started"]
+    assert calls == ["alert: TextDriftDetected"]
+    # Finished and no cool-down: the next alert starts a new run.
+    assert client.post("/v1/alerts", json=payload(), headers=AUTH).json()["result"] == "started"
+    launcher.join(10)
+
+
+def test_settings_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ORCHESTRATION_WEBHOOK_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="webhook_token"):
+        OrchestrationSettings()  # type: ignore[call-arg]
+    monkeypatch.setenv("ORCHESTRATION_WEBHOOK_TOKEN", TOKEN)
+    monkeypatch.setenv("ORCHESTRATION_RETRAIN_ALERTS", "A, B")
+    assert OrchestrationSettings().retrain_alerts == ["A", "B"]  # type: ignore[call-arg]

@@ -1,0 +1,68 @@
+"""Settings of the registry / training service, read from ``REGISTRY_*`` environment variables.
+
+MLflow's own variables (``MLFLOW_TRACKING_URI``, ``MLFLOW_S3_ENDPOINT_URL``, ``AWS_*``) are read by
+MLflow and boto3 themselves and are not duplicated here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from model_registry import contract
+
+ALL_CANDIDATES = ("word_tfidf_lr", "char_tfidf_lr", "word_char_tfidf_lr", "word_tfidf_cnb")
+
+
+def default_data_path() -> Path:
+    return contract.project_root() / "data" / "ai_human_essays.csv.gz"
+
+
+def default_dataset_store() -> str:
+    return str(contract.local_state_dir() / "datasets")
+
+
+class RegistrySettings(BaseSettings):
+    """Everything ``python -m model_registry`` and the orchestration flows can configure."""
+
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+
+    model_name: str = contract.MODEL_NAME
+    experiment: str = contract.EXPERIMENT_NAME
+    data_path: Path = Field(default_factory=default_data_path)
+    #: Local folder, or ``s3://bucket/prefix`` (endpoint and credentials from MLFLOW_S3_* / AWS_*).
+    dataset_store: str = Field(default_factory=default_dataset_store)
+    #: Optuna trials per candidate (each a nested MLflow run).
+    trials: int = Field(default=6, ge=1, le=200)
+    seed: int = 20240607
+    #: With no champion yet, a challenger needs at least this test F1 to become champion.
+    f1_floor: float = Field(default=0.95, ge=0.0, le=1.0)
+    #: Gate: promote iff challenger F1 + margin >= champion F1 on the frozen test split.
+    gate_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: Use at most this many rows (class-balanced sample), for tests and quick runs.
+    max_rows: int | None = Field(default=None, ge=20)
+    candidates: Annotated[tuple[str, ...], NoDecode] = ALL_CANDIDATES
+    validation_share: float = Field(default=0.15, gt=0.0, lt=0.5)
+    test_share: float = Field(default=0.15, gt=0.0, lt=0.5)
+    min_text_chars: int = Field(default=50, ge=1)
+    max_text_chars: int = Field(default=20_000, ge=100)
+    #: Validation fails when the minority class is below this share of accepted rows.
+    min_class_share: float = Field(default=0.2, ge=0.0, le=0.5)
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _split_candidates(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("candidates")
+    @classmethod
+    def _known_candidates(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(ALL_CANDIDATES))
+        if unknown or not value:
+            raise ValueError(f"unknown candidates {unknown}; choose from {list(ALL_CANDIDATES)}")
+        return value

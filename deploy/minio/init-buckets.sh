@@ -1,0 +1,16 @@
+#!/bin/sh
+# One-shot MinIO initialisation (compose service `minio-init`, image minio/mc). Idempotent:
+#   - the buckets the platform uses: `mlflow` (MLflow artifacts) and `datasets` (versioned
+#     datasets, incoming labelled batches, quarantine);
+#   - a service account (S3_ACCESS_KEY / S3_SECRET_KEY) with read-write access, so that no
+#     service but this one ever holds the MinIO root credentials.
+set -eu
+: "${MINIO_ROOT_USER:?}" "${MINIO_ROOT_PASSWORD:?}" "${S3_ACCESS_KEY:?}" "${S3_SECRET_KEY:?}"
+
+mc alias set platform http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
+mc mb --ignore-existing platform/mlflow platform/datasets
+mc admin user add platform "$S3_ACCESS_KEY" "$S3_SECRET_KEY"
+if ! mc admin policy entities platform --user "$S3_ACCESS_KEY" | grep -q readwrite; then
+  mc admin policy attach platform readwrite --user "$S3_ACCESS_KEY"
+fi
+echo "minio-init: buckets mlflow, datasets and service account ${S3_ACCESS_KEY} ready"

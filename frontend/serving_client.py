@@ -1,0 +1,234 @@
+"""A small typed HTTP client for the serving API: the only way the frontend reaches the model.
+
+Every failure surfaces as one of the ``ServingError`` subclasses below, each carrying a one-line
+message fit to show a person: serving unreachable, no model loaded yet (503), input rejected
+(4xx, with the server's own explanation), or an answer the client could not understand.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Literal, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+logger = logging.getLogger(__name__)
+
+Label = Literal["ai", "human"]
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class ServingError(Exception):
+    """Base class: something kept serving from answering the request."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ServingUnavailable(ServingError):
+    """Serving could not be reached (refused, timed out, DNS) or failed with a 5xx."""
+
+
+class NoModelYet(ServingError):
+    """Serving is up but has no model loaded yet (HTTP 503)."""
+
+
+class BadInput(ServingError):
+    """Serving rejected the request (4xx); ``message`` is the server's explanation."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class PredictionNotFound(BadInput):
+    """Feedback named a prediction id serving does not know (HTTP 404)."""
+
+
+class UnexpectedResponse(ServingError):
+    """Serving answered something this client does not understand."""
+
+
+class _Lenient(BaseModel):
+    """Responses may grow new fields; unknown ones are ignored, not an error."""
+
+    model_config = ConfigDict(extra="ignore", protected_namespaces=())
+
+
+class WeightedNgram(_Lenient):
+    """One n-gram and how strongly it pushed the decision (positive: towards AI)."""
+
+    ngram: str
+    weight: float
+
+
+class Explanation(_Lenient):
+    """The n-grams that pushed the decision most each way."""
+
+    towards_ai: list[WeightedNgram] = Field(default_factory=list)
+    towards_human: list[WeightedNgram] = Field(default_factory=list)
+
+
+class Prediction(_Lenient):
+    """Serving's verdict on one text."""
+
+    label: Label
+    probability_ai: float
+    threshold: float
+    model_version: str
+    prediction_id: str
+    explanation: Explanation | None = None
+
+
+class FeedbackReceipt(_Lenient):
+    """Serving's confirmation that a piece of feedback was stored."""
+
+    prediction_id: str
+    label: Label
+
+
+class ModelInfo(_Lenient):
+    """What serving says about the model it is serving."""
+
+    name: str
+    alias: str | None = None
+    version: str
+    run_id: str | None = None
+    threshold: float
+    metrics: dict[str, float] = Field(default_factory=dict)
+    dataset_digest: str | None = None
+    loaded_at: str | None = None
+
+
+class ServingClient:
+    """Typed calls to the serving API at ``base_url``.
+
+    ``transport`` lets tests answer at the HTTP boundary (``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        connect_timeout: float = 2.0,
+        request_timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(request_timeout, connect=connect_timeout),
+            transport=transport,
+            headers={"accept": "application/json"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ServingClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- API --------------------------------------------------------------------------------
+
+    def predict(self, text: str, *, explain: bool = False) -> Prediction:
+        """Classify one text, optionally with the n-grams that drove the decision."""
+        body = self._call("POST", "/v1/predict", json={"text": text, "explain": explain})
+        return _parse(Prediction, body)
+
+    def predict_batch(self, texts: Sequence[str]) -> list[Prediction]:
+        """Classify several texts in one request; answers come back in order."""
+        body = self._call("POST", "/v1/predict", json={"texts": list(texts)})
+        if not isinstance(body, dict) or not isinstance(body.get("predictions"), list):
+            raise UnexpectedResponse("serving's batch answer has no 'predictions' list")
+        predictions = [_parse(Prediction, item) for item in body["predictions"]]
+        if len(predictions) != len(texts):
+            raise UnexpectedResponse(
+                f"serving answered {len(predictions)} predictions for {len(texts)} texts"
+            )
+        return predictions
+
+    def send_feedback(self, prediction_id: str, label: Label) -> FeedbackReceipt:
+        """Tell serving the true label of an earlier prediction."""
+        body = self._call(
+            "POST", "/v1/feedback", json={"prediction_id": prediction_id, "label": label}
+        )
+        if isinstance(body, dict):
+            body = {"prediction_id": prediction_id, "label": label, **body}
+        return _parse(FeedbackReceipt, body)
+
+    def model_info(self) -> ModelInfo:
+        """The model serving answers with (raises ``NoModelYet`` while there is none)."""
+        return _parse(ModelInfo, self._call("GET", "/v1/model"))
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, json: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=json)
+        except httpx.TimeoutException as exc:
+            raise ServingUnavailable(
+                f"serving at {self.base_url} did not answer in time ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ServingUnavailable(f"cannot reach serving at {self.base_url}: {exc}") from exc
+        status = response.status_code
+        if status == 503:
+            raise NoModelYet(_error_message(response) or "serving has no model loaded yet")
+        if status == 404 and path == "/v1/feedback":
+            raise PredictionNotFound(
+                _error_message(response) or "unknown prediction id", status_code=status
+            )
+        if 400 <= status < 500:
+            raise BadInput(
+                _error_message(response) or f"request rejected (HTTP {status})", status_code=status
+            )
+        if status >= 500:
+            logger.warning("serving %s %s answered %s: %s", method, path, status, response.text)
+            raise ServingUnavailable(f"serving failed with HTTP {status}")
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise UnexpectedResponse(f"serving answered {path} with non-JSON content") from exc
+
+
+def _parse(model: type[ModelT], body: Any) -> ModelT:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        raise UnexpectedResponse(
+            f"serving's answer does not match {model.__name__}: {where}: {first['msg']}"
+        ) from exc
+
+
+def _error_message(response: httpx.Response) -> str:
+    """The server's explanation of an error, flattened to one line."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip().splitlines()[0][:300] if response.text.strip() else ""
+    return _flatten(body)[:500]
+
+
+def _flatten(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    if isinstance(body, list):
+        return "; ".join(filter(None, (_flatten(item) for item in body)))
+    if isinstance(body, dict):
+        if "msg" in body:
+            loc = [str(part) for part in body.get("loc", []) if part != "body"]
+            return f"{'.'.join(loc)}: {body['msg']}" if loc else str(body["msg"])
+        for key in ("detail", "error", "message", "reason", "errors"):
+            if key in body:
+                return _flatten(body[key])
+    return str(body)

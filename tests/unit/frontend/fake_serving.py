@@ -1,0 +1,115 @@
+"""A fake of the serving API at the HTTP boundary (``httpx.MockTransport``) for frontend tests.
+
+It answers like serving does (same routes, bodies and status codes) from a tiny deterministic
+rule, records every request, and can be switched to "down" (connection refused) or "no model"
+(503) and back, so tests can check what a person sees and that the page recovers.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+AI_MARKER = "additionally"
+HUMAN_MARKER = "dont"
+REJECT_MARKER = "REJECT-ME"
+
+
+@dataclass
+class FakeServing:
+    """In-memory serving: state, stored predictions and feedback, and a request log."""
+
+    state: Literal["ready", "no_model", "down"] = "ready"
+    version: str = "7"
+    threshold: float = 0.5
+    predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    feedback: list[tuple[str, str]] = field(default_factory=list)
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+
+    @property
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def calls(self, method: str, path: str) -> list[Any]:
+        """Bodies of the recorded requests to ``method path``."""
+        return [body for m, p, body in self.requests if (m, p) == (method, path)]
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.requests.append((request.method, request.url.path, body))
+        if self.state == "down":
+            raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+        route = (request.method, request.url.path)
+        if route == ("GET", "/healthz"):
+            return httpx.Response(200, json={"status": "ok"})
+        if self.state == "no_model":
+            return httpx.Response(503, json={"detail": "no champion registered yet"})
+        if route == ("GET", "/v1/model"):
+            return httpx.Response(200, json=self.model_info())
+        if route == ("POST", "/v1/predict"):
+            return self._predict(body)
+        if route == ("POST", "/v1/feedback"):
+            return self._feedback(body)
+        return httpx.Response(404, json={"detail": "Not Found"})
+
+    def model_info(self) -> dict[str, Any]:
+        return {
+            "name": "ai-text-detector",
+            "alias": "champion",
+            "version": self.version,
+            "run_id": "0123456789abcdef",
+            "threshold": self.threshold,
+            "metrics": {"test_f1": 0.9612, "test_accuracy": 0.9587, "test_roc_auc": 0.993},
+            "dataset_digest": "sha256:feedface",
+            "loaded_at": "2026-11-23T08:00:00+00:00",
+        }
+
+    def _predict(self, body: Any) -> httpx.Response:
+        if isinstance(body, dict) and isinstance(body.get("texts"), list):
+            texts = body["texts"]
+            if any(REJECT_MARKER in text for text in texts):
+                return _invalid("texts", "text too long")
+            return httpx.Response(
+                200, json={"predictions": [self._one(text, explain=False) for text in texts]}
+            )
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str):
+            return _invalid("text", "Field required")
+        if REJECT_MARKER in body["text"]:
+            return _invalid("text", "text too long")
+        if not body["text"].strip():
+            return _invalid("text", "text must not be empty")
+        return httpx.Response(200, json=self._one(body["text"], explain=bool(body.get("explain"))))
+
+    def _one(self, text: str, *, explain: bool) -> dict[str, Any]:
+        probability = 0.91 if AI_MARKER in text.lower() else 0.12
+        prediction: dict[str, Any] = {
+            "label": "ai" if probability >= self.threshold else "human",
+            "probability_ai": probability,
+            "threshold": self.threshold,
+            "model_version": self.version,
+            "prediction_id": uuid.uuid4().hex,
+        }
+        self.predictions[prediction["prediction_id"]] = prediction
+        if explain:
+            prediction["explanation"] = {
+                "towards_ai": [{"ngram": AI_MARKER, "weight": 0.8}],
+                "towards_human": [{"ngram": HUMAN_MARKER, "weight": -0.5}],
+            }
+        return prediction
+
+    def _feedback(self, body: Any) -> httpx.Response:
+        prediction_id = body.get("prediction_id") if isinstance(body, dict) else None
+        if prediction_id not in self.predictions:
+            return httpx.Response(404, json={"detail": f"unknown prediction id {prediction_id}"})
+        self.feedback.append((prediction_id, body["label"]))
+        return httpx.Response(200, json={"prediction_id": prediction_id, "label": body["label"]})
+
+
+def _invalid(field_name: str, message: str) -> httpx.Response:
+    return httpx.Response(
+        422, json={"detail": [{"loc": ["body", field_name], "msg": message, "type": "value_error"}]}
+    )

@@ -1,0 +1,71 @@
+"""``python -m model_serving``: run the API with uvicorn (host/port/workers from SERVING_*).
+
+With ``SERVING_WORKERS`` > 1, Prometheus multiprocess mode is switched on before any worker
+starts: ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set; stale files from an
+earlier run are removed), so ``/metrics`` on any worker reports the sum over all workers. The
+event loop is uvloop, which keeps ``TCP_NODELAY`` on accepted sockets (plain asyncio with
+``--workers`` loses it: ~40 ms stalls per keep-alive request, see MEASURED-TRAPS.md).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import uvicorn
+
+from model_serving.settings import ServingSettings
+
+logger = logging.getLogger("model_serving")
+
+
+def prepare_multiprocess_metrics() -> Path:
+    """Point PROMETHEUS_MULTIPROC_DIR at an empty folder (created when needed)."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(configured) if configured else Path(tempfile.mkdtemp(prefix="serving-metrics-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
+def main() -> None:
+    settings = ServingSettings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
+        stream=sys.stdout,
+    )
+    if settings.workers > 1:
+        folder = prepare_multiprocess_metrics()
+        logger.info("%d workers, Prometheus multiprocess dir %s", settings.workers, folder)
+        try:  # once, before the workers start, so they do not race on the first migration
+            from model_serving.prediction_log import migrate
+
+            migrate.upgrade(settings.database_url)
+        except Exception as exc:
+            logger.warning("prediction log migration deferred to the workers: %s", exc)
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    uvicorn.run(
+        "model_serving.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop=loop,
+        http=http,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""The FastAPI application factory of the serving service."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from model_serving.errors import install_error_handlers
+from model_serving.middleware import ServingMiddleware
+from model_serving.model_holder import ModelSource
+from model_serving.routes import router
+from model_serving.settings import ServingSettings
+from model_serving.state import build_state
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """
+Classifies English texts as AI-generated or human-written with the registry's champion model
+(`models:/ai-text-detector@champion`), hot-swapping to a new version when the alias moves.
+Every error is a JSON body `{"error": ..., "detail": ...}`.
+"""
+
+
+def create_app(
+    settings: ServingSettings | None = None, source: ModelSource | None = None
+) -> FastAPI:
+    """Build the app; background threads start with the lifespan and stop (flushing) with it."""
+    settings = settings or ServingSettings()
+    state = build_state(settings, source)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(
+        title="AI text detector: serving",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.serving = state
+    install_error_handlers(app)
+    app.include_router(router)
+    app.add_middleware(
+        ServingMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
+    )
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
+    return create_app(ServingSettings())

@@ -1,0 +1,1 @@
+"""The prediction log and feedback tables, their migrations and the background writer."""

@@ -1,0 +1,49 @@
+"""Apply the prediction-log migrations (Alembic, programmatic) to a database URL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+
+logger = logging.getLogger(__name__)
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config pointing at the bundled migrations and ``url`` (no ini file needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def prepare_sqlite_folder(url: str) -> None:
+    """Create the parent folder of a file-based SQLite database."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine suitable for the writer thread and the feedback look-ups."""
+    prepare_sqlite_folder(url)
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+    return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=4)
+
+
+def upgrade(url: str, engine: Engine | None = None) -> None:
+    """Bring the database at ``url`` to the latest schema revision."""
+    prepare_sqlite_folder(url)
+    config = alembic_config(url)
+    engine = engine or make_engine(url)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    logger.info("prediction log schema at head (%s)", make_url(url).get_backend_name())

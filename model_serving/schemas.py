@@ -1,0 +1,131 @@
+"""Request and response bodies of the HTTP API (they define the OpenAPI schema).
+
+Types are strict: a number where a string is expected is an error, not coerced. Limits that come
+from settings (text length, batch size) are checked in the routes, with a message naming them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+
+Label = Literal["ai", "human"]
+
+
+def _require_text(value: str, where: str) -> str:
+    if not value.strip():
+        raise ValueError(f"{where} is empty or only whitespace")
+    return value
+
+
+class PredictRequest(BaseModel):
+    """Either one ``text`` or a batch of ``texts`` (not both)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "The mitochondria is the powerhouse of the cell."},
+                {"texts": ["First essay...", "Second essay..."], "explain": True},
+            ]
+        },
+    )
+
+    text: StrictStr | None = Field(default=None, description="One text to classify.")
+    texts: list[StrictStr] | None = Field(
+        default=None, description="Several texts, answered in order.", min_length=1
+    )
+    explain: StrictBool = Field(
+        default=False, description="Add the n-grams that pushed the decision most each way."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PredictRequest:
+        if (self.text is None) == (self.texts is None):
+            raise ValueError("give exactly one of 'text' (a string) or 'texts' (a list of strings)")
+        if self.text is not None:
+            _require_text(self.text, "text")
+        for index, text in enumerate(self.texts or []):
+            _require_text(text, f"texts[{index}]")
+        return self
+
+    def all_texts(self) -> list[str]:
+        return [self.text] if self.text is not None else list(self.texts or [])
+
+
+class Contribution(BaseModel):
+    feature: str
+    weight: float
+
+
+class ExplanationOut(BaseModel):
+    method: str = Field(description="How weights were computed (see model_serving.explain).")
+    towards_ai: list[Contribution]
+    towards_human: list[Contribution]
+
+
+class Prediction(BaseModel):
+    label: Label
+    probability_ai: float = Field(ge=0.0, le=1.0)
+    threshold: float
+    model_version: str
+    prediction_id: str
+    explanation: ExplanationOut | None = None
+
+
+class BatchPrediction(BaseModel):
+    predictions: list[Prediction]
+
+
+class FeedbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prediction_id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    label: Label
+
+
+class FeedbackResponse(BaseModel):
+    prediction_id: str
+    label: Label
+    predicted_label: Label
+    correct: bool
+
+
+class ModelInfo(BaseModel):
+    name: str
+    alias: str
+    version: str
+    run_id: str
+    threshold: float
+    metrics: dict[str, float] = Field(description="Test metrics from the version's tags.")
+    dataset_digest: str | None
+    loaded_at: datetime
+    explain_method: str
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    model_version: str | None = None
+    reason: str | None = None
+
+
+class ReloadResponse(BaseModel):
+    outcome: str
+    version: str | None
+    reason: str
+    serving_version: str | None
+
+
+class ErrorBody(BaseModel):
+    error: str
+    detail: Any = None
+
+
+class InvocationsResponse(BaseModel):
+    predictions: list[Any]

@@ -1,0 +1,55 @@
+"""Settings of the serving service, read from ``SERVING_*`` environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from model_registry import contract
+
+
+def default_database_url() -> str:
+    """SQLite under the embedded-mode state folder (created at startup, not at import)."""
+    return f"sqlite:///{contract.local_state_dir() / 'serving' / 'predictions.db'}"
+
+
+class ServingSettings(BaseSettings):
+    """Everything the serving process can be configured with (prefix ``SERVING_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SERVING_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    log_level: str = "info"
+
+    model_name: str = contract.MODEL_NAME
+    model_alias: str = contract.CHAMPION_ALIAS
+    #: Seconds between two checks of the alias.
+    poll_interval_seconds: float = Field(default=30.0, gt=0)
+    #: Backoff between failed load attempts: starts at min, doubles, capped at max.
+    retry_min_seconds: float = Field(default=1.0, gt=0)
+    retry_max_seconds: float = Field(default=30.0, gt=0)
+    #: Bearer token for ``POST /admin/reload``; admin routes are disabled when unset.
+    admin_token: SecretStr | None = None
+
+    database_url: str = Field(default_factory=default_database_url)
+    store_text: bool = False
+    log_queue_size: int = Field(default=10_000, ge=1)
+    log_flush_rows: int = Field(default=500, ge=1)
+    log_flush_interval_seconds: float = Field(default=0.5, gt=0)
+
+    max_text_chars: int = Field(default=100_000, ge=1)
+    max_batch_size: int = Field(default=256, ge=1)
+    max_body_bytes: int = Field(default=5_000_000, ge=1)
+
+    batching_enabled: bool = True
+    batch_max_wait_ms: float = Field(default=2.0, ge=0)
+    batch_max_size: int = Field(default=32, ge=1)
+
+    explain_top_k: int = Field(default=10, ge=1, le=100)
+    feedback_window_size: int = Field(default=500, ge=1)
+
+    drift_enabled: bool = True
+    drift_window_size: int = Field(default=500, ge=1)
+    drift_window_seconds: float = Field(default=3600.0, gt=0)

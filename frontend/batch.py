@@ -72,7 +72,7 @@ def read_csv(data: bytes, *, max_rows: int) -> ParsedCsv:
     if not content.strip():
         raise CsvProblem("the file is empty")
     csv.field_size_limit(sys.maxsize)
-    reader = csv.reader(io.StringIO(content, newline=""))
+    reader = csv.reader(io.StringIO(content, newline=""), strict=True)
     try:
         header = [name.strip() for name in next(reader)]
     except csv.Error as exc:
@@ -86,9 +86,11 @@ def read_csv(data: bytes, *, max_rows: int) -> ParsedCsv:
             fields = next(reader)
         except StopIteration:
             break
-        except csv.Error as exc:
-            parsed.rows.append(CsvRow(line=line, values={}, error=f"unreadable CSV: {exc}"))
-            break
+        except csv.Error as exc:  # the reader resumes at the next line
+            parsed.rows.append(CsvRow(line=line, values={}, error=f"unreadable row: {exc}"))
+            if reader.line_num < line:  # no progress: stop rather than loop
+                break
+            continue
         if not fields:  # a blank line is not a row
             continue
         if len(parsed.rows) >= max_rows:
@@ -183,3 +185,8 @@ def result_table(parsed: ParsedCsv, answers: Sequence[Prediction | str]) -> pd.D
         records.append(record)
     columns = ["line", *names.values(), *RESULT_COLUMNS]
     return pd.DataFrame.from_records(records, columns=columns)
+
+
+def results_csv(table: pd.DataFrame) -> bytes:
+    """The result table as the UTF-8 CSV a person downloads."""
+    return table.to_csv(index=False).encode("utf-8")

@@ -3,7 +3,8 @@
 Every piece of user text is HTML-escaped before it is wrapped in a ``<span>``: whatever a person
 pastes is shown as text, never interpreted as markup. Word n-grams are matched the way
 scikit-learn's ``TfidfVectorizer`` builds them (lower-cased ``\\w\\w+`` tokens joined by one
-space); anything else (character n-grams) is matched as a case-insensitive substring.
+space); anything else (character n-grams, or words not found as tokens) is matched as a
+case-insensitive substring.
 """
 
 from __future__ import annotations
@@ -66,11 +67,14 @@ def _occurrences(
     if _WORD_NGRAM.match(needle):
         words = needle.split(" ")
         size = len(words)
-        return [
+        as_tokens = [
             (tokens[i][0], tokens[i + size - 1][1])
             for i in range(len(tokens) - size + 1)
             if [token[2] for token in tokens[i : i + size]] == words
         ]
+        if as_tokens:
+            return as_tokens
+        # Not a word n-gram of this text: a character n-gram that happens to look like words.
     lowered = text.lower()
     found: list[tuple[int, int]] = []
     start = lowered.find(needle)

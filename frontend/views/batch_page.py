@@ -7,7 +7,14 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from frontend.batch import CsvProblem, ParsedCsv, classify_texts, read_csv, result_table
+from frontend.batch import (
+    CsvProblem,
+    ParsedCsv,
+    classify_texts,
+    read_csv,
+    result_table,
+    results_csv,
+)
 from frontend.serving_client import ServingClient, ServingError
 from frontend.settings import FrontendSettings
 from frontend.views.status import show_serving_error
@@ -84,7 +91,7 @@ def _render_results(table: pd.DataFrame, file_name: str) -> None:
     stem = file_name.rsplit(".", 1)[0]
     st.download_button(
         "Download results (CSV)",
-        data=table.to_csv(index=False).encode("utf-8"),
+        data=results_csv(table),
         file_name=f"{stem}-classified.csv",
         mime="text/csv",
         key="batch_download",

@@ -53,7 +53,8 @@ class OrchestrationSettings(BaseSettings):
     webhook_host: str = "127.0.0.1"
     webhook_port: int = Field(default=8100, ge=1, le=65535)
     #: Shared bearer token Alertmanager sends (``http_config.authorization.credentials``).
-    webhook_token: SecretStr = Field(min_length=8)
+    #: Required by the receiver (it refuses to start without one); unused by the worker.
+    webhook_token: SecretStr | None = Field(default=None, min_length=8)
     #: No new retrain is started within this many seconds of the previous start.
     cooldown_seconds: float = Field(default=1800.0, ge=0)
     #: Alert names that start a retrain when firing (others are acknowledged and ignored).

@@ -97,7 +97,9 @@ def create_app(
     metrics: ReceiverMetrics | None = None,
 ) -> FastAPI:
     """Build the receiver; ``launcher`` and ``metrics`` are injectable for tests."""
-    settings = settings or OrchestrationSettings()  # type: ignore[call-arg]
+    settings = settings or OrchestrationSettings()
+    if settings.webhook_token is None:
+        raise ValueError("ORCHESTRATION_WEBHOOK_TOKEN must be set (at least 8 characters)")
     metrics = metrics or create_metrics()
     trigger = RetrainTrigger(launcher or default_launcher(), settings.cooldown)
     retrain_alerts = frozenset(settings.retrain_alerts)
@@ -169,7 +171,7 @@ def main() -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = OrchestrationSettings()  # type: ignore[call-arg]
+    settings = OrchestrationSettings()
     uvicorn.run(create_app(settings), host=settings.webhook_host, port=settings.webhook_port)
 
 

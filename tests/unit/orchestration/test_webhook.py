@@ -238,8 +238,10 @@ def test_concurrent_alert_burst_starts_exactly_one_thread_run() -> None:
 
 def test_settings_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ORCHESTRATION_WEBHOOK_TOKEN", raising=False)
-    with pytest.raises(ValueError, match="webhook_token"):
-        OrchestrationSettings()  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="ORCHESTRATION_WEBHOOK_TOKEN"):
+        create_app(OrchestrationSettings(), launcher=FakeLauncher())
+    with pytest.raises(ValueError, match="at least 8"):
+        OrchestrationSettings(webhook_token="short")
     monkeypatch.setenv("ORCHESTRATION_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("ORCHESTRATION_RETRAIN_ALERTS", "A, B")
-    assert OrchestrationSettings().retrain_alerts == ["A", "B"]  # type: ignore[call-arg]
+    assert OrchestrationSettings().retrain_alerts == ["A", "B"]

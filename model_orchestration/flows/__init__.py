@@ -1,0 +1,1 @@
+"""Prefect flows of the platform: ``train``, ``ingest``, ``retrain`` and ``drift_check``."""

@@ -1,0 +1,51 @@
+"""What the flows share: settings loading and the retry policy of I/O tasks.
+
+I/O tasks (object store, MLflow, databases, HTTP) retry ``ORCHESTRATION_IO_RETRIES`` times,
+``ORCHESTRATION_IO_RETRY_DELAY_SECONDS`` apart; a data problem (bad batch, gate rejection) is not
+retried, because retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from prefect import Task
+
+from model_orchestration.settings import OrchestrationSettings
+from model_registry.errors import ChallengerRejected, DataValidationError
+from model_registry.settings import RegistrySettings
+
+T = TypeVar("T", bound=Task[Any, Any])
+
+#: Failures that a retry cannot fix.
+NOT_RETRIED = (DataValidationError, ChallengerRejected, ValueError, TypeError, KeyError)
+
+
+def orchestration_settings() -> OrchestrationSettings:
+    return OrchestrationSettings()
+
+
+def worth_retrying(task: object, task_run: object, state: Any) -> bool:
+    """Prefect ``retry_condition_fn``: retry I/O failures, not data or programming errors."""
+    try:
+        state.result()
+    except NOT_RETRIED:
+        return False
+    except Exception:
+        return True
+    return False
+
+
+def with_io_retries(task: T, settings: OrchestrationSettings) -> T:
+    """``task`` with the configured retry count and delay for I/O failures."""
+    return task.with_options(  # type: ignore[return-value]
+        retries=settings.io_retries,
+        retry_delay_seconds=settings.io_retry_delay_seconds,
+        retry_condition_fn=worth_retrying,
+    )
+
+
+def registry_settings(**overrides: Any) -> RegistrySettings:
+    """The registry's settings from ``REGISTRY_*``, with non-None ``overrides`` applied."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    return RegistrySettings(**values)

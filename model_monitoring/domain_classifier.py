@@ -187,7 +187,7 @@ def run_domain_drift(
     folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
 
     def cv_auc(y: np.ndarray) -> float:
-        model = LogisticRegression(C=1.0, max_iter=1000)
+        model = LogisticRegression(C=1.0, solver="liblinear")
         scores = cross_val_predict(model, features, y, cv=folds, method="decision_function")
         return float(roc_auc_score(y, scores))
 
@@ -203,7 +203,7 @@ def run_domain_drift(
     drifted = auc > threshold
 
     vocabulary = vectorizer.get_feature_names_out()
-    weights = LogisticRegression(C=1.0, max_iter=1000).fit(features, labels).coef_[0]
+    weights = LogisticRegression(C=1.0, solver="liblinear").fit(features, labels).coef_[0]
     order = np.argsort(weights)
     recent_terms = [
         SeparatingTerm(str(vocabulary[i]), float(weights[i]))

@@ -1,0 +1,196 @@
+"""docker-compose.yml checks that need no Docker engine: `docker compose config` and the model."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from tests.unit.compose.conftest import COMPOSE_FILE, ENV_FILE, REPO_ROOT, run_compose_config
+
+#: Services that run once and exit (gated by service_completed_successfully).
+ONE_SHOT = {"minio-init"}
+#: Services that keep state, with the container path their named volume must be mounted on.
+STATEFUL = {
+    "mysql": "/var/lib/mysql",
+    "minio": "/data",
+    "postgres": "/var/lib/postgresql/data",
+    "mlflow": "/var/lib/mlflow-auth",
+    "worker": "/var/lib/platform",
+    "prometheus": "/prometheus",
+    "alertmanager": "/alertmanager",
+    "grafana": "/var/lib/grafana",
+}
+#: Published on the host: the UIs and the API, nothing else (docs/CONTRACTS.md ports table).
+PUBLISHED = {
+    "serving": 8000,
+    "frontend": 8501,
+    "mlflow": 5000,
+    "prefect": 4200,
+    "grafana": 3000,
+    "prometheus": 9090,
+    "alertmanager": 9093,
+    "minio": 9001,
+    "webhook": 8100,
+}
+VENDOR_DEFAULT_PASSWORDS = {"admin", "minioadmin", "password", "password1234", "changeme", ""}
+
+
+def published_ports(service: dict[str, Any]) -> list[int]:
+    return [int(port["published"]) for port in service.get("ports", [])]
+
+
+def test_compose_config_passes() -> None:
+    result = run_compose_config("--quiet")
+    assert result.returncode == 0, result.stderr
+
+
+def test_compose_config_fails_without_a_required_secret(tmp_path: Path) -> None:
+    """`${VAR:?}` really guards the secrets: drop one from .env and config must refuse."""
+    env_file = tmp_path / ".env"
+    lines = ENV_FILE.read_text().splitlines()
+    env_file.write_text(
+        "\n".join(ln for ln in lines if not ln.startswith("MLFLOW_ADMIN_PASSWORD="))
+    )
+    result = run_compose_config("--quiet", global_args=("--env-file", str(env_file)))
+    assert result.returncode != 0
+    assert "MLFLOW_ADMIN_PASSWORD" in result.stderr
+
+
+def test_services_are_the_platform(compose: dict[str, Any]) -> None:
+    expected = {
+        "mysql", "minio", "minio-init", "postgres", "mlflow", "prefect", "worker", "webhook",
+        "serving", "frontend", "prometheus", "alertmanager", "grafana",
+    }  # fmt: skip
+    assert set(compose["services"]) == expected
+
+
+def test_every_image_is_pinned(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        image = service.get("image")
+        assert image, f"{name}: no image name (built images get an explicit tag too)"
+        repository, _, tag = image.rpartition(":")
+        assert repository and "/" not in tag, f"{name}: image {image!r} has no tag"
+        assert tag != "latest" and re.search(r"\d", tag), f"{name}: tag {tag!r} is not a version"
+
+
+def test_built_images_have_existing_contexts_and_dockerfiles(compose: dict[str, Any]) -> None:
+    built = {name: s["build"] for name, s in compose["services"].items() if "build" in s}
+    assert {"mlflow", "serving", "frontend", "worker", "webhook", "prefect"} <= set(built)
+    for name, build in built.items():
+        context = Path(build["context"])
+        assert context.is_dir(), f"{name}: build context {context} missing"
+        dockerfile = context / build.get("dockerfile", "Dockerfile")
+        assert dockerfile.is_file(), f"{name}: {dockerfile} missing"
+
+
+def test_every_bind_mount_source_exists(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind":
+                source = Path(volume["source"])
+                assert source.exists(), f"{name}: bind-mounted {source} does not exist"
+                assert REPO_ROOT in source.parents, f"{name}: {source} is outside the repository"
+                assert volume.get("read_only"), f"{name}: bind mount {source} is not read-only"
+
+
+def test_state_lives_in_named_volumes(compose: dict[str, Any]) -> None:
+    for name, target in STATEFUL.items():
+        mounts = {v["target"]: v for v in compose["services"][name].get("volumes", [])}
+        assert target in mounts, f"{name}: nothing mounted on {target}"
+        assert mounts[target]["type"] == "volume", f"{name}: {target} is not a named volume"
+        assert mounts[target]["source"] in compose["volumes"]
+
+
+def test_long_running_services_have_healthchecks(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if name in ONE_SHOT:
+            assert service.get("restart") == "no", f"{name}: a one-shot must not restart"
+            continue
+        check = service.get("healthcheck", {})
+        assert check.get("test") and not check.get("disable"), f"{name}: no healthcheck"
+        assert service.get("restart") == "unless-stopped", f"{name}: no restart policy"
+
+
+def test_start_order_waits_on_health_or_completion(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        for dependency, spec in service.get("depends_on", {}).items():
+            expected = (
+                "service_completed_successfully" if dependency in ONE_SHOT else "service_healthy"
+            )
+            assert spec["condition"] == expected, f"{name} -> {dependency}: {spec['condition']}"
+    services = compose["services"]
+    assert "minio-init" in services["mlflow"]["depends_on"]
+    assert "mysql" in services["mlflow"]["depends_on"]
+    assert "postgres" in services["prefect"]["depends_on"]
+    assert {"prefect", "mlflow"} <= set(services["worker"]["depends_on"])
+
+
+def test_only_uis_and_api_are_published(compose: dict[str, Any]) -> None:
+    published = {name: published_ports(s) for name, s in compose["services"].items()}
+    assert {name: ports for name, ports in published.items() if ports} == {
+        name: [port] for name, port in PUBLISHED.items()
+    }
+
+
+def test_internal_services_stay_on_the_internal_network(compose: dict[str, Any]) -> None:
+    networks = compose["networks"]
+    assert networks["backend"].get("internal") is True
+    for name, service in compose["services"].items():
+        attached = set(service.get("networks", {}))
+        assert "backend" in attached, f"{name}: not on the backend network"
+        if not service.get("ports"):
+            assert attached == {"backend"}, f"{name}: unpublished but on {attached - {'backend'}}"
+
+
+def test_secrets_come_from_env_with_required_markers() -> None:
+    """Every `${VAR}` in compose is `${VAR:?}` and defined in .env, with a comment above it."""
+    lines = COMPOSE_FILE.read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.lstrip().startswith("#"))
+    references = re.findall(r"(?<!\$)\$\{([^}]*)\}", text)
+    assert references
+    env_lines = ENV_FILE.read_text().splitlines()
+    defined = {}
+    for index, line in enumerate(env_lines):
+        if line and not line.startswith("#"):
+            key = line.split("=", 1)[0]
+            defined[key] = index
+            above = env_lines[index - 1] if index else ""
+            assert above.startswith("#"), f".env: {key} has no comment line above it"
+    for reference in references:
+        name, _, modifier = reference.partition(":")
+        assert modifier.startswith("?"), f"${{{reference}}}: use ${{{name}:?}}"
+        assert name in defined, f"{name} is used by compose but not defined in .env"
+
+
+def test_no_vendor_default_passwords(compose: dict[str, Any], dotenv: dict[str, str]) -> None:
+    for key, value in dotenv.items():
+        if "PASSWORD" in key or "SECRET" in key or "TOKEN" in key:
+            assert value.lower() not in VENDOR_DEFAULT_PASSWORDS, f"{key} is a vendor default"
+            assert len(value) >= 12, f"{key} is shorter than 12 characters"
+    services = compose["services"]
+    assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"]
+    assert services["minio"]["environment"]["MINIO_ROOT_PASSWORD"] != "minioadmin"
+    mlflow_command = services["mlflow"]["command"]
+    assert mlflow_command[mlflow_command.index("--app-name") + 1] == "basic-auth"
+    assert services["mlflow"]["environment"]["MLFLOW_AUTH_ADMIN_PASSWORD"]
+
+
+def test_mlflow_server_flags(compose: dict[str, Any]) -> None:
+    mlflow = compose["services"]["mlflow"]
+    env = mlflow["environment"]
+    assert env["MLFLOW_BACKEND_STORE_URI"].startswith("mysql+pymysql://mlflow:")
+    assert env["MLFLOW_ARTIFACTS_DESTINATION"] == "s3://mlflow"
+    assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] == "false"
+    assert "--serve-artifacts" in mlflow["command"]
+    allowed = mlflow["command"][mlflow["command"].index("--allowed-hosts") + 1].split(",")
+    assert "mlflow:5000" in allowed, "MLflow rejects requests whose Host is not allowed"
+
+
+def test_mlflow_clients_use_the_server_with_credentials(compose: dict[str, Any]) -> None:
+    for name in ("serving", "worker"):
+        env = compose["services"][name]["environment"]
+        assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+        assert env["MLFLOW_TRACKING_USERNAME"] and env["MLFLOW_TRACKING_PASSWORD"]
+    # Serving reads model artifacts through the MLflow server (proxied), never S3 directly.
+    assert "AWS_SECRET_ACCESS_KEY" not in compose["services"]["serving"]["environment"]

@@ -1,0 +1,69 @@
+"""The embedded local mode reads the same .env as compose and listens on the published ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scripts import local_stack
+from tests.unit.compose.conftest import ENV_FILE
+
+
+def test_local_ports_are_the_ports_compose_publishes(compose: dict[str, Any]) -> None:
+    plan = local_stack.port_plan(local_stack.effective_config(ENV_FILE, environ={}))
+    for service, port in plan.items():
+        published = [int(p["published"]) for p in compose["services"][service].get("ports", [])]
+        assert published == [port], f"{service}: compose publishes {published}, local uses {port}"
+
+
+def test_local_services_get_the_same_variable_names_as_compose(compose: dict[str, Any]) -> None:
+    config = local_stack.effective_config(ENV_FILE, environ={})
+    ports = local_stack.port_plan(config)
+    components = local_stack.plan_services(config, ports, Path("/nonexistent"), with_prefect=True)
+    for component in components:
+        compose_env = compose["services"][component.name].get("environment", {})
+        for name in component.env:
+            if name.startswith(("SERVING_", "ORCHESTRATION_", "FRONTEND_", "REGISTRY_")):
+                local_only = {"ORCHESTRATION_FIRST_BOOT_TRAIN"}
+                assert name in compose_env or name in local_only, (
+                    f"{component.name}: local mode sets {name}, compose does not"
+                )
+        for name, value in compose_env.items():
+            if name in local_stack.PASSED_THROUGH:
+                assert component.env.get(name) == value, f"{component.name}: {name} differs"
+
+
+def test_shell_environment_overrides_dotenv(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("# comment\nSERVING_PORT=8000\nexport FRONTEND_PORT='8501'\n\nX=\"a=b\"\n")
+    config = local_stack.effective_config(env_file, environ={"SERVING_PORT": "18000"})
+    assert config == {"SERVING_PORT": "18000", "FRONTEND_PORT": "8501", "X": "a=b"}
+
+
+def test_malformed_dotenv_line_names_the_line(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("GOOD=1\nthis is not an assignment\n")
+    with pytest.raises(local_stack.StackError, match=r"\.env:2"):
+        local_stack.read_dotenv(env_file)
+
+
+def test_missing_port_variable_is_a_clear_error() -> None:
+    with pytest.raises(local_stack.StackError, match="SERVING_PORT"):
+        local_stack.port_plan({"MLFLOW_PORT": "5000"})
+
+
+def test_compose_addresses_are_rewritten_for_localhost() -> None:
+    ports = {"serving": 18000, "webhook": 18100, "alertmanager": 19093, "prometheus": 19090}
+    text = (
+        "targets: ['serving:18000']\n"
+        "url: http://webhook:18100/v1/alerts\n"
+        "alertmanagers: [{static_configs: [{targets: ['alertmanager:9093']}]}]\n"
+        "other: my-serving:18000 serving:180001\n"
+    )
+    rendered = local_stack.rewrite_compose_hosts(text, ports)
+    assert "'127.0.0.1:18000'" in rendered
+    assert "http://127.0.0.1:18100/v1/alerts" in rendered
+    assert "'127.0.0.1:19093'" in rendered
+    assert "my-serving:18000 serving:180001" in rendered

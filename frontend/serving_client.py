@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Literal, TypeVar
 
 import httpx
@@ -60,18 +61,19 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore", protected_namespaces=())
 
 
-class WeightedNgram(_Lenient):
-    """One n-gram and how strongly it pushed the decision (positive: towards AI)."""
+class Contribution(_Lenient):
+    """One feature (an n-gram) and its share of the decision (positive: towards AI)."""
 
-    ngram: str
+    feature: str
     weight: float
 
 
 class Explanation(_Lenient):
-    """The n-grams that pushed the decision most each way."""
+    """The features that pushed the decision most each way, and how they were weighed."""
 
-    towards_ai: list[WeightedNgram] = Field(default_factory=list)
-    towards_human: list[WeightedNgram] = Field(default_factory=list)
+    method: str | None = None
+    towards_ai: list[Contribution] = Field(default_factory=list)
+    towards_human: list[Contribution] = Field(default_factory=list)
 
 
 class Prediction(_Lenient):
@@ -90,6 +92,8 @@ class FeedbackReceipt(_Lenient):
 
     prediction_id: str
     label: Label
+    predicted_label: Label | None = None
+    correct: bool | None = None
 
 
 class ModelInfo(_Lenient):
@@ -102,7 +106,8 @@ class ModelInfo(_Lenient):
     threshold: float
     metrics: dict[str, float] = Field(default_factory=dict)
     dataset_digest: str | None = None
-    loaded_at: str | None = None
+    loaded_at: datetime | None = None
+    explain_method: str | None = None
 
 
 class ServingClient:
@@ -180,6 +185,8 @@ class ServingClient:
         except httpx.TransportError as exc:
             raise ServingUnavailable(f"cannot reach serving at {self.base_url}: {exc}") from exc
         status = response.status_code
+        if status == 503 and path == "/v1/feedback":  # the prediction log is busy or down
+            raise ServingUnavailable(_error_message(response) or "serving cannot store feedback")
         if status == 503:
             raise NoModelYet(_error_message(response) or "serving has no model loaded yet")
         if status == 404 and path == "/v1/feedback":
@@ -228,7 +235,11 @@ def _flatten(body: Any) -> str:
         if "msg" in body:
             loc = [str(part) for part in body.get("loc", []) if part != "body"]
             return f"{'.'.join(loc)}: {body['msg']}" if loc else str(body["msg"])
-        for key in ("detail", "error", "message", "reason", "errors"):
+        if "error" in body:  # serving's shape: {"error": summary, "detail": specifics}
+            detail = _flatten(body.get("detail")) if body.get("detail") is not None else ""
+            summary = _flatten(body["error"])
+            return f"{summary}: {detail}" if detail and detail != summary else summary
+        for key in ("detail", "message", "reason", "errors"):
             if key in body:
                 return _flatten(body[key])
-    return str(body)
+    return "" if body is None else str(body)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from frontend.examples import EXAMPLES
 from frontend.highlight import Highlight, highlighted_html, legend_html
-from frontend.serving_client import Label, Prediction, ServingClient, ServingError, WeightedNgram
+from frontend.serving_client import Contribution, Label, Prediction, ServingClient, ServingError
 from frontend.settings import FrontendSettings
 from frontend.views.status import show_serving_error
 
@@ -87,12 +87,17 @@ def _render_explanation(text: str, prediction: Prediction, top_k: int) -> None:
     st.markdown("#### Why")
     explanation = prediction.explanation
     if explanation is None or not (explanation.towards_ai or explanation.towards_human):
-        st.info("Serving gave no explanation for this verdict.")
+        reason = (
+            "this model type cannot be explained by n-gram weights"
+            if explanation is not None and explanation.method == "unavailable"
+            else "no n-gram of this text carries weight in the model"
+        )
+        st.info(f"Serving gave no explanation for this verdict: {reason}.")
         return
     towards_ai = sorted(explanation.towards_ai, key=lambda n: -abs(n.weight))[:top_k]
     towards_human = sorted(explanation.towards_human, key=lambda n: -abs(n.weight))[:top_k]
-    highlights = [Highlight(n.ngram, "ai", abs(n.weight)) for n in towards_ai] + [
-        Highlight(n.ngram, "human", abs(n.weight)) for n in towards_human
+    highlights = [Highlight(n.feature, "ai", abs(n.weight)) for n in towards_ai] + [
+        Highlight(n.feature, "human", abs(n.weight)) for n in towards_human
     ]
     st.html(legend_html())
     with st.container(border=True, height=320):
@@ -106,12 +111,12 @@ def _render_explanation(text: str, prediction: Prediction, top_k: int) -> None:
         _ngram_table(towards_human)
 
 
-def _ngram_table(ngrams: list[WeightedNgram]) -> None:
+def _ngram_table(ngrams: list[Contribution]) -> None:
     if not ngrams:
         st.caption("none")
         return
     frame = pd.DataFrame(
-        {"n-gram": [n.ngram for n in ngrams], "weight": [round(abs(n.weight), 4) for n in ngrams]}
+        {"n-gram": [n.feature for n in ngrams], "weight": [round(abs(n.weight), 4) for n in ngrams]}
     )
     st.dataframe(frame, hide_index=True, width="stretch")
 

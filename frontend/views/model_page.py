@@ -31,10 +31,14 @@ def render_model(status: ServingStatus, settings: FrontendSettings) -> None:
         name_col.metric("Registered model", f"{model.name}@{model.alias or '?'}")
         version_col.metric("Version", model.version)
         threshold_col.metric("Decision threshold", f"{model.threshold:.3f}")
+        loaded_at = (
+            model.loaded_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if model.loaded_at else None
+        )
         details = {
             "Training data digest": model.dataset_digest or "unknown",
-            "Loaded at": model.loaded_at or "unknown",
+            "Loaded at": loaded_at or "unknown",
             "Training run": model.run_id or "unknown",
+            "Explanations": model.explain_method or "unknown",
         }
         st.table(pd.DataFrame({"detail": list(details), "value": list(details.values())}))
         st.markdown("**Test metrics**")

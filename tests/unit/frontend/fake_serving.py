@@ -47,14 +47,14 @@ class FakeServing:
         if route == ("GET", "/healthz"):
             return httpx.Response(200, json={"status": "ok"})
         if self.state == "no_model":
-            return httpx.Response(503, json={"detail": "no champion registered yet"})
+            return _error(503, "model not available", "no champion registered yet")
         if route == ("GET", "/v1/model"):
             return httpx.Response(200, json=self.model_info())
         if route == ("POST", "/v1/predict"):
             return self._predict(body)
         if route == ("POST", "/v1/feedback"):
             return self._feedback(body)
-        return httpx.Response(404, json={"detail": "Not Found"})
+        return _error(404, "Not Found")
 
     def model_info(self) -> dict[str, Any]:
         return {
@@ -65,21 +65,23 @@ class FakeServing:
             "threshold": self.threshold,
             "metrics": {"test_f1": 0.9612, "test_accuracy": 0.9587, "test_roc_auc": 0.993},
             "dataset_digest": "sha256:feedface",
-            "loaded_at": "2026-11-23T08:00:00+00:00",
+            "loaded_at": "2026-11-23T08:00:00Z",
+            "explain_method": "linear: coef * tfidf",
         }
 
     def _predict(self, body: Any) -> httpx.Response:
         if isinstance(body, dict) and isinstance(body.get("texts"), list):
             texts = body["texts"]
-            if any(REJECT_MARKER in text for text in texts):
-                return _invalid("texts", "text too long")
+            for index, text in enumerate(texts):
+                if REJECT_MARKER in text:
+                    return _too_long(f"texts[{index}]")
             return httpx.Response(
                 200, json={"predictions": [self._one(text, explain=False) for text in texts]}
             )
         if not isinstance(body, dict) or not isinstance(body.get("text"), str):
             return _invalid("text", "Field required")
         if REJECT_MARKER in body["text"]:
-            return _invalid("text", "text too long")
+            return _too_long("text")
         if not body["text"].strip():
             return _invalid("text", "text must not be empty")
         return httpx.Response(200, json=self._one(body["text"], explain=bool(body.get("explain"))))
@@ -96,20 +98,39 @@ class FakeServing:
         self.predictions[prediction["prediction_id"]] = prediction
         if explain:
             prediction["explanation"] = {
-                "towards_ai": [{"ngram": AI_MARKER, "weight": 0.8}],
-                "towards_human": [{"ngram": HUMAN_MARKER, "weight": -0.5}],
+                "method": "linear: coef * tfidf",
+                "towards_ai": [{"feature": AI_MARKER, "weight": 0.8}],
+                "towards_human": [{"feature": HUMAN_MARKER, "weight": -0.5}],
             }
         return prediction
 
     def _feedback(self, body: Any) -> httpx.Response:
         prediction_id = body.get("prediction_id") if isinstance(body, dict) else None
         if prediction_id not in self.predictions:
-            return httpx.Response(404, json={"detail": f"unknown prediction id {prediction_id}"})
+            return _error(404, "unknown prediction_id", prediction_id)
         self.feedback.append((prediction_id, body["label"]))
-        return httpx.Response(200, json={"prediction_id": prediction_id, "label": body["label"]})
+        predicted = self.predictions[prediction_id]["label"]
+        return httpx.Response(
+            200,
+            json={
+                "prediction_id": prediction_id,
+                "label": body["label"],
+                "predicted_label": predicted,
+                "correct": predicted == body["label"],
+            },
+        )
 
 
 def _invalid(field_name: str, message: str) -> httpx.Response:
-    return httpx.Response(
-        422, json={"detail": [{"loc": ["body", field_name], "msg": message, "type": "value_error"}]}
-    )
+    """Serving's 422 shape for a body that fails validation."""
+    detail = [{"loc": [field_name], "msg": message, "type": "value_error"}]
+    return _error(422, "invalid request body", detail)
+
+
+def _too_long(where: str) -> httpx.Response:
+    return _error(422, f"{where} has 100001 characters; the limit is 100000")
+
+
+def _error(status: int, error: str, detail: Any = None) -> httpx.Response:
+    """Serving's error body: ``{"error": summary, "detail": specifics}``."""
+    return httpx.Response(status, json={"error": error, "detail": detail})

@@ -99,7 +99,10 @@ def test_a_text_serving_rejects_costs_only_its_row(
 
     table = _batch_tab(at).dataframe[0].value
     assert table["predicted_label"].tolist() == ["ai", ""]
-    assert table["error"].tolist() == ["", "rejected by serving: text: text too long"]
+    assert table["error"].tolist() == [
+        "",
+        "rejected by serving: text has 100001 characters; the limit is 100000",
+    ]
 
 
 def test_serving_down_during_batch_is_said_plainly(

@@ -31,7 +31,12 @@ def test_model_tab_shows_version_threshold_metrics_digest_and_loaded_at(
         "Decision threshold": "0.500",
     }
     text = _table_text(at)
-    for expected in ("sha256:feedface", "2026-11-23T08:00:00+00:00", "0123456789abcdef"):
+    for expected in (
+        "sha256:feedface",
+        "2026-11-23 08:00:00 UTC",
+        "0123456789abcdef",
+        "linear: coef * tfidf",
+    ):
         assert expected in text
     metric_table = tab.table[1].value
     assert metric_table["metric"].tolist() == ["accuracy", "f1", "roc_auc"]

@@ -39,7 +39,7 @@ def test_predict_with_explanation_is_typed() -> None:
     assert prediction.probability_ai == pytest.approx(0.91)
     assert prediction.model_version == "7"
     assert prediction.explanation is not None
-    assert prediction.explanation.towards_ai[0].ngram == "additionally"
+    assert prediction.explanation.towards_ai[0].feature == "additionally"
     assert fake.requests[0][2] == {"text": "Additionally, yes.", "explain": True}
 
 
@@ -62,7 +62,7 @@ def test_feedback_round_trip_and_unknown_id() -> None:
 
     assert receipt.prediction_id == prediction.prediction_id
     assert fake.feedback == [(prediction.prediction_id, "human")]
-    with pytest.raises(PredictionNotFound, match="unknown prediction id nope"):
+    with pytest.raises(PredictionNotFound, match="unknown prediction_id: nope"):
         client.send_feedback("nope", "ai")
 
 
@@ -109,6 +109,17 @@ def test_4xx_carries_the_servers_message_flattened() -> None:
     ("body", "message"),
     [
         ({"error": "text exceeds 100000 characters"}, "text exceeds 100000 characters"),
+        (
+            {"error": "texts is empty: give at least one text", "detail": None},
+            "texts is empty: give at least one text",
+        ),
+        (
+            {
+                "error": "invalid request body",
+                "detail": [{"loc": ["text"], "msg": "text is empty", "type": "value_error"}],
+            },
+            "invalid request body: text: text is empty",
+        ),
         ({"detail": "batch is empty"}, "batch is empty"),
         ("plain text error\nsecond line", "plain text error"),
         ("", "request rejected (HTTP 413)"),
@@ -118,6 +129,12 @@ def test_error_message_shapes(body: object, message: str) -> None:
     with pytest.raises(BadInput) as caught:
         _client(_answer(413, body)).predict("x")
     assert caught.value.message == message
+
+
+def test_503_on_feedback_is_a_busy_log_not_a_missing_model() -> None:
+    busy = _answer(503, {"error": "prediction log queue is full; retry later", "detail": None})
+    with pytest.raises(ServingUnavailable, match="queue is full"):
+        _client(busy).send_feedback("abc", "ai")
 
 
 def test_5xx_is_unavailable_without_the_body() -> None:

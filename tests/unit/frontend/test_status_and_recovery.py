@@ -43,7 +43,8 @@ def test_no_model_yet_is_said_plainly_with_the_reason(
     assert any("no model yet" in w.value for w in at.sidebar.warning)
     at = _classify(at)
     assert any(
-        "no model loaded yet (no champion registered yet)" in w.value for w in at.main.warning
+        "no model loaded yet (model not available: no champion registered yet)" in w.value
+        for w in at.main.warning
     )
     _no_trace(at)
 

@@ -51,6 +51,9 @@ class RegistrySettings(BaseSettings):
     max_text_chars: int = Field(default=20_000, ge=100)
     #: Validation fails when the minority class is below this share of accepted rows.
     min_class_share: float = Field(default=0.2, ge=0.0, le=0.5)
+    #: ``train`` refuses data with more rejected rows than this share (they are left out and
+    #: counted in the validation report logged with the run otherwise).
+    max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
 
     @field_validator("candidates", mode="before")
     @classmethod

@@ -1,0 +1,92 @@
+"""Metrics at a tuned decision threshold, and the evaluation plots logged with every candidate."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+
+
+def tune_threshold(y_true: Sequence[int], probabilities: Sequence[float]) -> float:
+    """The probability threshold that maximises F1 (ties: the one closest to 0.5)."""
+    precision, recall, thresholds = precision_recall_curve(y_true, probabilities)
+    precision, recall = precision[:-1], recall[:-1]
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    best = np.flatnonzero(np.isclose(f1, f1.max()))
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
+
+
+def classification_metrics(
+    y_true: Sequence[int], probabilities: Sequence[float], threshold: float
+) -> dict[str, float]:
+    """accuracy / precision / recall / F1 at ``threshold``, ROC-AUC and PR-AUC (threshold-free)."""
+    y = np.asarray(y_true)
+    p = np.asarray(probabilities, dtype=float)
+    predicted = (p >= threshold).astype(int)
+    two_classes = len(np.unique(y)) == 2
+    return {
+        "accuracy": float(accuracy_score(y, predicted)),
+        "precision": float(precision_score(y, predicted, zero_division=0)),
+        "recall": float(recall_score(y, predicted, zero_division=0)),
+        "f1": float(f1_score(y, predicted, zero_division=0)),
+        "roc_auc": float(roc_auc_score(y, p)) if two_classes else float("nan"),
+        "pr_auc": float(average_precision_score(y, p)) if two_classes else float("nan"),
+    }
+
+
+def evaluation_figures(
+    y_true: Sequence[int], probabilities: Sequence[float], threshold: float, title: str
+) -> dict[str, Any]:
+    """Confusion matrix, ROC, precision-recall and calibration plots (matplotlib, Agg backend)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import CalibrationDisplay
+    from sklearn.metrics import ConfusionMatrixDisplay, PrecisionRecallDisplay, RocCurveDisplay
+
+    y = np.asarray(y_true)
+    p = np.asarray(probabilities, dtype=float)
+    figures: dict[str, Any] = {}
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ConfusionMatrixDisplay.from_predictions(
+        y, (p >= threshold).astype(int), display_labels=["human", "ai"], ax=ax, colorbar=False
+    )
+    ax.set_title(f"{title}: confusion at t={threshold:.3f}")
+    figures["confusion_matrix.png"] = fig
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    RocCurveDisplay.from_predictions(y, p, ax=ax)
+    ax.set_title(f"{title}: ROC")
+    figures["roc_curve.png"] = fig
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    PrecisionRecallDisplay.from_predictions(y, p, ax=ax)
+    ax.set_title(f"{title}: precision-recall")
+    figures["pr_curve.png"] = fig
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    CalibrationDisplay.from_predictions(y, p, n_bins=10, ax=ax)
+    ax.set_title(f"{title}: calibration")
+    figures["calibration.png"] = fig
+    return figures
+
+
+def close_figures(figures: dict[str, Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    for fig in figures.values():
+        plt.close(fig)

@@ -1,0 +1,81 @@
+"""Connect to MLflow: ``MLFLOW_TRACKING_URI`` when set, else the embedded SQLite default.
+
+A remote tracking server is checked with one short ``/health`` request first, so an unreachable
+server fails in seconds with a one-line reason instead of MLflow's minutes of retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+from typing import Any
+
+from model_registry import contract
+from model_registry.errors import RegistryUnavailable
+
+log = logging.getLogger(__name__)
+
+HEALTH_TIMEOUT_SECONDS = 5.0
+
+
+def is_embedded() -> bool:
+    return not os.environ.get("MLFLOW_TRACKING_URI")
+
+
+def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
+    """Raise ``RegistryUnavailable`` when an HTTP tracking server does not answer ``/health``."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http only)
+            if response.status >= 400:
+                raise RegistryUnavailable(f"MLflow at {uri} answered {response.status} on /health")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RegistryUnavailable(f"MLflow tracking server {uri} unreachable: {reason}") from exc
+
+
+def configure_tracking(experiment: str = contract.EXPERIMENT_NAME) -> Any:
+    """Point MLflow at the tracking store, create/select ``experiment``; return an MlflowClient."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    uri = contract.tracking_uri()
+    artifact_location = None
+    if is_embedded():
+        (contract.local_state_dir() / "mlflow").mkdir(parents=True, exist_ok=True)
+        artifact_location = contract.default_artifact_location()
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    try:
+        existing = client.get_experiment_by_name(experiment)
+        if existing is None:
+            experiment_id = client.create_experiment(
+                experiment, artifact_location=artifact_location
+            )
+        else:
+            experiment_id = existing.experiment_id
+        mlflow.set_experiment(experiment_id=experiment_id)
+    except MlflowException as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RegistryUnavailable(f"MLflow at {uri}: {first_line}") from exc
+    log.info("MLflow tracking at %s, experiment %s (%s)", uri, experiment, experiment_id)
+    return client
+
+
+def registry_client() -> Any:
+    """An MlflowClient for promote/rollback (no experiment needed)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    uri = contract.tracking_uri()
+    if is_embedded():
+        (contract.local_state_dir() / "mlflow").mkdir(parents=True, exist_ok=True)
+    check_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    return MlflowClient(uri)

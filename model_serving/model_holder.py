@@ -107,7 +107,8 @@ def build_loaded_model(info: VersionInfo, artifacts: LoadedArtifacts) -> LoadedM
         raise ModelRejected("the model has no predict_proba")
     classes = list(getattr(pipeline, "classes_", [contract.LABEL_HUMAN, contract.LABEL_AI]))
     if len(classes) != 2 or contract.LABEL_AI not in classes:
-        raise ModelRejected(f"the model's classes are {classes!r}, expected [0, 1]")
+        shown = [c.item() if hasattr(c, "item") else c for c in classes]
+        raise ModelRejected(f"the model's classes are {shown}, expected [0, 1]")
     threshold = _threshold(info.tags)
     texts = list(CHECK_TEXTS)
     try:

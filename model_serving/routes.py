@@ -39,6 +39,7 @@ from model_serving.state import ServingState
 router = APIRouter()
 ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (413, 422, 503)}
 FEEDBACK_LOOKUP_SECONDS = 2.0
+SCHEMA_WAIT_SECONDS = 5.0
 
 
 def _state(request: Request) -> ServingState:
@@ -142,6 +143,7 @@ async def predict(body: PredictRequest, request: Request) -> Prediction | BatchP
 
 def _find_prediction(state: ServingState, prediction_id: str) -> PredictedLabel | None:
     deadline = time.monotonic() + FEEDBACK_LOOKUP_SECONDS
+    state.writer.wait_schema(SCHEMA_WAIT_SECONDS)  # just after startup the migration may run
     while True:
         found = state.recent.get(prediction_id)
         if found is not None:

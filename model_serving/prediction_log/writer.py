@@ -102,6 +102,10 @@ class PredictionLogWriter:
     def schema_ready(self) -> bool:
         return self._schema_ready.is_set()
 
+    def wait_schema(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until the migrations have been applied."""
+        return self._schema_ready.wait(timeout)
+
     def find_prediction(self, prediction_id: str) -> tuple[str, str] | None:
         """``(label, model_version)`` of a logged prediction, or None (database look-up)."""
         engine = self._require_engine()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -549,7 +550,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def print_urls(stack: Stack, skipped: Mapping[str, str]) -> None:
-    width = max(len(r.component.name) for r in stack.running)
+    width = max(len(name) for name in [*(r.component.name for r in stack.running), *skipped])
     lines = ["", "The platform is up:"]
     lines += [
         f"  {r.component.name:<{width}}  {r.component.url or '(background process)'}"
@@ -569,10 +570,12 @@ def run(args: argparse.Namespace) -> int:
     stack = Stack(state)
     skipped: dict[str, str] = {name: "--skip" for name in args.skip}
 
-    def on_sigterm(signum: int, frame: object) -> None:
+    def on_signal(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_sigterm)
+    # Explicit handlers: a shell may start this script with SIGINT ignored (background job).
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
     try:
         mlflow = stack.start(mlflow_component(state, ports))
         mlflow_url = mlflow.component.url
@@ -590,6 +593,11 @@ def run(args: argparse.Namespace) -> int:
 
         for component in plan_services(config, ports, state, args.prefect_server):
             if component.name in args.skip:
+                continue
+            module = component.args[2] if component.args[1:2] == ["-m"] else ""
+            if module.startswith("model_") and importlib.util.find_spec(module) is None:
+                skipped[component.name] = f"module {module} is not in this checkout"
+                log.warning("%s skipped: %s", component.name, skipped[component.name])
                 continue
             if component.name == "serving" and args.no_train:
                 component.health = f"http://{LOCALHOST}:{ports['serving']}/healthz"
@@ -614,6 +622,9 @@ def run(args: argparse.Namespace) -> int:
             binary = monitoring_binary(*names)
             if binary is None:
                 skipped[name] = f"binary {' or '.join(names)} not found on PATH"
+            elif not (MONITORING_DIR / name / f"{name}.yml").is_file():
+                skipped[name] = f"no {MONITORING_DIR.name}/{name}/{name}.yml in this checkout"
+            if name in skipped:
                 log.warning("%s skipped: %s", name, skipped[name])
                 continue
             stack.start(build(binary))
@@ -646,6 +657,7 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s local_stack %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     return run(parse_args(argv))
 
 

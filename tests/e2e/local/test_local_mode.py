@@ -1,0 +1,156 @@
+"""`make local` end to end: the embedded stack comes up, classifies text, and Ctrl-C stops it all.
+
+Runs ``scripts/local_stack.py --quick`` (a small first training run) with its state in a temporary
+PLATFORM_HOME and every port chosen free, exactly as a newcomer would run it otherwise. A component
+that does not come up fails the test: the script exits non-zero and its log tail is reported.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests import servers
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+STARTUP_DEADLINE_SECONDS = 150.0
+STOP_DEADLINE_SECONDS = 40.0
+ESSAY = (
+    "Many people believe that students should be required to do community service. In my "
+    "opinion this is a good idea, because helping others teaches responsibility and it lets "
+    "young people see how their town really works. When I volunteered at the library last "
+    "summer I learned more about patience than in any class."
+)
+
+
+@dataclass
+class LocalStack:
+    process: subprocess.Popen[bytes]
+    output: Path
+    state_dir: Path
+    ports: dict[str, int]
+
+    def output_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.output.read_text(errors="replace").splitlines()[-lines:])
+
+    def url(self, service: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.ports[service]}{path}"
+
+
+def wait_until_up(stack: LocalStack) -> dict:
+    """Wait for the script's "platform is up" line; fail at once if it exits first."""
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    state_file = stack.state_dir / "local-stack.json"
+    while time.monotonic() < deadline:
+        if stack.process.poll() is not None:
+            pytest.fail(
+                f"make local exited with {stack.process.returncode}:\n{stack.output_tail()}",
+                pytrace=False,
+            )
+        if "The platform is up" in stack.output.read_text(errors="replace"):
+            return json.loads(state_file.read_text())
+        time.sleep(0.5)
+    pytest.fail(
+        f"make local not up after {STARTUP_DEADLINE_SECONDS:.0f}s:\n{stack.output_tail()}",
+        pytrace=False,
+    )
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    ports = {
+        name: servers.free_port()
+        for name in ("mlflow", "serving", "frontend", "webhook", "prefect", "prometheus")
+    }
+    ports["alertmanager"] = servers.free_port()
+    env = {
+        **os.environ,
+        "PLATFORM_HOME": str(tmp_path),
+        "REGISTRY_DATA_PATH": str(REPO_ROOT / "data" / "ai_human_essays.csv.gz"),
+        "MLFLOW_PORT": str(ports["mlflow"]),
+        "SERVING_PORT": str(ports["serving"]),
+        "FRONTEND_PORT": str(ports["frontend"]),
+        "ORCHESTRATION_WEBHOOK_PORT": str(ports["webhook"]),
+        "PREFECT_PORT": str(ports["prefect"]),
+        "PROMETHEUS_PORT": str(ports["prometheus"]),
+        "ALERTMANAGER_PORT": str(ports["alertmanager"]),
+    }
+    env.pop("MLFLOW_TRACKING_URI", None)
+    output = tmp_path / "make-local.out"
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "scripts" / "local_stack.py"), "--quick"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=REPO_ROOT,
+            start_new_session=True,
+        )
+    stack = LocalStack(process, output, tmp_path / ".local", ports)
+    try:
+        yield stack
+    finally:
+        if process.poll() is None:  # the test failed before its own SIGINT: clean up
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(timeout=STOP_DEADLINE_SECONDS)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    return status.exists() and status.read_text().split()[2] != "Z"
+
+
+def test_make_local_classifies_text_and_stops_everything_on_ctrl_c(
+    local_stack: LocalStack,
+) -> None:
+    state = wait_until_up(local_stack)
+    components = state["components"]
+    assert {"mlflow", "serving", "frontend", "webhook"} <= set(components)
+
+    response = httpx.post(
+        local_stack.url("serving", "/v1/predict"), json={"text": ESSAY}, timeout=30
+    )
+    assert response.status_code == 200, response.text
+    prediction = response.json()
+    assert prediction["label"] in {"ai", "human"}
+    assert 0.0 <= prediction["probability_ai"] <= 1.0
+    assert prediction["model_version"] == "1"
+
+    model = httpx.get(local_stack.url("serving", "/v1/model"), timeout=10).json()
+    assert str(model["version"]) == "1"
+    page = httpx.get(local_stack.url("frontend", "/"), timeout=10)
+    assert page.status_code == 200 and "streamlit" in page.text.lower()
+    assert httpx.get(local_stack.url("webhook", "/healthz"), timeout=10).is_success
+
+    started = time.monotonic()
+    os.killpg(local_stack.process.pid, signal.SIGINT)
+    try:
+        code = local_stack.process.wait(timeout=STOP_DEADLINE_SECONDS)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"make local did not stop on SIGINT:\n{local_stack.output_tail()}")
+    assert code == 0, local_stack.output_tail()
+    survivors = [name for name, info in components.items() if alive(info["pid"])]
+    assert not survivors, f"still running after Ctrl-C: {survivors}"
+    assert not (local_stack.state_dir / "local-stack.json").exists()
+    assert time.monotonic() - started < STOP_DEADLINE_SECONDS

@@ -138,7 +138,7 @@ class LiveDriftMonitor:
         window_size: int,
         window_seconds: float,
         *,
-        min_samples: int = 50,
+        min_samples: int = 200,
         recompute_interval_seconds: float = 0.5,
         near_threshold_margin: float = 0.1,
         max_observations_per_second: float | None = None,

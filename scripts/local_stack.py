@@ -8,7 +8,8 @@ Starts, on a machine with only Python + uv:
 3. serving (``python -m model_serving``), the Streamlit frontend, the retrain webhook and the
    orchestration worker;
 4. Prometheus and Alertmanager when their binaries are installed (skipped with a notice
-   otherwise), with the project's configuration rendered for localhost ports.
+   otherwise), their configuration rendered for localhost ports by ``model_monitoring.render``
+   from the same files compose mounts.
 
 Ports and secrets come from the repository's ``.env`` (the file docker compose reads), with the
 same variable names as compose; a variable exported in the shell wins, as with compose. Every
@@ -52,13 +53,6 @@ PORT_VARIABLES: dict[str, str] = {
     "prometheus": "PROMETHEUS_PORT",
     "alertmanager": "ALERTMANAGER_PORT",
 }
-#: Ports the services listen on inside the compose network (rendered configs name them).
-COMPOSE_INTERNAL_PORTS: dict[str, int] = {
-    "mlflow": 5000,
-    "prefect": 4200,
-    "prometheus": 9090,
-    "alertmanager": 9093,
-}
 #: .env values passed to local processes under the same names (secrets and behaviour).
 PASSED_THROUGH = (
     "SERVING_ADMIN_TOKEN",
@@ -74,9 +68,6 @@ QUICK_TRAINING = {
     "REGISTRY_TRIALS": "1",
     "REGISTRY_CANDIDATES": "word_tfidf_lr",
 }
-#: Alertmanager reads the webhook token from this file in compose (a compose secret).
-COMPOSE_TOKEN_FILE = "/run/secrets/webhook_token"  # noqa: S105 (a path, not a secret)
-
 log = logging.getLogger("local_stack")
 
 
@@ -131,18 +122,6 @@ def port_plan(config: Mapping[str, str]) -> dict[str, int]:
 def local_state_dir() -> Path:
     """``.local/`` under PLATFORM_HOME or the repository (as ``model_registry.contract``)."""
     return Path(os.environ.get("PLATFORM_HOME", REPO_ROOT)) / ".local"
-
-
-def rewrite_compose_hosts(text: str, ports: Mapping[str, int]) -> str:
-    """Replace ``<service>:<port>`` addresses of compose services by ``127.0.0.1:<local port>``."""
-    for service, local_port in ports.items():
-        internal = COMPOSE_INTERNAL_PORTS.get(service)
-        candidates = {str(local_port)} | ({str(internal)} if internal else set())
-        for port in candidates:
-            text = re.sub(
-                rf"(?<![\w.-]){re.escape(service)}:{port}(?!\d)", f"{LOCALHOST}:{local_port}", text
-            )
-    return text
 
 
 # --- processes ----------------------------------------------------------------------------------
@@ -350,30 +329,38 @@ def monitoring_binary(*names: str) -> str | None:
     return None
 
 
-def render_monitoring_dir(kind: str, state: Path, ports: Mapping[str, int], token: str) -> Path:
-    """Copy ``model_monitoring/<kind>/`` under .local with compose addresses made local."""
-    source = MONITORING_DIR / kind
-    target = state / kind / "config"
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(source, target)
-    token_file = state / kind / "webhook_token"
+def monitoring_settings(state: Path, ports: Mapping[str, int], token: str):  # type: ignore[no-untyped-def]
+    """model_monitoring's render settings for localhost targets (the token goes to a 0600 file)."""
+    from model_monitoring.settings import MonitoringSettings
+
+    token_file = state / "alertmanager" / "webhook_token"
+    token_file.parent.mkdir(parents=True, exist_ok=True)
     token_file.write_text(token)
     token_file.chmod(0o600)
-    for path in target.rglob("*.yml"):
-        text = rewrite_compose_hosts(path.read_text(), ports)
-        path.write_text(text.replace(COMPOSE_TOKEN_FILE, str(token_file)))
-    return target
+    return MonitoringSettings(
+        serving_targets=[f"{LOCALHOST}:{ports['serving']}"],
+        webhook_targets=[f"{LOCALHOST}:{ports['webhook']}"],
+        alertmanager_targets=[f"{LOCALHOST}:{ports['alertmanager']}"],
+        prometheus_target=f"{LOCALHOST}:{ports['prometheus']}",
+        webhook_url=f"http://{LOCALHOST}:{ports['webhook']}/v1/alerts",
+        webhook_token_file=str(token_file),
+    )
 
 
-def prometheus_component(binary: str, state: Path, ports: Mapping[str, int]) -> Component:
-    config_dir = render_monitoring_dir("prometheus", state, ports, token="")
+def prometheus_component(
+    binary: str, state: Path, ports: Mapping[str, int], token: str
+) -> Component:
+    from model_monitoring.render import render_prometheus
+
+    config = render_prometheus(
+        monitoring_settings(state, ports, token), state / "prometheus" / "prometheus.yml"
+    )
     url = f"http://{LOCALHOST}:{ports['prometheus']}"
     return Component(
         name="prometheus",
         args=[
             binary,
-            f"--config.file={config_dir / 'prometheus.yml'}",
+            f"--config.file={config}",
             f"--storage.tsdb.path={state / 'prometheus' / 'data'}",
             f"--web.listen-address={LOCALHOST}:{ports['prometheus']}",
         ],
@@ -386,13 +373,17 @@ def prometheus_component(binary: str, state: Path, ports: Mapping[str, int]) -> 
 def alertmanager_component(
     binary: str, state: Path, ports: Mapping[str, int], token: str
 ) -> Component:
-    config_dir = render_monitoring_dir("alertmanager", state, ports, token=token)
+    from model_monitoring.render import render_alertmanager
+
+    config = render_alertmanager(
+        monitoring_settings(state, ports, token), state / "alertmanager" / "alertmanager.yml"
+    )
     url = f"http://{LOCALHOST}:{ports['alertmanager']}"
     return Component(
         name="alertmanager",
         args=[
             binary,
-            f"--config.file={config_dir / 'alertmanager.yml'}",
+            f"--config.file={config}",
             f"--storage.path={state / 'alertmanager' / 'data'}",
             f"--web.listen-address={LOCALHOST}:{ports['alertmanager']}",
             "--cluster.listen-address=",
@@ -522,7 +513,7 @@ def plan_services(
 # --- main ---------------------------------------------------------------------------------------
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="make local",
         description="Run the whole platform as local processes (no Docker); Ctrl-C stops it.",
@@ -546,7 +537,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["frontend", "webhook", "worker", "prometheus", "alertmanager"],
         help="do not start this component (repeatable)",
     )
-    return parser.parse_args(argv)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return build_parser().parse_args(argv)
 
 
 def print_urls(stack: Stack, skipped: Mapping[str, str]) -> None:
@@ -607,7 +602,7 @@ def run(args: argparse.Namespace) -> int:
         monitoring = {
             "prometheus": (
                 ("prometheus",),
-                lambda binary: prometheus_component(binary, state, ports),
+                lambda binary: prometheus_component(binary, state, ports, token),
             ),
             "alertmanager": (
                 ("prometheus-alertmanager", "alertmanager"),

@@ -194,3 +194,55 @@ def test_mlflow_clients_use_the_server_with_credentials(compose: dict[str, Any])
         assert env["MLFLOW_TRACKING_USERNAME"] and env["MLFLOW_TRACKING_PASSWORD"]
     # Serving reads model artifacts through the MLflow server (proxied), never S3 directly.
     assert "AWS_SECRET_ACCESS_KEY" not in compose["services"]["serving"]["environment"]
+
+
+def test_monitoring_configs_address_compose_services(compose: dict[str, Any]) -> None:
+    """The committed Prometheus/Alertmanager files name `service:port` that exist in compose."""
+    import yaml
+
+    prometheus = yaml.safe_load(
+        (REPO_ROOT / "model_monitoring/prometheus/prometheus.yml").read_text()
+    )
+    addresses = [
+        target
+        for job in prometheus["scrape_configs"]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    ]
+    addresses += [
+        target
+        for manager in prometheus["alerting"]["alertmanagers"]
+        for static in manager["static_configs"]
+        for target in static["targets"]
+    ]
+    alertmanager = (REPO_ROOT / "model_monitoring/alertmanager/alertmanager.yml").read_text()
+    addresses += re.findall(r"url:\s*http://([\w-]+:\d+)", alertmanager)
+    assert "webhook:8100" in addresses and "serving:8000" in addresses
+    for address in addresses:
+        host, port = address.rsplit(":", 1)
+        if host == "localhost":
+            continue
+        assert host in compose["services"], f"{address}: no compose service {host}"
+        container_ports = {int(p["target"]) for p in compose["services"][host].get("ports", [])}
+        assert int(port) in container_ports, f"{address}: {host} listens on {container_ports}"
+    secrets = {s["source"]: s for s in compose["services"]["alertmanager"].get("secrets", [])}
+    assert "webhook_token" in secrets
+    assert "/run/secrets/webhook_token" in alertmanager
+
+
+def test_grafana_provisioning_matches_the_mounts(compose: dict[str, Any]) -> None:
+    import yaml
+
+    grafana_dir = REPO_ROOT / "model_monitoring" / "grafana"
+    mounts = {
+        Path(v["source"]): v["target"] for v in compose["services"]["grafana"]["volumes"]
+        if v["type"] == "bind"
+    }  # fmt: skip
+    assert mounts[grafana_dir / "provisioning"] == "/etc/grafana/provisioning"
+    for provider_file in (grafana_dir / "provisioning" / "dashboards").glob("*.y*ml"):
+        for provider in yaml.safe_load(provider_file.read_text())["providers"]:
+            assert mounts[grafana_dir / "dashboards"] == provider["options"]["path"]
+    assert list((grafana_dir / "dashboards").glob("*.json")), "no dashboard to provision"
+    for source_file in (grafana_dir / "provisioning" / "datasources").glob("*.y*ml"):
+        for datasource in yaml.safe_load(source_file.read_text())["datasources"]:
+            assert datasource["url"] == "http://prometheus:9090"

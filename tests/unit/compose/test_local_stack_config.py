@@ -54,16 +54,18 @@ def test_missing_port_variable_is_a_clear_error() -> None:
         local_stack.port_plan({"MLFLOW_PORT": "5000"})
 
 
-def test_compose_addresses_are_rewritten_for_localhost() -> None:
+def test_monitoring_config_is_rendered_for_local_ports(tmp_path: Path) -> None:
     ports = {"serving": 18000, "webhook": 18100, "alertmanager": 19093, "prometheus": 19090}
-    text = (
-        "targets: ['serving:18000']\n"
-        "url: http://webhook:18100/v1/alerts\n"
-        "alertmanagers: [{static_configs: [{targets: ['alertmanager:9093']}]}]\n"
-        "other: my-serving:18000 serving:180001\n"
-    )
-    rendered = local_stack.rewrite_compose_hosts(text, ports)
-    assert "'127.0.0.1:18000'" in rendered
-    assert "http://127.0.0.1:18100/v1/alerts" in rendered
-    assert "'127.0.0.1:19093'" in rendered
-    assert "my-serving:18000 serving:180001" in rendered
+    prometheus = local_stack.prometheus_component("prometheus", tmp_path, ports, "tok-123456")
+    alertmanager = local_stack.alertmanager_component("am", tmp_path, ports, "tok-123456")
+    prometheus_yml = (tmp_path / "prometheus" / "prometheus.yml").read_text()
+    alertmanager_yml = (tmp_path / "alertmanager" / "alertmanager.yml").read_text()
+    assert "127.0.0.1:18000" in prometheus_yml and "serving:8000" not in prometheus_yml
+    assert "127.0.0.1:19093" in prometheus_yml
+    assert "http://127.0.0.1:18100/v1/alerts" in alertmanager_yml
+    token_file = tmp_path / "alertmanager" / "webhook_token"
+    assert str(token_file) in alertmanager_yml and "tok-123456" not in alertmanager_yml
+    assert token_file.read_text() == "tok-123456"
+    assert oct(token_file.stat().st_mode)[-3:] == "600"
+    assert "--web.listen-address=127.0.0.1:19090" in prometheus.args
+    assert "--web.listen-address=127.0.0.1:19093" in alertmanager.args

@@ -30,6 +30,8 @@ SERVICES_BY_SETTINGS: dict[str, tuple[str, ...]] = {
     # The worker runs the train/retrain flows, which read the registry settings.
     "model_registry.settings:RegistrySettings": ("worker",),
     "frontend.settings:FrontendSettings": ("frontend",),
+    # Renders Prometheus/Alertmanager configs for local runs; compose mounts the committed files.
+    "model_monitoring.settings:MonitoringSettings": (),
 }
 #: Variables a service may receive that no settings class of ours reads (read by the libraries
 #: themselves: MLflow, boto3, Prefect, Streamlit), by prefix.

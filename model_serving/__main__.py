@@ -12,12 +12,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 import uvicorn
 
+from model_serving.logging_setup import configure_logging
 from model_serving.settings import ServingSettings
 
 logger = logging.getLogger("model_serving")
@@ -36,11 +36,7 @@ def prepare_multiprocess_metrics() -> Path:
 
 def main() -> None:
     settings = ServingSettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
-        stream=sys.stdout,
-    )
+    configure_logging(settings.log_level)
     if settings.workers > 1:
         folder = prepare_multiprocess_metrics()
         logger.info("%d workers, Prometheus multiprocess dir %s", settings.workers, folder)

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from model_serving.errors import install_error_handlers
+from model_serving.logging_setup import configure_logging
 from model_serving.middleware import ServingMiddleware
 from model_serving.model_holder import ModelSource
 from model_serving.routes import router
@@ -56,4 +57,6 @@ def create_app(
 
 def create_app_from_env() -> FastAPI:
     """Factory for ``uvicorn --factory`` (each worker process builds its own app)."""
-    return create_app(ServingSettings())
+    settings = ServingSettings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -271,12 +271,14 @@ class MlflowModelSource:
     """Resolve aliases and load versions from the MLflow registry at ``tracking_uri``.
 
     MLflow's HTTP client retries for minutes by default; unless the environment says otherwise
-    the retries are capped here so that a down registry shows up as a quick, retried failure.
+    the retries are capped here so that a down registry shows up as a quick, retried failure
+    (the holder retries with its own backoff). Download progress bars are switched off.
     """
 
     def __init__(self, tracking_uri: str) -> None:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri

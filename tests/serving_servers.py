@@ -1,0 +1,59 @@
+"""Start the serving API as a real process (``python -m model_serving``) for tests and benches.
+
+Used by the serving integration tests and by the monitoring, frontend and orchestration tests
+that need a live serving endpoint. Example::
+
+    server = start_serving({"MLFLOW_TRACKING_URI": uri, **s3_env}, log_dir, wait_ready=True)
+    try:
+        httpx.post(f"{server.url}/v1/predict", json={"text": "..."})
+    finally:
+        server.stop()  # SIGTERM: the prediction log is flushed before the process exits
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from tests.servers import ServerProcess, free_port, http_ok, start_process
+
+
+def start_serving(
+    env: Mapping[str, str],
+    log_dir: Path,
+    *,
+    name: str = "serving",
+    wait_ready: bool = False,
+    timeout: float = 90.0,
+) -> ServerProcess:
+    """Start serving on a free port; wait for ``/healthz`` (or ``/readyz`` with ``wait_ready``).
+
+    ``env`` is added to this process's environment: pass ``MLFLOW_TRACKING_URI`` (+ S3 variables)
+    and any ``SERVING_*`` setting. Unless given, the prediction log goes to a SQLite file in
+    ``log_dir`` and ``SERVING_ADMIN_TOKEN`` is ``test-admin-token`` (in ``server.extra``).
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    full_env = {
+        "SERVING_HOST": "127.0.0.1",
+        "SERVING_PORT": str(port),
+        "SERVING_DATABASE_URL": f"sqlite:///{log_dir / f'{name}-predictions.db'}",
+        "SERVING_ADMIN_TOKEN": "test-admin-token",
+        "SERVING_LOG_LEVEL": "info",
+        **env,
+    }
+    server = start_process(
+        name,
+        [sys.executable, "-m", "model_serving"],
+        log_dir=log_dir,
+        url=url,
+        health=http_ok(f"{url}/readyz" if wait_ready else f"{url}/healthz"),
+        env=full_env,
+        timeout=timeout,
+    )
+    server.extra.update(
+        admin_token=full_env["SERVING_ADMIN_TOKEN"], database_url=full_env["SERVING_DATABASE_URL"]
+    )
+    return server

@@ -79,13 +79,18 @@ def _sidebar_status(client: ServingClient, settings: FrontendSettings) -> None:
 
 def main(transport: httpx.BaseTransport | None = None) -> None:
     """Render the page; ``transport`` replaces the network in tests."""
-    st.set_page_config(page_title="AI or Human? Text detector", page_icon="🔎", layout="wide")
+    st.set_page_config(
+        page_title="AI or Human? Text detector", page_icon=":material/search:", layout="wide"
+    )
+    st.set_option("client.toolbarMode", "minimal")  # no "Deploy" button for visitors
+    st.set_option("client.showErrorDetails", "none")  # never a traceback on screen
     try:
         settings = FrontendSettings()
         client = _client(settings, transport)
         _sidebar_status(client, settings)
         status: ServingStatus = st.session_state[STATUS_KEY]
-        st.title("🔎 AI or Human?")
+        st.title("AI or Human?")
+        st.caption("A classifier of AI-generated vs human-written English text, served live.")
         classify_tab, batch_tab, model_tab = st.tabs(["Classify", "Batch (CSV)", "Model"])
         with classify_tab:
             render_classify(client, settings)

@@ -21,7 +21,7 @@ class Example:
 
 EXAMPLES: tuple[Example, ...] = (
     Example(
-        title="AI-written: factories in the countryside",
+        title="AI: factories",
         kind="ai",
         text=(
             "There are many reasons why big companies and factories might want to move to the "
@@ -39,7 +39,7 @@ EXAMPLES: tuple[Example, ...] = (
         ),
     ),
     Example(
-        title="AI-written: phones at school",
+        title="AI: phones at school",
         kind="ai",
         text=(
             "Dear Principal,\n\n"
@@ -58,7 +58,7 @@ EXAMPLES: tuple[Example, ...] = (
         ),
     ),
     Example(
-        title="Human-written: grades and sports",
+        title="Human: grades & sports",
         kind="human",
         text=(
             "To Principal,\n\n"
@@ -75,7 +75,7 @@ EXAMPLES: tuple[Example, ...] = (
         ),
     ),
     Example(
-        title="Human-written: emotion-reading technology",
+        title="Human: emotion tech",
         kind="human",
         text=(
             "Raither than using technology to guess on students emotions I feel that teachers "

@@ -29,6 +29,9 @@ SIGNAL_TITLES = {
 PREDICT_ROUTES = '"/v1/predict|/invocations"'
 
 
+# Label-filtered numerators use `(... or vector(0))`: no 5xx yet means a ratio of 0, not "No data".
+
+
 def target(expr: str, legend: str = "", ref: str = "A", **extra: Any) -> dict[str, Any]:
     return {"datasource": DATASOURCE, "refId": ref, "expr": expr, "legendFormat": legend, **extra}
 
@@ -135,13 +138,13 @@ def serving_dashboard() -> dict[str, Any]:
             "Error ratio (5xx and 4xx)",
             targets(
                 (
-                    'sum(rate(detector_http_requests_total{status=~"5.."}[$__rate_interval]))'
-                    " / sum(rate(detector_http_requests_total[$__rate_interval]))",
+                    '(sum(rate(detector_http_requests_total{status=~"5.."}[$__rate_interval]))'
+                    " or vector(0)) / sum(rate(detector_http_requests_total[$__rate_interval]))",
                     "5xx",
                 ),
                 (
-                    'sum(rate(detector_http_requests_total{status=~"4.."}[$__rate_interval]))'
-                    " / sum(rate(detector_http_requests_total[$__rate_interval]))",
+                    '(sum(rate(detector_http_requests_total{status=~"4.."}[$__rate_interval]))'
+                    " or vector(0)) / sum(rate(detector_http_requests_total[$__rate_interval]))",
                     "4xx",
                 ),
             ),
@@ -265,8 +268,8 @@ def model_health_dashboard() -> dict[str, Any]:
             "Predicted-AI share",
             targets(
                 (
-                    'sum(rate(detector_predictions_total{label="ai"}[$__rate_interval]))'
-                    " / sum(rate(detector_predictions_total[$__rate_interval]))",
+                    '(sum(rate(detector_predictions_total{label="ai"}[$__rate_interval]))'
+                    " or vector(0)) / sum(rate(detector_predictions_total[$__rate_interval]))",
                     "share predicted AI",
                 )
             ),

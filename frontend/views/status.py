@@ -48,20 +48,23 @@ def fetch_status(client: ServingClient) -> ServingStatus:
 def render_status(status: ServingStatus, serving_url: str) -> None:
     """A one-line status for the sidebar."""
     if status.state == "ready" and status.model is not None:
-        st.success(f"Serving is ready: model version {status.model.version}", icon="✅")
+        st.success(
+            f"Serving is ready: model version {status.model.version}",
+            icon=":material/check_circle:",
+        )
     elif status.state == "no_model":
         st.warning(
             "Serving is up but has no model yet. This page picks it up as soon as one is "
             f"promoted. ({status.message})",
-            icon="⏳",
+            icon=":material/hourglass_top:",
         )
     elif status.state == "down":
         st.error(
             f"Serving at {serving_url} is not reachable. This page retries by itself.",
-            icon="🔌",
+            icon=":material/cloud_off:",
         )
     else:
-        st.error(f"Serving answered unexpectedly: {status.message}", icon="⚠️")
+        st.error(f"Serving answered unexpectedly: {status.message}", icon=":material/warning:")
 
 
 def show_serving_error(exc: ServingError, *, action: str) -> None:
@@ -70,13 +73,13 @@ def show_serving_error(exc: ServingError, *, action: str) -> None:
         st.warning(
             f"Could not {action}: serving has no model loaded yet ({exc.message}). "
             "Try again once a model has been promoted.",
-            icon="⏳",
+            icon=":material/hourglass_top:",
         )
     elif isinstance(exc, ServingUnavailable):
         st.error(
             f"Could not {action}: serving is not reachable right now. "
             "Try again in a moment; the page reconnects by itself.",
-            icon="🔌",
+            icon=":material/cloud_off:",
         )
     elif isinstance(exc, PredictionNotFound):
         st.error(f"Could not {action}: serving does not know this prediction ({exc.message}).")

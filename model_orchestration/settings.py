@@ -77,10 +77,14 @@ class OrchestrationSettings(BaseSettings):
     http_source_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # --- schedules ----------------------------------------------------------------------------
-    ingest_interval_seconds: int = Field(default=300, ge=10)
-    drift_check_interval_seconds: int = Field(default=900, ge=10)
+    #: 0 disables the schedule (the deployment still runs on demand).
+    ingest_interval_seconds: int = Field(default=300, ge=0)
+    drift_check_interval_seconds: int = Field(default=900, ge=0)
     #: Periodic retrain (cron, UTC); skipped when no new data arrived since the champion.
+    #: Empty disables it.
     retrain_cron: str = "0 3 * * *"
+    #: Flow runs the worker executes at the same time.
+    max_concurrent_runs: int = Field(default=2, ge=1)
     #: Run ``train`` once at worker start when the registry has no champion.
     first_boot_train: bool = True
 

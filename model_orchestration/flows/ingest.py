@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import pandas as pd
 from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 
 from model_orchestration.flows.common import (
@@ -91,18 +92,18 @@ class IngestSummary:
 # --- tasks -------------------------------------------------------------------------------------
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def list_batches(source_uri: str) -> list[str]:
     """Names of the CSV batches waiting in the source area."""
     return [name for name in area_from_uri(source_uri).names() if is_batch_name(name)]
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def read_batch(source_uri: str, name: str) -> bytes:
     return area_from_uri(source_uri).read(name)
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def fetch_http_batch(url: str, timeout_seconds: float) -> bytes:
     """GET a labelled CSV from the configured HTTP source (4xx/5xx raise, and are retried)."""
     response = httpx.get(url, timeout=timeout_seconds, follow_redirects=True)
@@ -110,7 +111,7 @@ def fetch_http_batch(url: str, timeout_seconds: float) -> bytes:
     return response.content
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def validate_batch(name: str, content: bytes, min_chars: int, max_chars: int) -> ValidationReport:
     """Parse and validate one batch with the registry's loader and validator."""
     suffix = ".csv.gz" if name.lower().endswith(".gz") else ".csv"
@@ -135,7 +136,7 @@ def batch_is_acceptable(report: ValidationReport) -> bool:
     return not report.rejections and not other_errors and len(report.accepted) > 0
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def quarantine_batch(
     quarantine_uri: str, name: str, content: bytes, report: ValidationReport, source_uri: str | None
 ) -> str:
@@ -152,7 +153,7 @@ def quarantine_batch(
     return location
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def load_current_dataset(store_uri: str, seed_path: str) -> tuple[str, pd.DataFrame]:
     """The ``LATEST`` dataset version; on an empty store, the seed corpus becomes version one."""
     store = DatasetStore.from_uri(store_uri)
@@ -168,7 +169,7 @@ def load_current_dataset(store_uri: str, seed_path: str) -> tuple[str, pd.DataFr
     return digest, report.accepted
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def commit_dataset(store_uri: str, merged: pd.DataFrame) -> str:
     """Store the merged dataset under its digest and make it ``LATEST``."""
     store = DatasetStore.from_uri(store_uri)
@@ -177,7 +178,7 @@ def commit_dataset(store_uri: str, merged: pd.DataFrame) -> str:
     return digest
 
 
-@task
+@task(cache_policy=NO_CACHE)
 def mark_processed(source_uri: str, names: list[str]) -> None:
     source = area_from_uri(source_uri)
     target: BlobArea = source.child(PROCESSED_FOLDER)

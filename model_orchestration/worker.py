@@ -1,0 +1,117 @@
+"""The orchestration worker: ``python -m model_orchestration.worker``.
+
+It serves the four flows as Prefect deployments with ``serve()`` (a long-lived process that polls
+the Prefect server for runs of *its* deployments and executes them as subprocesses), with the
+schedules from ``ORCHESTRATION_*``:
+
+- ``ingest/ingest-worker`` every ``INGEST_INTERVAL_SECONDS`` (0 = no schedule),
+- ``drift_check/drift_check-worker`` every ``DRIFT_CHECK_INTERVAL_SECONDS`` (0 = no schedule),
+- ``retrain/retrain-worker`` on ``RETRAIN_CRON`` with ``skip_if_no_new_data=true`` (empty = no
+  schedule); the webhook receiver creates runs of this same deployment for alerts,
+- ``train/train-worker`` on demand.
+
+``serve()`` rather than a work pool: there is one kind of infrastructure (this container, which
+already has the training dependencies), so a work pool + worker + pulled code would add a moving
+part and a code-storage step without buying anything. Scaling out means running a work pool later.
+
+First boot: when the registry has no champion (and ``FIRST_BOOT_TRAIN`` is true), ``train`` runs
+once in this process before serving, so an empty stack ends with a served model.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from prefect.deployments.runner import RunnerDeployment
+
+from model_orchestration.settings import DEPLOYMENT_SUFFIX, OrchestrationSettings
+
+logger = logging.getLogger(__name__)
+
+
+def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]:
+    """The deployments this worker serves, with schedules from ``settings``."""
+    from prefect.schedules import Cron, Interval
+
+    from model_orchestration.flows.drift_check import drift_check
+    from model_orchestration.flows.ingest import ingest
+    from model_orchestration.flows.retrain import retrain
+    from model_orchestration.flows.train import train
+
+    def name(flow_name: str) -> str:
+        return f"{flow_name}-{DEPLOYMENT_SUFFIX}"
+
+    ingest_schedules = (
+        [Interval(timedelta(seconds=settings.ingest_interval_seconds))]
+        if settings.ingest_interval_seconds
+        else []
+    )
+    drift_schedules = (
+        [Interval(timedelta(seconds=settings.drift_check_interval_seconds))]
+        if settings.drift_check_interval_seconds
+        else []
+    )
+    retrain_schedules = (
+        [
+            Cron(
+                settings.retrain_cron,
+                timezone="UTC",
+                parameters={"skip_if_no_new_data": True, "reason": "schedule"},
+            )
+        ]
+        if settings.retrain_cron.strip()
+        else []
+    )
+    return [
+        train.to_deployment(name=name("train"), tags=["orchestration"]),
+        ingest.to_deployment(
+            name=name("ingest"), schedules=ingest_schedules, tags=["orchestration"]
+        ),
+        retrain.to_deployment(
+            name=name("retrain"), schedules=retrain_schedules, tags=["orchestration"]
+        ),
+        drift_check.to_deployment(
+            name=name("drift_check"), schedules=drift_schedules, tags=["orchestration"]
+        ),
+    ]
+
+
+def has_champion() -> bool:
+    from model_registry.gate import current_champion
+    from model_registry.settings import RegistrySettings
+    from model_registry.tracking import registry_client
+
+    return current_champion(registry_client(), RegistrySettings().model_name) is not None
+
+
+def first_boot(settings: OrchestrationSettings) -> None:
+    """Train once when there is no champion; a failure is logged, never fatal for the worker."""
+    if not settings.first_boot_train:
+        return
+    try:
+        if has_champion():
+            logger.info("first boot: a champion exists, nothing to train")
+            return
+        from model_orchestration.flows.train import train
+
+        logger.info("first boot: no champion in the registry, running train once")
+        summary = train()
+        logger.info("first boot: %s", summary.message())
+    except Exception:
+        logger.exception("first boot training failed; the worker serves its deployments anyway")
+
+
+def main() -> None:
+    from prefect import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = OrchestrationSettings()
+    first_boot(settings)
+    deployments = build_deployments(settings)
+    logger.info("serving %s", [d.name for d in deployments])
+    serve(*deployments, limit=settings.max_concurrent_runs, print_starting_message=False)
+
+
+if __name__ == "__main__":
+    main()

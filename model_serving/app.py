@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -35,6 +36,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start()
+        # Accept connections only after the first load attempt (bounded): in multi-worker mode
+        # a worker that is still loading would otherwise answer 503 next to a ready one.
+        await asyncio.to_thread(state.holder.wait_first_attempt, settings.startup_wait_seconds)
         try:
             yield
         finally:

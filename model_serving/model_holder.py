@@ -175,6 +175,7 @@ class ModelHolder:
         self._check_lock = threading.Lock()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._first_attempt = threading.Event()
         self._thread: threading.Thread | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -182,6 +183,15 @@ class ModelHolder:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="model-holder", daemon=True)
         self._thread.start()
+
+    def wait_first_attempt(self, timeout: float) -> bool:
+        """Block until the first load attempt ended (loaded or not) or ``timeout``; True if ended.
+
+        The app's startup waits on this, so that a worker accepts connections only once it has
+        tried to load the champion: with several workers sharing one socket, no worker answers
+        503 while another one is already serving.
+        """
+        return self._first_attempt.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -193,6 +203,7 @@ class ModelHolder:
         backoff = self.retry_min
         while not self._stop.is_set():
             result = self.check_now()
+            self._first_attempt.set()
             if self.current is None and result.outcome != "loaded":
                 delay, backoff = backoff, min(backoff * 2, self.retry_max)
             else:

@@ -30,6 +30,8 @@ class ServingSettings(BaseSettings):
     #: Backoff between failed load attempts: starts at min, doubles, capped at max.
     retry_min_seconds: float = Field(default=1.0, gt=0)
     retry_max_seconds: float = Field(default=30.0, gt=0)
+    #: A worker waits up to this long for its first load attempt before accepting connections.
+    startup_wait_seconds: float = Field(default=60.0, ge=0)
     #: Bearer token for ``POST /admin/reload``; admin routes are disabled when unset.
     admin_token: SecretStr | None = None
 

@@ -160,3 +160,31 @@ def test_holder_backoff_stops_promptly() -> None:
     holder.start()
     holder.stop(timeout=5)
     assert holder._thread is not None and not holder._thread.is_alive()
+
+
+def test_app_accepts_requests_only_after_the_first_load_attempt(
+    pipeline: Any, fake_source: FakeSource, settings_factory: Any
+) -> None:
+    """Startup waits for the first attempt, so a worker never answers 503 next to a ready one."""
+    fake_source.publish("1", pipeline)
+    with TestClient(create_app(settings_factory(), source=fake_source)) as client:
+        assert client.get("/readyz").status_code == 200  # no polling: ready on startup
+
+
+def test_first_attempt_wait_is_bounded(fake_source: FakeSource) -> None:
+    release = threading.Event()
+
+    class BlockedSource(FakeSource):
+        def resolve(self, name: str, alias: str) -> Any:
+            release.wait(10)
+            return super().resolve(name, alias)
+
+    holder = ModelHolder(BlockedSource(), name="m", alias="champion", poll_interval=5)
+    holder.start()
+    try:
+        assert holder.wait_first_attempt(0.1) is False
+        release.set()
+        assert holder.wait_first_attempt(10) is True
+        assert holder.current is None and "alias" in holder.reason
+    finally:
+        holder.stop()

@@ -24,16 +24,19 @@ def start_serving(
     log_dir: Path,
     *,
     name: str = "serving",
+    port: int | None = None,
     wait_ready: bool = False,
     timeout: float = 90.0,
 ) -> ServerProcess:
     """Start serving on a free port; wait for ``/healthz`` (or ``/readyz`` with ``wait_ready``).
 
+    ``port`` fixes the port instead, for a client that must know the URL before serving is up.
+
     ``env`` is added to this process's environment: pass ``MLFLOW_TRACKING_URI`` (+ S3 variables)
     and any ``SERVING_*`` setting. Unless given, the prediction log goes to a SQLite file in
     ``log_dir`` and ``SERVING_ADMIN_TOKEN`` is ``test-admin-token`` (in ``server.extra``).
     """
-    port = free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     log_dir.mkdir(parents=True, exist_ok=True)
     full_env = {

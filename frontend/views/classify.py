@@ -120,7 +120,12 @@ def _ngram_table(ngrams: list[Contribution]) -> None:
     frame = pd.DataFrame(
         {"n-gram": [n.feature for n in ngrams], "weight": [round(abs(n.weight), 4) for n in ngrams]}
     )
-    st.dataframe(frame, hide_index=True, width="stretch")
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={"weight": st.column_config.NumberColumn(format="%.3f")},
+    )
 
 
 def _render_feedback(client: ServingClient, prediction: Prediction) -> None:

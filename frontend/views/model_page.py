@@ -27,14 +27,16 @@ def render_model(status: ServingStatus, settings: FrontendSettings) -> None:
             )
         )
     else:
-        name_col, version_col, threshold_col = st.columns(3)
-        name_col.metric("Registered model", f"{model.name}@{model.alias or '?'}")
+        version_col, alias_col, threshold_col = st.columns(3)
         version_col.metric("Version", model.version)
-        threshold_col.metric("Decision threshold", f"{model.threshold:.3f}")
+        alias_col.metric("Alias", model.alias or "none")
+        # A percentage, as on the Classify tab (the probability is compared with it).
+        threshold_col.metric("Decision threshold", f"{model.threshold:.1%}")
         loaded_at = (
             model.loaded_at.strftime("%Y-%m-%d %H:%M:%S %Z").strip() if model.loaded_at else None
         )
         details = {
+            "Registered model": model.name,
             "Training data digest": model.dataset_digest or "unknown",
             "Loaded at": loaded_at or "unknown",
             "Training run": model.run_id or "unknown",

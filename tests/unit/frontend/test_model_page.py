@@ -26,12 +26,13 @@ def test_model_tab_shows_version_threshold_metrics_digest_and_loaded_at(
 
     metrics = {metric.label: metric.value for metric in tab.metric}
     assert metrics == {
-        "Registered model": "ai-text-detector@champion",
         "Version": "7",
-        "Decision threshold": "0.500",
+        "Alias": "champion",
+        "Decision threshold": "50.0%",
     }
     text = _table_text(at)
     for expected in (
+        "ai-text-detector",
         "sha256:feedface",
         "2026-11-23 08:00:00 UTC",
         "0123456789abcdef",

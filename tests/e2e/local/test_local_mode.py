@@ -1,8 +1,10 @@
-"""`make local` end to end: the embedded stack comes up, classifies text, and Ctrl-C stops it all.
+"""`make local` end to end: the stack comes up, classifies text (API and page), Ctrl-C stops it.
 
 Runs ``scripts/local_stack.py --quick`` (a small first training run) with its state in a temporary
 PLATFORM_HOME and every port chosen free, exactly as a newcomer would run it otherwise. A component
 that does not come up fails the test: the script exits non-zero and its log tail is reported.
+The text is classified through the API and through the Streamlit page in a real browser
+(``tests/e2e/frontend/browser.py``, shared with the frontend's own browser test).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 import pytest
 
 from tests import servers
+from tests.e2e.frontend import browser
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_DEADLINE_SECONDS = 150.0
@@ -112,6 +115,13 @@ def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
                 process.wait(timeout=10)
 
 
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[browser.Page]:
+    """A real browser, opened before the stack starts: a missing chromium costs no stack start."""
+    with browser.open_page(tmp_path / "chromium-profile") as opened:
+        yield opened
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -122,7 +132,7 @@ def alive(pid: int) -> bool:
 
 
 def test_make_local_classifies_text_and_stops_everything_on_ctrl_c(
-    local_stack: LocalStack,
+    page: browser.Page, local_stack: LocalStack
 ) -> None:
     state = wait_until_up(local_stack)
     components = state["components"]
@@ -139,9 +149,19 @@ def test_make_local_classifies_text_and_stops_everything_on_ctrl_c(
 
     model = httpx.get(local_stack.url("serving", "/v1/model"), timeout=10).json()
     assert str(model["version"]) == "1"
-    page = httpx.get(local_stack.url("frontend", "/"), timeout=10)
-    assert page.status_code == 200 and "streamlit" in page.text.lower()
+    html = httpx.get(local_stack.url("frontend", "/"), timeout=10)
+    assert html.status_code == 200 and "streamlit" in html.text.lower()
     assert httpx.get(local_stack.url("webhook", "/healthz"), timeout=10).is_success
+
+    # The same text through the Streamlit page, as a newcomer would: same verdict, same model.
+    page.goto(local_stack.url("frontend"))
+    browser.wait_for_serving_ready(page, "1")
+    shown = browser.classify(page, ESSAY)
+    assert shown["Verdict"] == {"ai": "AI", "human": "Human"}[prediction["label"]], shown
+    assert shown["Probability AI"] == f"{prediction['probability_ai']:.1%}", shown
+    assert shown["Model version"] == "1", shown
+    browser.screenshot(page, "local-mode-classify")
+    browser.assert_no_developer_chrome(page)
 
     started = time.monotonic()
     os.killpg(local_stack.process.pid, signal.SIGINT)

@@ -12,7 +12,7 @@ independent scores is a Mann-Whitney statistic with mean 0.5 and standard deviat
 ``sqrt((n1 + n2 + 1) / (12 n1 n2))``. The verdict threshold is ``0.5 + z * sd`` (one-sided,
 ``alpha`` = 0.01 by default, z = 2.33), never lower than ``min_auc`` (0.6 by default) so that
 huge samples do not flag differences too small to matter. With 50 texts per side the threshold
-is ~0.67, with 1,000 per side 0.6. Out-of-fold scores are slightly dependent, so
+is ~0.63, with 200 or more per side 0.6. Out-of-fold scores are slightly dependent, so
 ``n_permutations`` > 0 additionally runs the whole cross-validation on shuffled labels and reports
 the permutation p-value (cost: ``n_permutations`` more cross-validations) as a second opinion; the
 verdict itself uses the analytic threshold, since a p-value below ``alpha`` needs at least

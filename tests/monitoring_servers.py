@@ -1,0 +1,69 @@
+"""Real servers for the monitoring integration tests and the drift-cost bench.
+
+Prometheus (Debian package) runs with the project's configuration rendered for the test's ports
+(``model_monitoring.render``: same rule files, shorter intervals allowed); a champion is
+registered in a throw-away SQLite MLflow store so that serving can load it without the full
+registry stack.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from model_monitoring.render import render_prometheus
+from model_monitoring.settings import MonitoringSettings
+from tests.servers import ServerProcess, ServiceUnavailable, free_port, http_ok, start_process
+
+
+def start_project_prometheus(
+    work_dir: Path,
+    log_dir: Path,
+    *,
+    serving_targets: list[str],
+    webhook_targets: list[str] | None = None,
+    alertmanager_targets: list[str] | None = None,
+    interval: str = "2s",
+) -> ServerProcess:
+    """Prometheus with the project's rules, scraping ``serving_targets`` every ``interval``."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise ServiceUnavailable("prometheus is not installed (Debian package prometheus)")
+    port = free_port()
+    settings = MonitoringSettings(
+        serving_targets=serving_targets,
+        webhook_targets=webhook_targets or [],
+        alertmanager_targets=alertmanager_targets or [],
+        prometheus_target=f"127.0.0.1:{port}",
+        scrape_interval=interval,
+        evaluation_interval=interval,
+    )
+    config = render_prometheus(settings, work_dir / "prometheus.yml")
+    url = f"http://127.0.0.1:{port}"
+    args = [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={work_dir / 'tsdb'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
+    return start_process(
+        "prometheus", args, log_dir=log_dir, url=url, health=http_ok(f"{url}/-/ready"), timeout=30
+    )
+
+
+def register_local_champion(store_dir: Path, *, seed: int = 0, n_train: int = 600) -> str:
+    """Register a small champion in a SQLite MLflow store under ``store_dir``; its tracking URI."""
+    import mlflow
+
+    from model_registry import contract
+    from tests.model_fixtures import register_small_model
+
+    store_dir.mkdir(parents=True, exist_ok=True)
+    uri = f"sqlite:///{store_dir / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(contract.EXPERIMENT_NAME) is None:
+        mlflow.create_experiment(
+            contract.EXPERIMENT_NAME, artifact_location=(store_dir / "artifacts").as_uri()
+        )
+    register_small_model(uri, seed=seed, n_train=n_train)
+    return uri

@@ -1,33 +1,45 @@
 """Which ``detector_*`` metrics the code exports, and which ones a PromQL text refers to.
 
-Shared by the rule and dashboard tests: every metric a rule or a panel names must be defined in
+Shared by the rule and dashboard tests: every metric a rule or a panel names must be exported by
 the code (serving, orchestration receiver, live drift monitor) and listed in docs/CONTRACTS.md.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
+
+from prometheus_client import CollectorRegistry
 
 from tests.servers import REPO_ROOT
 
-METRIC_DEFINITION_FILES = (
-    REPO_ROOT / "model_serving" / "metrics.py",
-    REPO_ROOT / "model_orchestration" / "metrics.py",
-    REPO_ROOT / "model_monitoring" / "live_drift.py",
-)
 CONTRACTS = REPO_ROOT / "docs" / "CONTRACTS.md"
-_DEFINITION = re.compile(r"(?:Gauge|Counter|Histogram|Summary)\(\s*\"(detector_[a-z0-9_]+)\"")
 _REFERENCE = re.compile(r"(?<![A-Za-z0-9_:])(detector_[a-z0-9_]+)")
 _RECORDED = re.compile(r"(?<![A-Za-z0-9_])([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
+def code_registries() -> list[CollectorRegistry]:
+    """The registries the code really builds: serving's, the drift monitor's, the receiver's."""
+    from model_monitoring.live_drift import drift_gauges
+    from model_orchestration.metrics import create_metrics
+    from model_serving.metrics import ServingMetrics
+
+    serving = ServingMetrics().registry
+    drift_gauges(serving)  # serving registers the live drift gauges on its own registry
+    return [serving, create_metrics().registry]
+
+
 def exported_metrics() -> set[str]:
-    """Names passed to prometheus_client metric constructors in the code."""
+    """``detector_*`` names the code exports, as Prometheus sees them (counters with _total).
+
+    Read from the metric objects the code constructs, not from its source text, so a metric that
+    is defined but never registered (or registered under another name) does not count.
+    """
     names: set[str] = set()
-    for path in METRIC_DEFINITION_FILES:
-        names.update(_DEFINITION.findall(Path(path).read_text()))
+    for registry in code_registries():
+        for family in registry.collect():
+            if family.name.startswith("detector_"):
+                names.add(f"{family.name}_total" if family.type == "counter" else family.name)
     return names
 
 

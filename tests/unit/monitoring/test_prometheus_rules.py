@@ -129,6 +129,31 @@ def test_rules_name_only_exported_metrics_and_defined_recordings() -> None:
             assert referenced_recordings(expr) <= recorded, expr
 
 
+def test_code_exports_exactly_the_contract_metrics() -> None:
+    exported = exported_metrics()
+    assert exported == contract_metrics(), (
+        f"exported, not in docs/CONTRACTS.md: {exported - contract_metrics()}; "
+        f"in the contract, not exported: {contract_metrics() - exported}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("expr", "unknown"),
+    [
+        ("sum(rate(detector_http_request_total[5m]))", {"detector_http_request_total"}),
+        ("detector_retrain_triggers > 0", {"detector_retrain_triggers"}),  # counter: _total
+        ("max(detector_drift_scores)", {"detector_drift_scores"}),
+        ("histogram_quantile(0.9, rate(detector_http_request_duration_seconds_bucket[1m]))", set()),
+        ("detector:drift_score:alert_threshold and detector_drift_window_size > 0", set()),
+    ],
+)
+def test_metric_name_check_rejects_names_the_code_does_not_export(
+    expr: str, unknown: set[str]
+) -> None:
+    """The name checks above can fail: misspelt or unexported names are caught."""
+    assert referenced_metrics(expr) - exported_metrics() == unknown
+
+
 def test_alertmanager_config_checks(tmp_path: Path) -> None:
     amtool = tool("amtool")
     run([amtool, "check-config", str(render.ALERTMANAGER_CONFIG)])

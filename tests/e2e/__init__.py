@@ -1,0 +1,1 @@
+"""End-to-end tests (a package, so tests/e2e/frontend never shadows the real frontend package)."""

@@ -21,6 +21,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from model_registry import contract
 from model_registry.errors import ChallengerRejected, DataValidationError, RegistryError
@@ -42,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train candidates, register the best, run the gate")
     train.add_argument("--data", help="labelled CSV (text,generated); default REGISTRY_DATA_PATH")
+    train.add_argument(
+        "--summary-json",
+        metavar="PATH",
+        help="also write the summary (every candidate's metrics, gate, timings) as JSON",
+    )
 
     validate = commands.add_parser("validate", help="validate a labelled CSV and print a report")
     validate.add_argument("path")
@@ -101,6 +107,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             print(exc.report.to_text(), file=sys.stderr)  # type: ignore[attr-defined]
         raise
     print(summary_table(outcome))
+    if args.summary_json:
+        path = Path(args.summary_json)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(outcome.to_dict(), indent=2) + "\n")
     if not outcome.decision.promoted:
         raise ChallengerRejected(
             f"challenger version {outcome.registered_version} rejected: {outcome.decision.reason}",
@@ -136,7 +146,7 @@ def summary_table(outcome: object) -> str:
     d = o.decision  # type: ignore[attr-defined]
     champion = "none" if d.champion_f1 is None else f"v{d.champion_version} F1 {d.champion_f1:.4f}"
     lines += [
-        f"registered {contract.MODEL_NAME} version {o.registered_version} "  # type: ignore[attr-defined]
+        f"registered {o.model_name} version {o.registered_version} "  # type: ignore[attr-defined]
         f"(* {o.best.name}) as @{contract.CHALLENGER_ALIAS}",  # type: ignore[attr-defined]
         f"gate: {'PROMOTED to @champion' if d.promoted else 'REJECTED'}; challenger F1 "
         f"{d.challenger_f1:.4f}, champion {champion}; {d.reason}",

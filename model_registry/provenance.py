@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
-from model_registry import contract
+#: The checkout holding this code (not ``PLATFORM_HOME``, which may point elsewhere).
+CODE_ROOT = Path(__file__).resolve().parents[1]
 
 
 def git_commit() -> str:
@@ -12,7 +14,7 @@ def git_commit() -> str:
     try:
         result = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=contract.project_root(),
+            cwd=CODE_ROOT,
             capture_output=True,
             text=True,
             timeout=10,

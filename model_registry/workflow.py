@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -40,6 +41,40 @@ class TrainOutcome:
     best: CandidateResult
     decision: GateDecision
     seconds: dict[str, float] = field(default_factory=dict)
+    model_name: str = contract.MODEL_NAME
+    trials_per_candidate: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A machine-readable summary (``train --summary-json``): every candidate's metrics."""
+        return {
+            "model_name": self.model_name,
+            "registered_version": self.registered_version,
+            "champion_candidate": self.best.name,
+            "dataset_digest": self.dataset_digest,
+            "test_split_digest": self.test_split_digest,
+            "rows_accepted": len(self.validation.accepted),
+            "rows_rejected": len(self.validation.rejected_rows),
+            "split_sizes": self.split_sizes,
+            "trials_per_candidate": self.trials_per_candidate,
+            "candidates": {
+                r.name: {
+                    "trials": r.n_trials,
+                    "params": r.params,
+                    "threshold": r.threshold,
+                    "validation": r.validation_metrics,
+                    "test": r.test_metrics,
+                    "behaviour_tests_passed": r.behaviour.passed,
+                    "train_seconds": round(r.train_seconds, 2),
+                    "log_model_seconds": round(r.log_seconds, 2),
+                    "load_model_seconds": round(r.load_seconds, 2),
+                    "model_size_bytes": r.model_size_bytes,
+                    "run_id": r.run_id,
+                }
+                for r in self.results
+            },
+            "gate": self.decision.to_dict(),
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+        }
 
 
 def validated_data(
@@ -183,6 +218,8 @@ def train(
         best=registered.result,
         decision=decision,
         seconds=seconds,
+        model_name=settings.model_name,
+        trials_per_candidate=settings.trials,
     )
 
 

@@ -28,8 +28,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from model_monitoring import dashboards
+from model_monitoring.render import RULES_DIR
 from tests import servers
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
@@ -37,6 +39,7 @@ from tests.model_fixtures import corpus, register_small_model, sample
 from tests.monitoring_servers import register_local_champion, start_project_prometheus
 from tests.orchestration_servers import start_webhook
 from tests.serving_servers import start_serving
+from tests.unit.monitoring.metric_names import referenced_metrics
 
 RATE_PER_SECOND = 10.0
 IN_DOMAIN_SECONDS = 70.0
@@ -378,3 +381,25 @@ def test_every_dashboard_query_parses_and_returns_data(stack: Stack, drift_run: 
             checked += 1
     assert checked >= 25
     assert not empty, "queries without data:\n" + "\n".join(empty)
+
+
+def test_every_metric_rules_and_dashboards_name_is_scraped(
+    stack: Stack, drift_run: DriftRun
+) -> None:
+    """What the real processes expose, as Prometheus stored it, covers every name used."""
+    exprs = [
+        rule["expr"]
+        for path in sorted(RULES_DIR.glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+    for name in dashboards.DASHBOARDS:
+        board = json.loads((dashboards.DASHBOARDS_DIR / name).read_text())
+        exprs += [t["expr"] for p in board["panels"] for t in p["targets"]]
+        exprs += [a["expr"] for a in board["annotations"]["list"]]
+    named = set().union(*(referenced_metrics(e) for e in exprs))
+    response = httpx.get(f"{stack.prometheus.url}/api/v1/label/__name__/values", timeout=10)
+    scraped = set(response.json()["data"])
+    assert len(named) >= 15
+    missing = {n for n in named if n not in scraped and f"{n}_bucket" not in scraped}
+    assert not missing, f"named by rules or dashboards, never scraped: {sorted(missing)}"

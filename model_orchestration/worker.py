@@ -96,7 +96,7 @@ def first_boot(settings: OrchestrationSettings) -> None:
         from model_orchestration.flows.train import train
 
         logger.info("first boot: no champion in the registry, running train once")
-        summary = train()
+        summary = train(return_state=True).result()
         logger.info("first boot: %s", summary.message())
     except Exception:
         logger.exception("first boot training failed; the worker serves its deployments anyway")
@@ -106,6 +106,9 @@ def main() -> None:
     from prefect import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Importing Prefect already configured the root logger (WARNING): raise our packages to INFO.
+    for package in ("model_orchestration", "model_registry"):
+        logging.getLogger(package).setLevel(logging.INFO)
     settings = OrchestrationSettings()
     first_boot(settings)
     deployments = build_deployments(settings)

@@ -1,5 +1,7 @@
 """Real servers for the orchestration tests: Prefect server on PostgreSQL, Alertmanager, the
-webhook receiver and the worker, each a process group stopped by ``ServerProcess.stop()``.
+webhook receiver and the worker, each a process group stopped by ``ServerProcess.stop()``; plus
+:class:`OutageProxy` (make MLflow or S3 unreachable for a while) and :class:`PrefectApi` (start
+deployment runs and wait for their final state).
 
 Built on the helpers of ``tests/servers.py`` (health checks with deadlines, never bare sleeps).
 """
@@ -10,10 +12,16 @@ import asyncio
 import contextlib
 import os
 import shutil
+import socket
 import sys
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from tests.servers import (
     REPO_ROOT,
@@ -23,6 +31,7 @@ from tests.servers import (
     free_port,
     http_ok,
     start_process,
+    wait_until,
 )
 
 POSTGRES_HOST = os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1")
@@ -165,17 +174,18 @@ def start_webhook(env: Mapping[str, str], log_dir: Path, port: int | None = None
 
 
 def start_worker(
-    env: Mapping[str, str], log_dir: Path, ready: str, timeout: float = 120.0
+    env: Mapping[str, str], log_dir: Path, ready: str | Sequence[str], timeout: float = 120.0
 ) -> ServerProcess:
-    """``python -m model_orchestration.worker``; ready once the deployment ``ready`` exists."""
+    """``python -m model_orchestration.worker``; ready once every deployment in ``ready``
+    (``flow/deployment`` names) exists on the Prefect server."""
     api_url = env["PREFECT_API_URL"]
+    names = [ready] if isinstance(ready, str) else list(ready)
 
     def deployment_exists() -> bool:
-        import httpx
-
-        flow, deployment = ready.split("/", 1)
-        response = httpx.get(f"{api_url}/deployments/name/{flow}/{deployment}", timeout=2.0)
-        return response.is_success
+        return all(
+            httpx.get(f"{api_url}/deployments/name/{name}", timeout=2.0).is_success
+            for name in names
+        )
 
     return start_process(
         "worker",
@@ -187,3 +197,133 @@ def start_worker(
         timeout=timeout,
         cwd=REPO_ROOT,
     )
+
+
+# --- a switchable TCP proxy: "the server is briefly unavailable" without touching the server ---
+
+
+class OutageProxy:
+    """Forwards 127.0.0.1:<port> to ``target``; ``down()`` refuses connections until ``up()``.
+
+    Clients are pointed at the proxy instead of the real server (MLflow, S3), so a test can make a
+    server unreachable for a while (connection refused, open connections cut) and bring it back,
+    while the server itself, shared with other tests, keeps running.
+    """
+
+    def __init__(self, target: str) -> None:
+        host, _, port = target.removeprefix("http://").partition(":")
+        self.target = (host, int(port.rstrip("/")))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self._connections: set[socket.socket] = set()
+        self.up()
+
+    def up(self) -> None:
+        with self._lock:
+            if self._listener is not None:
+                return
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", self.port))
+            listener.listen(64)
+            self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def down(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            connections, self._connections = self._connections, set()
+        for sock in [*connections, *([listener] if listener else [])]:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    close = down
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            with self._lock:
+                if self._listener is not listener:
+                    client.close()
+                    upstream.close()
+                    return
+                self._connections.update((client, upstream))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while chunk := source.recv(65536):
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+# --- the Prefect REST API, as a test sees it ----------------------------------------------------
+
+
+@dataclass
+class PrefectApi:
+    """Start deployment runs and wait for their final state over Prefect's REST API."""
+
+    url: str
+
+    def get(self, path: str) -> Any:
+        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        response = httpx.post(f"{self.url}{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return response.json()
+
+    def deployment(self, full_name: str) -> dict[str, Any]:
+        return self.get(f"/deployments/name/{full_name}")
+
+    def start(self, full_name: str, parameters: dict[str, Any] | None = None) -> str:
+        """Create a run of deployment ``flow/deployment``; return its id."""
+        deployment = self.deployment(full_name)
+        run = self.post(
+            f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters or {}}
+        )
+        return str(run["id"])
+
+    def flow_run(self, run_id: str) -> dict[str, Any]:
+        return self.get(f"/flow_runs/{run_id}")
+
+    def task_runs(self, run_id: str) -> list[dict[str, Any]]:
+        body = {"flow_runs": {"id": {"any_": [run_id]}}, "limit": 200}
+        return list(self.post("/task_runs/filter", body))
+
+    def flow_runs(self, flow_name: str) -> list[dict[str, Any]]:
+        body = {"flows": {"name": {"any_": [flow_name]}}, "sort": "START_TIME_DESC", "limit": 50}
+        return list(self.post("/flow_runs/filter", body))
+
+    def wait_final(self, run_id: str, timeout: float) -> dict[str, Any]:
+        """The run once its state is final (completed, failed, crashed, cancelled)."""
+        final = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+        seen: dict[str, Any] = {}
+
+        def done() -> bool:
+            seen.update(self.flow_run(run_id))
+            return (seen.get("state") or {}).get("type") in final
+
+        wait_until(done, timeout=timeout, what=f"flow run {run_id} to finish", interval=0.5)
+        return seen

@@ -23,7 +23,7 @@ from model_orchestration.flows.common import (
     registry_settings,
     with_io_retries,
 )
-from model_orchestration.flows.train import train
+from model_orchestration.flows.train import TrainSummary, train
 from model_orchestration.merging import merge_new_rows
 from model_registry import contract
 from model_registry.datasets import DatasetStore, dataset_digest
@@ -122,7 +122,7 @@ def retrain(
 
     if feedback_rows and data is not None:
         digest = io(store_training_set)(registry.dataset_store, data)
-    summary = train(dataset_digest=digest, trials=trials)
+    summary: TrainSummary = train(dataset_digest=digest, trials=trials, return_state=True).result()
     message = f"retrain ({reason}; +{feedback_rows} feedback rows): {summary.message()}"
     logger.info(message)
     result: dict[str, Any] = {"skipped": False, **summary.to_dict()}

@@ -7,7 +7,10 @@ Each step is one Prefect task wrapping the registry's public function for that s
 runs them; no training, evaluation or gate logic lives here. I/O steps retry
 (``ORCHESTRATION_IO_RETRIES``); data problems fail at once with the validator's one-line summary.
 Nothing is registered before every candidate has been trained and evaluated, and the champion
-alias moves only inside the gate, so a failure at any step leaves the served model untouched.
+alias moves only inside the gate, so a failure at any step leaves the served model untouched. A
+version is finished once the gate has tagged its decision: a registration retry first deletes the
+unfinished versions of a failed attempt, and a gate that fails for good deletes its challenger
+(best effort: when MLflow is still down it stays, without a gate decision and never champion).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, State
 
 from model_orchestration.flows.common import (
     T,
@@ -122,11 +126,40 @@ def train_and_evaluate(
         return train_candidates(splits, settings, context, lambda message: logger.info(message))
 
 
+def unfinished_versions(client: Any, model_name: str, run_ids: set[str]) -> list[str]:
+    """Versions logged by ``run_ids`` that never got their gate decision (an attempt that failed
+    half-way through registration or the gate)."""
+    found = client.search_model_versions(f"name = '{model_name}'")
+    return [
+        str(v.version)
+        for v in found
+        if v.run_id in run_ids and contract.VersionTag.GATE_DECISION not in (v.tags or {})
+    ]
+
+
+def discard_versions(client: Any, model_name: str, versions: list[str]) -> None:
+    logger = get_run_logger()
+    for version in versions:
+        client.delete_model_version(model_name, version)
+        logger.warning("deleted half-registered version %s of %s", version, model_name)
+
+
 @task(cache_policy=NO_CACHE)
 def register_challenger(
     client: Any, results: list[CandidateResult], context: TrainingContext, model_name: str
 ) -> RegisteredCandidate:
+    """Register the best candidate; a retry first removes what a failed attempt left."""
+    run_ids = {r.run_id for r in results}
+    discard_versions(client, model_name, unfinished_versions(client, model_name, run_ids))
     return register_best(client, results, context, model_name)
+
+
+@task(cache_policy=NO_CACHE)
+def discard_unfinished(client: Any, model_name: str, version: str) -> None:
+    """After a failed gate: remove ``version`` unless the gate recorded its decision."""
+    current = client.get_model_version(model_name, version)
+    if contract.VersionTag.GATE_DECISION not in (current.tags or {}):
+        discard_versions(client, model_name, [version])
 
 
 @task(cache_policy=NO_CACHE)
@@ -153,9 +186,12 @@ def train(
     candidates: list[str] | None = None,
     f1_floor: float | None = None,
     gate_margin: float | None = None,
-) -> TrainSummary:
+) -> State:
     """Train on dataset ``dataset_digest`` (default ``LATEST``; the seed corpus on an empty
-    store); other parameters override the ``REGISTRY_*`` settings for this run."""
+    store); other parameters override the ``REGISTRY_*`` settings for this run.
+
+    The final state's message is the gate verdict; calling the flow returns the
+    :class:`TrainSummary`."""
     from model_registry.provenance import git_commit
 
     logger = get_run_logger()
@@ -185,7 +221,17 @@ def train(
     )
     results = io(train_and_evaluate)(splits, registry, context, report)
     registered = io(register_challenger)(client, results, context, registry.model_name)
-    decision = io(promotion_gate)(client, registered, splits.test, registry)
+    try:
+        decision = io(promotion_gate)(client, registered, splits.test, registry)
+    except Exception:
+        # The champion alias has not moved; do not leave an ungated version behind.
+        logger.error("gate failed for version %s: discarding it", registered.version)
+        discarded = discard_unfinished(
+            client, registry.model_name, registered.version, return_state=True
+        )
+        if not discarded.is_completed():
+            logger.error("could not discard version %s: %s", registered.version, discarded.message)
+        raise
     summary = TrainSummary(
         dataset_digest=digest,
         rows=len(accepted),
@@ -197,4 +243,4 @@ def train(
         champion_version=registered.version if decision.promoted else decision.champion_version,
     )
     logger.info("train: %s", summary.message())
-    return summary
+    return Completed(message=summary.message(), data=summary)

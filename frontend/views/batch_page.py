@@ -87,7 +87,22 @@ def _render_results(table: pd.DataFrame, file_name: str) -> None:
         f"{len(classified):,} texts classified: {ai_count:,} AI, "
         f"{len(classified) - ai_count:,} Human; {len(table) - len(classified):,} not classified."
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    # On screen the verdict and any error come first (long texts would push them out of view);
+    # the downloaded CSV keeps the file's columns first, then the results.
+    results = ["predicted_label", "probability_ai", "error"]
+    first = ["line", *results]
+    rest = [column for column in table.columns if column not in first]
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_order=[*first, *rest],
+        column_config={
+            "predicted_label": st.column_config.TextColumn("verdict"),
+            "probability_ai": st.column_config.NumberColumn("probability AI", format="percent"),
+            "error": st.column_config.TextColumn("error", width="medium"),
+        },
+    )
     stem = file_name.rsplit(".", 1)[0]
     st.download_button(
         "Download results (CSV)",

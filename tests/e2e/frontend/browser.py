@@ -2,7 +2,8 @@
 
 Debian's ``/usr/bin/chromium`` driven by Playwright's Python package (``executable_path``, headless;
 never ``playwright install``). ``open_page`` starts it; ``classify`` does what a person does on the
-Classify tab and returns what the page then shows; ``screenshot`` keeps a picture under
+Classify tab and returns what the page then shows (``classify_csv`` the same on the Batch tab);
+``screenshot`` keeps a picture under
 ``test-artifacts/`` (git-ignored) for a person to look at.
 """
 
@@ -82,6 +83,19 @@ def classify(page: Page, text: str) -> dict[str, str]:
     page.get_by_role("button", name=re.compile("Wrong, it is")).wait_for()
     page.get_by_text("Probability that the text is AI-generated").wait_for()
     return visible_metrics(page)
+
+
+def classify_csv(page: Page, name: str, content: str) -> str:
+    """On the Batch tab, upload ``content`` as ``name`` and classify it; return the summary."""
+    page.get_by_role("tab", name="Batch (CSV)").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        {"name": name, "mimeType": "text/csv", "buffer": content.encode("utf-8")}
+    )
+    page.get_by_role("button", name="Classify file", exact=True).click()
+    summary = page.get_by_text(re.compile(r"texts classified: "))
+    summary.wait_for()
+    page.get_by_role("button", name="Download results (CSV)").wait_for()
+    return str(summary.inner_text())
 
 
 def visible_metrics(page: Page) -> dict[str, str]:

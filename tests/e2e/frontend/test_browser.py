@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -100,6 +101,13 @@ def test_person_classifies_an_essay_and_feedback_is_stored(
     page.get_by_text("Test metrics").wait_for()
     assert browser.visible_metrics(page)["Version"] == version
     browser.screenshot(page, "frontend-model", full_height=1400)
+
+    # 6. A CSV: every line comes back, the empty text with an error rather than a verdict.
+    texts = [*sample(40, seed=123)["text"].iloc[1:3], ""]
+    csv_text = pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(index=False)
+    summary = browser.classify_csv(page, "essays.csv", csv_text)
+    assert "2 texts classified" in summary and "1 not classified" in summary, summary
+    browser.screenshot(page, "frontend-batch", full_height=1400)
     browser.assert_no_developer_chrome(page)
 
 

@@ -55,3 +55,6 @@ class ServingSettings(BaseSettings):
     drift_enabled: bool = True
     drift_window_size: int = Field(default=500, ge=1)
     drift_window_seconds: float = Field(default=3600.0, gt=0)
+    #: Per worker: above this rate texts are sampled uniformly into the drift window, which
+    #: bounds the drift cost under heavy load; 0 observes every text.
+    drift_max_observations_per_second: float = Field(default=100.0, ge=0)

@@ -55,6 +55,7 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
         drift = LiveDriftMonitor(
             settings.drift_window_size,
             settings.drift_window_seconds,
+            max_observations_per_second=settings.drift_max_observations_per_second or None,
             registry=metrics.registry,
         )
 

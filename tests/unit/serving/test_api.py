@@ -160,3 +160,26 @@ def test_admin_disabled_without_token(
     fake_source.publish("1", pipeline)
     with TestClient(create_app(settings_factory(admin_token=None), source=fake_source)) as c:
         assert c.post("/admin/reload", headers={"authorization": "Bearer x"}).status_code == 403
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(0.0, None), (25.0, 25.0)])
+def test_drift_sampling_rate_reaches_the_monitor(
+    settings_factory: Any, fake_source: Any, setting: float, expected: float | None
+) -> None:
+    from model_serving.state import build_state
+
+    settings = settings_factory(drift_enabled=True, drift_max_observations_per_second=setting)
+    state = build_state(settings, fake_source)
+    assert state.drift.max_observations_per_second == expected  # type: ignore[attr-defined]
+
+
+def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[str]) -> None:
+    body = client.post("/v1/predict", json={"text": essays[0]})
+    assert body.headers["content-type"] == "application/json"
+    assert set(body.json()) == {
+        "label",
+        "probability_ai",
+        "threshold",
+        "model_version",
+        "prediction_id",
+    }

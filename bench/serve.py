@@ -11,10 +11,14 @@ SQLite MLflow store. Both servers load that same version.
 Measured per server configuration: startup-to-ready time, RSS after warm-up (whole process
 group), single-text requests (req/s, p50/p90/p99) and batch requests of 32 texts (texts/s).
 This service runs with batching on and off, 1 and 2 workers; ``mlflow models serve`` with 1 and 2
-workers. Results go to ``bench/results/serve.json``.
+workers. All six servers are started first (one at a time, so startup is timed alone) and stay
+up; the measurements then run in interleaved rounds (order rotated each round) and the medians
+are reported, so that the shared machine's noise falls on every configuration alike. The model
+alone in this process (one core, single vs batches of 32) is measured too, as the ceiling.
+Results go to ``bench/results/serve.json``, with the target ratios in ``summary``.
 
-    uv run --frozen python bench/serve.py            # ~8 minutes
-    uv run --frozen python bench/serve.py --duration 5 --n-train 2000   # quick smoke run
+    uv run --frozen python bench/serve.py            # ~12 minutes
+    uv run --frozen python bench/serve.py --duration 3 --rounds 1 --n-train 2000  # smoke run
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +56,7 @@ RESULTS = REPO / "bench" / "results" / "serve.json"
 CONNECTIONS = 16
 BATCH = 32
 MODEL_NAME = "bench-ai-text-detector"
+Bodies = dict[str, Path]
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -129,21 +136,29 @@ def group_rss_mb(pgid: int) -> float:
     return round(total_kb / 1024, 1)
 
 
-def start_ours(model: dict[str, Any], workdir: Path, workers: int, batching: bool) -> ServerProcess:
+def start_ours(
+    model: dict[str, Any],
+    workdir: Path,
+    workers: int,
+    batching: bool,
+    *,
+    name: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> ServerProcess:
+    """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting)."""
+    name = name or f"serving-w{workers}-batching-{'on' if batching else 'off'}"
     env = {
         "MLFLOW_TRACKING_URI": model["tracking_uri"],
         "SERVING_MODEL_NAME": MODEL_NAME,
         "SERVING_WORKERS": str(workers),
         "SERVING_BATCHING_ENABLED": str(batching).lower(),
-        "SERVING_DATABASE_URL": f"sqlite:///{workdir / f'log-{workers}-{batching}.db'}",
+        "SERVING_DATABASE_URL": f"sqlite:///{workdir / f'{name}.db'}",
         "SERVING_LOG_LEVEL": "warning",
-        "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{workers}-{batching}"),
+        **(extra_env or {}),
     }
-    if workers == 1:
-        env.pop("PROMETHEUS_MULTIPROC_DIR")
-    return start_serving(
-        env, workdir / "logs", name=f"serving-w{workers}-{batching}", wait_ready=True, timeout=300
-    )
+    if workers > 1:
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / f"metrics-{name}")
+    return start_serving(env, workdir / "logs", name=name, wait_ready=True, timeout=300)
 
 
 def start_mlflow_serve(model: dict[str, Any], workdir: Path, workers: int) -> ServerProcess:
@@ -245,44 +260,95 @@ def run_wrk(url: str, bodies: Path, duration: float) -> dict[str, Any]:
     raise RuntimeError(f"wrk printed no result: {output.stdout[-500:]} {output.stderr[-500:]}")
 
 
-def measure(
-    kind: str,
-    name: str,
-    start: Any,
-    model: dict[str, Any],
-    bodies: dict[str, Path],
-    duration: float,
-) -> dict[str, Any]:
+@dataclass
+class Running:
+    """A started server and what was measured at its start."""
+
+    kind: str
+    server: ServerProcess
+    info: dict[str, Any]
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def start_and_check(
+    kind: str, name: str, start: Callable[[], ServerProcess], model: dict[str, Any], bodies: Bodies
+) -> Running:
+    """Start a server (timed to ready), check its answers, warm it up, read its RSS."""
     logger.info("%s: starting", name)
     started = time.perf_counter()
     server = start()
     startup = time.perf_counter() - started
     try:
-        url = server.url
-        correctness = check_correct(kind, url, model)
+        correctness = check_correct(kind, server.url, model)
         logger.info("%s: ready in %.1fs, %s", name, startup, correctness)
-        run_wrk(url + endpoint(kind), bodies[f"{kind}-single"], min(3.0, duration))  # warm-up
+        run_wrk(server.url + endpoint(kind), bodies[f"{kind}-single"], 3.0)  # warm-up
+        run_wrk(server.url + endpoint(kind), bodies[f"{kind}-batch"], 3.0)
         rss = group_rss_mb(server.process.pid)
-        single = run_wrk(url + endpoint(kind), bodies[f"{kind}-single"], duration)
-        batch = run_wrk(url + endpoint(kind), bodies[f"{kind}-batch"], duration)
-        batch["texts_per_s"] = round(batch["requests_per_s"] * BATCH, 1)
-        logger.info(
-            "%s: single %.0f req/s p99 %.1f ms; batch %.0f texts/s",
-            name,
-            single["requests_per_s"],
-            single["latency_ms"]["p99"],
-            batch["texts_per_s"],
-        )
-        return {
-            "server": kind,
-            "startup_to_ready_s": round(startup, 2),
-            "rss_after_warmup_mb": rss,
-            **correctness,
-            "single": single,
-            "batch32": batch,
-        }
-    finally:
+    except BaseException:
         server.stop()
+        raise
+    info = {
+        "server": kind,
+        "startup_to_ready_s": round(startup, 2),
+        "rss_after_warmup_mb": rss,
+        **correctness,
+    }
+    return Running(kind=kind, server=server, info=info)
+
+
+def measure_rounds(
+    running: dict[str, Running],
+    bodies: Bodies,
+    duration: float,
+    rounds: int,
+    kinds: tuple[str, ...] = ("single", "batch"),
+) -> None:
+    """Interleave the measurements: every round measures every server once (order rotated).
+
+    All servers stay up, idle while another one is measured; interleaving spreads the noise of
+    the shared machine over all configurations instead of hitting whichever ran at a bad time.
+    """
+    names = list(running)
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            entry = running[name]
+            url = entry.server.url + endpoint(entry.kind)
+            for what in kinds:
+                result = run_wrk(url, bodies[f"{entry.kind}-{what}"], duration)
+                if what == "batch":
+                    result["texts_per_s"] = round(result["requests_per_s"] * BATCH, 1)
+                entry.runs.setdefault(what, []).append(result)
+                logger.info(
+                    "round %d %s %s: %.0f req/s p50 %.1f ms p99 %.1f ms",
+                    round_index + 1,
+                    name,
+                    what,
+                    result["requests_per_s"],
+                    result["latency_ms"]["p50"],
+                    result["latency_ms"]["p99"],
+                )
+
+
+def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median over rounds of throughput and latency percentiles, plus every round's figures."""
+    out: dict[str, Any] = {
+        "requests_per_s": round(statistics.median(r["requests_per_s"] for r in runs), 1),
+        "latency_ms": {
+            key: round(statistics.median(r["latency_ms"][key] for r in runs), 2)
+            for key in ("p50", "p90", "p99")
+        },
+        "errors": sum(sum(r["errors"].values()) for r in runs),
+        "rounds": runs,
+    }
+    if "texts_per_s" in runs[0]:
+        out["texts_per_s"] = round(statistics.median(r["texts_per_s"] for r in runs), 1)
+    return out
+
+
+def stop_all(running: dict[str, Running]) -> None:
+    for entry in running.values():
+        entry.server.stop()
 
 
 def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -318,109 +384,141 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_all_bodies(workdir: Path, texts: list[str]) -> Bodies:
+    """Request bodies for wrk: single texts and batches of 32, for both servers."""
+    batches = [texts[i : i + BATCH] for i in range(0, 32 * BATCH, BATCH)]
+    return {
+        f"{kind}-single": write_bodies(
+            workdir / f"{kind}-1.jsonl", [single_body(kind, t) for t in texts]
+        )
+        for kind in ("serving", "mlflow")
+    } | {
+        f"{kind}-batch": write_bodies(
+            workdir / f"{kind}-32.jsonl", [batch_body(kind, b) for b in batches]
+        )
+        for kind in ("serving", "mlflow")
+    }
+
+
+def in_process_rates(pipeline: Any, texts: list[str]) -> dict[str, float]:
+    """The model alone in this process (one core): texts/s scored one by one and 32 at a time."""
+    started = time.perf_counter()
+    for text in texts[:200]:
+        pipeline.predict_proba([text])
+    single = 200 / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for i in range(0, 640, BATCH):
+        pipeline.predict_proba(texts[i : i + BATCH])
+    batch = 640 / (time.perf_counter() - started)
+    return {"single_texts_per_s": round(single, 1), "batch32_texts_per_s": round(batch, 1)}
+
+
+def describe_setup(args: argparse.Namespace, model: dict[str, Any]) -> dict[str, Any]:
+    """The machine, load generator, model and request description every report carries."""
+    lengths = [len(t) for t in model["texts"]]
+    return {
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+            "note": (
+                "shared machine: 2 cores shared with other engineers' builds and tests running "
+                "at the same time; every server is up for the whole run and the measurements "
+                "are interleaved in rounds (medians reported, every round kept), so compare "
+                "ratios, not absolute figures"
+            ),
+        },
+        "load_generator": {
+            "tool": "wrk",
+            "script": "bench/lua/post_bodies.lua",
+            "threads": 2,
+            "connections": CONNECTIONS,
+            "duration_s": args.duration,
+            "rounds": args.rounds,
+        },
+        "model": {
+            "name": MODEL_NAME,
+            "version": model["version"],
+            "pipeline": "word 1-2-gram TF-IDF (max 50k features) + logistic regression",
+            "n_train": args.n_train,
+            "n_features": model["n_features"],
+            "fit_seconds": model["fit_seconds"],
+            "logged_with": "cloudpickle, pyfunc_predict_fn=predict_proba, no signature",
+        },
+        "requests": {
+            "source": "held-out essays of the corpus (data/), not used to fit the model",
+            "essays": len(lengths),
+            "essay_chars_median": statistics.median(lengths),
+            "essay_chars_mean": round(statistics.mean(lengths)),
+            "single_body": {"serving": '{"text": ...}', "mlflow": '{"inputs": [...]}'},
+            "batch_size": BATCH,
+        },
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per wrk run")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds")
     parser.add_argument("--n-train", type=int, default=9000, help="essays to fit the model on")
-    parser.add_argument("--output", type=Path, default=RESULTS)
-    parser.add_argument(
-        "--only", choices=["serving", "mlflow"], default=None, help="measure one side only"
-    )
-    args = parser.parse_args()
+
+
+def setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    setup_logging()
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    running: dict[str, Running] = {}
     try:
         model = register_bench_model(workdir, args.n_train)
-        texts = model["texts"]
-        bodies = {
-            "serving-single": write_bodies(
-                workdir / "s1.jsonl", [single_body("serving", t) for t in texts]
-            ),
-            "mlflow-single": write_bodies(
-                workdir / "m1.jsonl", [single_body("mlflow", t) for t in texts]
-            ),
-            "serving-batch": write_bodies(
-                workdir / "s32.jsonl",
-                [batch_body("serving", texts[i : i + BATCH]) for i in range(0, 32 * BATCH, BATCH)],
-            ),
-            "mlflow-batch": write_bodies(
-                workdir / "m32.jsonl",
-                [batch_body("mlflow", texts[i : i + BATCH]) for i in range(0, 32 * BATCH, BATCH)],
-            ),
-        }
-        plan: list[tuple[str, str, Any]] = []
-        if args.only in (None, "mlflow"):
-            for workers in (1, 2):
-                plan.append(
-                    (
-                        "mlflow",
-                        f"mlflow_serve_w{workers}",
-                        lambda w=workers: start_mlflow_serve(model, workdir, w),
-                    )
-                )
-        if args.only in (None, "serving"):
-            for workers in (1, 2):
-                for batching in (True, False):
-                    plan.append(
-                        (
-                            "serving",
-                            f"serving_w{workers}_batching_{'on' if batching else 'off'}",
-                            lambda w=workers, b=batching: start_ours(model, workdir, w, b),
-                        )
-                    )
+        bodies = write_all_bodies(workdir, model["texts"])
+        ceiling = in_process_rates(model["pipeline"], model["texts"])
+        plan: list[tuple[str, str, Callable[[], ServerProcess]]] = [
+            ("mlflow", f"mlflow_serve_w{w}", lambda w=w: start_mlflow_serve(model, workdir, w))
+            for w in (1, 2)
+        ] + [
+            (
+                "serving",
+                f"serving_w{w}_batching_{'on' if b else 'off'}",
+                lambda w=w, b=b: start_ours(model, workdir, w, b),
+            )
+            for w in (1, 2)
+            for b in (True, False)
+        ]
+        for kind, name, start in plan:
+            running[name] = start_and_check(kind, name, start, model, bodies)
+        measure_rounds(running, bodies, args.duration, args.rounds)
         results = {
-            name: measure(kind, name, start, model, bodies, args.duration)
-            for kind, name, start in plan
+            name: {
+                **entry.info,
+                "single": median_of(entry.runs["single"]),
+                "batch32": median_of(entry.runs["batch"]),
+            }
+            for name, entry in running.items()
         }
-        lengths = [len(t) for t in texts]
         report = {
             "benchmark": "bench/serve.py",
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "machine": {
-                "cpus": os.cpu_count(),
-                "python": platform.python_version(),
-                "note": (
-                    "shared machine: 2 cores shared with other engineers' builds and tests "
-                    "running at the same time; figures are from one run and noisy "
-                    "(see load_average_1m_before of each wrk run)"
-                ),
-            },
-            "load_generator": {
-                "tool": "wrk",
-                "script": "bench/lua/post_bodies.lua",
-                "threads": 2,
-                "connections": CONNECTIONS,
-                "duration_s": args.duration,
-            },
-            "model": {
-                "name": MODEL_NAME,
-                "version": model["version"],
-                "pipeline": "word 1-2-gram TF-IDF (max 50k features) + logistic regression",
-                "n_train": args.n_train,
-                "n_features": model["n_features"],
-                "fit_seconds": model["fit_seconds"],
-                "logged_with": "cloudpickle, pyfunc_predict_fn=predict_proba, no signature",
-            },
-            "requests": {
-                "essays": len(texts),
-                "essay_chars_median": statistics.median(lengths),
-                "essay_chars_mean": round(statistics.mean(lengths)),
-                "single_body": {"serving": '{"text": ...}', "mlflow": '{"inputs": [...]}'},
-                "batch_size": BATCH,
-            },
+            **describe_setup(args, model),
+            "model_alone_in_process_one_core": ceiling,
+            "serving_defaults": {"batch_max_wait_ms": 2.0, "batch_max_size": 32},
+            "summary": summarise(results),
             "results": results,
         }
-        if args.only is None:
-            report["summary"] = summarise(results)
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(report, indent=2) + "\n")
         logger.info("wrote %s", args.output)
-        if "summary" in report:
-            logger.info("summary: %s", json.dumps(report["summary"]))
+        logger.info("summary: %s", json.dumps(report["summary"]))
     finally:
+        stop_all(running)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -49,6 +49,9 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # Metrics are Prometheus (ServingMetrics); FastAPI's built-in OpenTelemetry hooks would
+        # look up the global providers and the environment on every request for nothing.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.serving = state
     install_error_handlers(app)

@@ -222,6 +222,7 @@ def loop(
             "ORCHESTRATION_PREDICTIONS_DATABASE_URL": log_db,
             "ORCHESTRATION_IO_RETRY_DELAY_SECONDS": "2",
             "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         }
         serving_env = {
             **s3_store.env,

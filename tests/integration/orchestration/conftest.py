@@ -101,6 +101,7 @@ def stack(
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
         "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "PREFECT_LOGGING_LEVEL": "INFO",
         "REGISTRY_MODEL_NAME": model_name,
         "REGISTRY_EXPERIMENT": model_name,

@@ -57,7 +57,10 @@ def create_app(
     install_error_handlers(app)
     app.include_router(router)
     app.add_middleware(
-        ServingMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
+        ServingMiddleware,
+        metrics=state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        state=state,
     )
     return app
 

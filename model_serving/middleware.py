@@ -15,7 +15,10 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from model_serving.fast_predict import PATH as FAST_PATH
+from model_serving.fast_predict import fast_predict, wants_fast_path
 from model_serving.metrics import ServingMetrics
+from model_serving.state import ServingState
 
 logger = logging.getLogger(__name__)
 UNMATCHED_ROUTE = "unmatched"
@@ -36,16 +39,26 @@ def json_error(status: int, error: str, detail: Any = None) -> bytes:
 class ServingMiddleware:
     """Counts and times every HTTP request and enforces the body byte limit."""
 
-    def __init__(self, app: ASGIApp, *, metrics: ServingMetrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        metrics: ServingMetrics,
+        max_body_bytes: int,
+        state: ServingState | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        #: With a state, ``POST /v1/predict`` takes the fast path (``model_serving.fast_predict``).
+        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        template: str | None = None
         status = 500
         response_started = False
         self.metrics.in_flight.inc()
@@ -78,7 +91,11 @@ class ServingMiddleware:
                 return message
 
             try:
-                await self.app(scope, receive_counting, send_wrapper)
+                if self.state is not None and wants_fast_path(scope, scope.get("method", "")):
+                    template = FAST_PATH
+                    await self._fast(scope, receive_counting, send_wrapper)
+                else:
+                    await self.app(scope, receive_counting, send_wrapper)
             except BodyTooLarge as exc:
                 if not response_started:
                     await _send_json(send_wrapper, 413, exc.detail)
@@ -88,10 +105,44 @@ class ServingMiddleware:
                     await _send_json(send_wrapper, 500, "internal error")
         finally:
             self.metrics.in_flight.dec()
-            route = scope.get("route")
-            template = getattr(route, "path", None) or UNMATCHED_ROUTE
+            if template is None:
+                template = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
             self.metrics.http_requests.labels(template, scope.get("method", ""), str(status)).inc()
             self.metrics.http_duration.labels(template).observe(time.perf_counter() - started)
+
+    async def _fast(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer the common predict request here, or replay its body to the FastAPI route."""
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        answer = await fast_predict(self.state, body)  # type: ignore[arg-type]
+        if answer is None:
+            replayed = False
+
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
+            return
+        status, content = answer
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(content)).encode()),
+        ]
+        if status == 503:
+            headers.append((b"retry-after", b"5"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -183,3 +183,38 @@ def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[
         "model_version",
         "prediction_id",
     }
+
+
+def test_fast_path_and_fastapi_route_give_the_same_answers(
+    client: TestClient, essays: list[str]
+) -> None:
+    """JSON bodies take the fast path; another JSON content type goes through the FastAPI route."""
+    import json
+
+    body = {"texts": essays[:3]}
+    fast = client.post("/v1/predict", json=body).json()["predictions"]
+    routed = client.post(
+        "/v1/predict",
+        content=json.dumps(body),
+        headers={"content-type": "application/vnd.detector+json"},
+    ).json()["predictions"]
+    for a, b in zip(fast, routed, strict=True):
+        assert a.keys() == b.keys() and a["prediction_id"] != b["prediction_id"]
+        assert a["probability_ai"] == pytest.approx(b["probability_ai"], abs=1e-12)
+    counted = [
+        line
+        for line in client.get("/metrics").text.splitlines()
+        if line.startswith("detector_http_requests_total{") and "/v1/predict" in line
+    ]
+    assert counted == [
+        'detector_http_requests_total{method="POST",route="/v1/predict",status="200"} 2.0'
+    ], counted
+
+
+def test_fast_path_hands_explain_and_errors_to_the_route(
+    client: TestClient, essays: list[str]
+) -> None:
+    explained = client.post("/v1/predict", json={"text": essays[0], "explain": True})
+    assert explained.status_code == 200 and explained.json()["explanation"]["towards_ai"]
+    empty = client.post("/v1/predict", json={"text": "   "})
+    assert empty.status_code == 422 and "whitespace" in str(empty.json()["detail"])

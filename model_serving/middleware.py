@@ -3,6 +3,8 @@
 Pure ASGI (no ``BaseHTTPMiddleware``) to keep the per-request cost to a few microseconds. A body
 announced bigger than the limit (``Content-Length``) is refused before any of it is read; a body
 streamed without a length is counted as it arrives and refused as soon as it passes the limit.
+Given the serving state, it also answers the common ``POST /v1/predict`` request itself
+(``model_serving.fast_predict``) and replays anything else to the FastAPI route.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ One ordered scenario (each step needs the state the previous one left):
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def test_train_gate_rollback_cycle(
     mlflow_server: servers.ServerProcess,
     s3_store: servers.S3Store,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     from mlflow import MlflowClient
 
@@ -138,8 +140,11 @@ def test_train_gate_rollback_cycle(
     engine.dispose()
 
     # 2. A worse challenger (complement NB on a smaller sample), through the CLI: rejected.
+    summary_path = tmp_path / "summary.json"
     worse = run_cli(
         "train",
+        "--summary-json",
+        str(summary_path),
         env={**registry_env, "REGISTRY_CANDIDATES": "word_tfidf_cnb", "REGISTRY_MAX_ROWS": "300"},
     )
     assert worse.returncode == ChallengerRejected.exit_code, worse.stderr[-2000:]
@@ -147,6 +152,10 @@ def test_train_gate_rollback_cycle(
     assert worse.stderr.strip().splitlines()[-1].startswith("error (ChallengerRejected)")
     assert client.get_model_version_by_alias(name, contract.CHAMPION_ALIAS).version == "1"
     assert client.get_model_version_by_alias(name, contract.CHALLENGER_ALIAS).version == "2"
+    summary = json.loads(summary_path.read_text())
+    assert (summary["registered_version"], summary["gate"]["promoted"]) == ("2", False)
+    assert summary["candidates"]["word_tfidf_cnb"]["trials"] == 1
+    assert 0.0 < summary["candidates"]["word_tfidf_cnb"]["test"]["f1"] <= 1.0
     rejected = client.get_model_version(name, "2").tags
     assert rejected[contract.VersionTag.GATE_DECISION] == "rejected"
     assert float(rejected[contract.VersionTag.GATE_CHAMPION_F1]) > float(

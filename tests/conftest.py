@@ -55,6 +55,14 @@ def mariadb_url() -> Iterator[str]:
     servers.drop_mariadb_database(url)
 
 
+@pytest.fixture
+def own_mariadb_url() -> Iterator[str]:
+    """A MariaDB database for one test alone, for assertions on whole tables."""
+    url = service_or_skip(lambda: servers.create_mariadb_database("own"))
+    yield url
+    servers.drop_mariadb_database(url)
+
+
 @pytest.fixture(scope="session")
 def s3_store(
     tmp_path_factory: pytest.TempPathFactory, server_logs: Path

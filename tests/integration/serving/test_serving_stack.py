@@ -166,8 +166,9 @@ def http_ok_json(url: str):  # type: ignore[no-untyped-def]
 
 
 def test_feedback_and_prediction_log_in_mariadb_survive_a_clean_shutdown(
-    serving: dict[str, Any], model_name: str, mariadb_url: str
+    serving: dict[str, Any], model_name: str, own_mariadb_url: str
 ) -> None:
+    mariadb_url = own_mariadb_url  # the session's database also holds other tests' predictions
     version = register_small_model(serving["tracking_uri"], model_name=model_name, n_train=300)
     server = serving["start"](SERVING_DATABASE_URL=mariadb_url, SERVING_WORKERS="2")
     url = server.url

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from prefect import Task
+import pandas as pd
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 
 from model_orchestration.settings import OrchestrationSettings
+from model_registry.datasets import DatasetStore
 from model_registry.errors import ChallengerRejected, DataValidationError
 from model_registry.settings import RegistrySettings
 
@@ -49,3 +52,12 @@ def registry_settings(**overrides: Any) -> RegistrySettings:
     """The registry's settings from ``REGISTRY_*``, with non-None ``overrides`` applied."""
     values = {k: v for k, v in overrides.items() if v is not None}
     return RegistrySettings(**values)
+
+
+@task(cache_policy=NO_CACHE)
+def store_as_latest(store_uri: str, rows: pd.DataFrame) -> str:
+    """Store validated rows under their digest and make that version ``LATEST``."""
+    store = DatasetStore.from_uri(store_uri)
+    digest = store.put(rows)
+    store.set_latest(digest)
+    return digest

@@ -37,6 +37,7 @@ from model_orchestration.flows.common import (
     T,
     orchestration_settings,
     registry_settings,
+    store_as_latest,
     with_io_retries,
 )
 from model_orchestration.merging import merge_new_rows
@@ -170,15 +171,6 @@ def load_current_dataset(store_uri: str, seed_path: str) -> tuple[str, pd.DataFr
 
 
 @task(cache_policy=NO_CACHE)
-def commit_dataset(store_uri: str, merged: pd.DataFrame) -> str:
-    """Store the merged dataset under its digest and make it ``LATEST``."""
-    store = DatasetStore.from_uri(store_uri)
-    digest = store.put(merged)
-    store.set_latest(digest)
-    return digest
-
-
-@task(cache_policy=NO_CACHE)
 def mark_processed(source_uri: str, names: list[str]) -> None:
     source = area_from_uri(source_uri)
     target: BlobArea = source.child(PROCESSED_FOLDER)
@@ -249,7 +241,7 @@ def ingest(
                     message="merged dataset would be invalid, nothing committed, batches left "
                     f"in place: {merged_report.summary_line()}"
                 )
-            summary.dataset_digest = io(commit_dataset)(registry.dataset_store, result.merged)
+            summary.dataset_digest = io(store_as_latest)(registry.dataset_store, result.merged)
             summary.added, summary.rows = result.added, len(result.merged)
         io(mark_processed)(source, accepted_files)
 

@@ -27,6 +27,7 @@ from model_orchestration.flows.common import (
     T,
     orchestration_settings,
     registry_settings,
+    store_as_latest,
     with_io_retries,
 )
 from model_registry import contract
@@ -86,15 +87,6 @@ def validate_dataset(
     settings: RegistrySettings, data: pd.DataFrame
 ) -> tuple[pd.DataFrame, ValidationReport]:
     return validated_data(settings, data)
-
-
-@task(cache_policy=NO_CACHE)
-def store_dataset(store_uri: str, accepted: pd.DataFrame) -> str:
-    """Store the validated rows under their digest and make them ``LATEST``."""
-    store = DatasetStore.from_uri(store_uri)
-    digest = store.put(accepted)
-    store.set_latest(digest)
-    return digest
 
 
 @task(cache_policy=NO_CACHE)
@@ -210,7 +202,7 @@ def train(
     client = io(connect_tracking)(registry.experiment)
     data = io(load_dataset)(registry.dataset_store, dataset_digest, str(registry.data_path))
     accepted, report = validate_dataset(registry, data)
-    digest = io(store_dataset)(registry.dataset_store, accepted)
+    digest = io(store_as_latest)(registry.dataset_store, accepted)
     splits, test_digest = io(split_dataset)(client, registry, accepted)
     logger.info("dataset %s: %d rows, splits %s", digest[:12], len(accepted), splits.sizes())
     context = TrainingContext(

@@ -4,7 +4,9 @@ With ``SERVING_WORKERS`` > 1, Prometheus multiprocess mode is switched on before
 starts: ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set; stale files from an
 earlier run are removed), so ``/metrics`` on any worker reports the sum over all workers. The
 event loop is uvloop, which keeps ``TCP_NODELAY`` on accepted sockets (plain asyncio with
-``--workers`` loses it: ~40 ms stalls per keep-alive request, see MEASURED-TRAPS.md).
+``--workers`` loses it: ~40 ms stalls per keep-alive request, see MEASURED-TRAPS.md). Several
+workers each listen on their own ``SO_REUSEPORT`` socket (``model_serving.workers``), so the
+kernel spreads connections over them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import uvicorn
 
 from model_serving.logging_setup import configure_logging
 from model_serving.settings import ServingSettings
+from model_serving.workers import Supervisor, WorkerSpec
 
 logger = logging.getLogger("model_serving")
 
@@ -48,19 +52,21 @@ def main() -> None:
             logger.warning("prediction log migration deferred to the workers: %s", exc)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    uvicorn.run(
-        "model_serving.app:create_app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        loop=loop,
-        http=http,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        timeout_graceful_shutdown=30,
-        log_config=None,
-    )
+    options = {
+        "app": "model_serving.app:create_app_from_env",
+        "factory": True,
+        "loop": loop,
+        "http": http,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+        "log_config": None,
+    }
+    if settings.workers == 1:
+        uvicorn.run(host=settings.host, port=settings.port, **options)
+        return
+    spec = WorkerSpec(host=settings.host, port=settings.port, uvicorn_options=options)
+    sys.exit(Supervisor(spec, settings.workers).run())
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ that need a live serving endpoint. Example::
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.servers import ServerProcess, free_port, http_ok, start_process
+from tests.servers import ServerProcess, free_port, http_ok, start_process, wait_until
 
 
 def start_serving(
@@ -29,6 +30,9 @@ def start_serving(
     timeout: float = 90.0,
 ) -> ServerProcess:
     """Start serving on a free port; wait for ``/healthz`` (or ``/readyz`` with ``wait_ready``).
+
+    With ``wait_ready`` and several workers, also wait until every worker listens: each has its
+    own ``SO_REUSEPORT`` socket, and keep-alive connections opened earlier stay on the first one.
 
     ``port`` fixes the port instead, for a client that must know the URL before serving is up.
 
@@ -56,7 +60,26 @@ def start_serving(
         env=full_env,
         timeout=timeout,
     )
+    workers = int(full_env.get("SERVING_WORKERS", "1"))
+    if wait_ready and workers > 1:
+        try:
+            wait_until(
+                lambda: listening_sockets(port) >= workers,
+                timeout=timeout,
+                what=f"{workers} serving workers listening on port {port}",
+            )
+        except BaseException:
+            server.stop()
+            raise
     server.extra.update(
         admin_token=full_env["SERVING_ADMIN_TOKEN"], database_url=full_env["SERVING_DATABASE_URL"]
     )
     return server
+
+
+def listening_sockets(port: int) -> int:
+    """How many sockets listen on ``port`` (Linux ``ss``)."""
+    listing = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout
+    return sum(1 for line in listing.splitlines() if line.startswith("LISTEN"))

@@ -63,6 +63,14 @@ def run_worker(spec: WorkerSpec) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
+def forget_metrics_of(pid: int | None) -> None:
+    """Drop a stopped worker's live gauges from multiprocess ``/metrics`` (crashes included)."""
+    if pid is not None and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)
+
+
 class Supervisor:
     """Start ``count`` workers, forward stop signals, restart a worker that dies on its own."""
 
@@ -105,6 +113,7 @@ class Supervisor:
                 if process.is_alive():
                     continue
                 del self.workers[slot]
+                forget_metrics_of(process.pid)
                 if self.stopping:
                     continue
                 uptime = time.monotonic() - started

@@ -1,25 +1,24 @@
 """The common case of ``POST /v1/predict`` answered without FastAPI's per-request machinery.
 
 A well-formed JSON body without ``explain`` is parsed straight from bytes
-(``PredictRequest.model_validate_json``), checked, scored and recorded by the same functions the
-FastAPI route uses (``routes._check_texts``, ``_score``, ``_record``), and serialised by
-pydantic-core. Routing, dependency solving, the ``Request`` object and the JSON -> dict ->
-model double parse cost a large share of a request's CPU next to a ~1 ms model call.
+(``PredictRequest.model_validate_json``), checked, scored and recorded by the same functions
+the FastAPI route uses (``routes.check_texts``, ``score_texts``, ``record_predictions``), and
+serialised by pydantic-core. Routing, dependency solving, the ``Request`` object and the
+JSON -> dict -> model double parse cost a large share of a request's CPU next to a ~1 ms model call.
 
 Anything else -- invalid JSON or UTF-8, a validation or limit error, ``explain``, another content
 type -- returns ``None``, and the middleware replays the body to the FastAPI route, so every
 error body and the OpenAPI description stay exactly those of ``routes.predict``. A 503 (no model)
-or 500 from scoring is answered here in the same ``{"error", "detail"}`` shape.
+or 500 from scoring is answered here by ``errors.error_response``, as the route's handler does.
 """
 
 from __future__ import annotations
 
-import json
-
 from pydantic import ValidationError
+from starlette.responses import Response
 
-from model_serving.errors import ServiceError
-from model_serving.routes import _check_texts, _record, _score
+from model_serving.errors import ServiceError, error_response
+from model_serving.routes import check_texts, record_predictions, score_texts
 from model_serving.schemas import BatchPrediction, PredictRequest
 from model_serving.state import ServingState
 
@@ -36,8 +35,8 @@ def wants_fast_path(scope: dict, method: str) -> bool:
     return False
 
 
-async def fast_predict(state: ServingState, body: bytes) -> tuple[int, bytes] | None:
-    """(status, JSON body) for the common case; ``None`` to let the FastAPI route answer."""
+async def fast_predict(state: ServingState, body: bytes) -> Response | None:
+    """The response for the common case; ``None`` to let the FastAPI route answer."""
     try:
         request = PredictRequest.model_validate_json(body)
     except (ValidationError, ValueError):
@@ -46,13 +45,13 @@ async def fast_predict(state: ServingState, body: bytes) -> tuple[int, bytes] | 
         return None
     single = request.text is not None
     try:
-        texts = _check_texts(state, request.all_texts(), "text" if single else "texts")
+        texts = check_texts(state, request.all_texts(), "text" if single else "texts")
     except ServiceError:
         return None
     try:
-        result = await _score(state, texts)
+        result = await score_texts(state, texts)
     except ServiceError as exc:
-        return exc.status_code, json.dumps({"error": exc.error, "detail": exc.detail}).encode()
-    predictions = _record(state, texts, result)
+        return error_response(exc.status_code, exc.error, exc.detail)
+    predictions = record_predictions(state, texts, result)
     out = predictions[0] if single else BatchPrediction(predictions=predictions)
-    return 200, out.model_dump_json(exclude_none=True).encode()
+    return Response(out.model_dump_json(exclude_none=True), media_type="application/json")

@@ -136,15 +136,7 @@ class ServingMiddleware:
 
             await self.app(scope, replay, send)
             return
-        status, content = answer
-        headers = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(content)).encode()),
-        ]
-        if status == 503:
-            headers.append((b"retry-after", b"5"))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        await answer(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -46,7 +46,7 @@ def _state(request: Request) -> ServingState:
     return request.app.state.serving
 
 
-def _check_texts(state: ServingState, texts: list[Any], field: str) -> list[str]:
+def check_texts(state: ServingState, texts: list[Any], field: str) -> list[str]:
     settings = state.settings
     if not texts:
         raise ServiceError(422, f"{field} is empty: give at least one text")
@@ -68,7 +68,7 @@ def _check_texts(state: ServingState, texts: list[Any], field: str) -> list[str]
     return texts
 
 
-async def _score(state: ServingState, texts: list[str]) -> BatchResult:
+async def score_texts(state: ServingState, texts: list[str]) -> BatchResult:
     try:
         return await state.batcher.predict(texts)
     except ModelUnavailable as exc:
@@ -77,7 +77,9 @@ async def _score(state: ServingState, texts: list[str]) -> BatchResult:
         raise ServiceError(500, "prediction failed", str(exc)) from exc
 
 
-def _record(state: ServingState, texts: list[str], result: BatchResult) -> list[Prediction]:
+def record_predictions(
+    state: ServingState, texts: list[str], result: BatchResult
+) -> list[Prediction]:
     """Metrics, prediction log and the recent-id map for every scored text."""
     model = result.model
     metrics = state.metrics
@@ -129,9 +131,9 @@ def _explanation_out(explanation: Explanation) -> ExplanationOut:
 async def predict(body: PredictRequest, request: Request) -> Response:
     state = _state(request)
     single = body.text is not None
-    texts = _check_texts(state, body.all_texts(), "text" if single else "texts")
-    result = await _score(state, texts)
-    predictions = _record(state, texts, result)
+    texts = check_texts(state, body.all_texts(), "text" if single else "texts")
+    result = await score_texts(state, texts)
+    predictions = record_predictions(state, texts, result)
     if body.explain:
         explanations = await run_in_threadpool(
             result.model.explainer.explain, texts, state.settings.explain_top_k
@@ -314,9 +316,9 @@ async def invocations_route(request: Request) -> InvocationsResponse:
         values, predict_fn = invocations.parse_invocation(await request.body())
     except invocations.InvocationError as exc:
         raise ServiceError(400, str(exc)) from exc
-    texts = _check_texts(state, values, "inputs")
-    result = await _score(state, texts)
-    _record(state, texts, result)
+    texts = check_texts(state, values, "inputs")
+    result = await score_texts(state, texts)
+    record_predictions(state, texts, result)
     return InvocationsResponse(
         predictions=invocations.format_predictions(
             result.probabilities.tolist(),

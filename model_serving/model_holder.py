@@ -28,6 +28,7 @@ from model_monitoring.profile import ReferenceProfile
 from model_registry import contract
 from model_serving.examples import CHECK_TEXTS
 from model_serving.explain import Explainer
+from model_serving.linear_scorer import MAX_ABS_DIFFERENCE, LinearTextScorer, compile_linear_scorer
 
 logger = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5
@@ -78,14 +79,22 @@ class LoadedModel:
     reference_profile: ReferenceProfile | None
     explainer: Explainer
     positive_column: int
+    #: The pipeline compiled to arrays (``linear_scorer``), or ``None``: the pipeline scores.
+    scorer: LinearTextScorer | None = None
 
     @property
     def version(self) -> str:
         return self.info.version
 
+    @property
+    def scoring(self) -> str:
+        """How texts are scored: ``compiled`` (exact, faster) or ``pipeline``."""
+        return "pipeline" if self.scorer is None else "compiled"
+
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """P(AI) for each text."""
-        return np.asarray(self.pipeline.predict_proba(texts))[:, self.positive_column]
+        scorer = self.scorer if self.scorer is not None else self.pipeline
+        return np.asarray(scorer.predict_proba(texts))[:, self.positive_column]
 
     def label(self, probability: float) -> str:
         return contract.LABEL_NAMES[
@@ -100,8 +109,15 @@ class CheckResult:
     reason: str = ""
 
 
-def build_loaded_model(info: VersionInfo, artifacts: LoadedArtifacts) -> LoadedModel:
-    """Validate tags and pipeline, warm up, check on the built-in texts; raise ModelRejected."""
+def build_loaded_model(
+    info: VersionInfo, artifacts: LoadedArtifacts, *, compile_scorer: bool = True
+) -> LoadedModel:
+    """Validate tags and pipeline, warm up, check on the built-in texts; raise ModelRejected.
+
+    With ``compile_scorer`` the pipeline is also compiled to a ``LinearTextScorer`` when it is of a
+    kind that module covers; the compiled scorer is used only if it gives the pipeline's own
+    probabilities on the check texts (within ``MAX_ABS_DIFFERENCE``), batched and one by one.
+    """
     pipeline = artifacts.pipeline
     if not hasattr(pipeline, "predict_proba"):
         raise ModelRejected("the model has no predict_proba")
@@ -125,6 +141,7 @@ def build_loaded_model(info: VersionInfo, artifacts: LoadedArtifacts) -> LoadedM
         raise ModelRejected("predict_proba rows do not sum to 1")
     if not math.isclose(float(single[0, 1]), float(raw[0, 1]), abs_tol=1e-6):
         raise ModelRejected("a text scored alone differs from the same text in a batch")
+    scorer = _checked_scorer(pipeline, texts, raw) if compile_scorer else None
     explainer = Explainer(pipeline)
     _ = explainer.method  # computes feature names now rather than on the first explain request
     metrics = {
@@ -143,7 +160,33 @@ def build_loaded_model(info: VersionInfo, artifacts: LoadedArtifacts) -> LoadedM
         reference_profile=artifacts.reference_profile,
         explainer=explainer,
         positive_column=classes.index(contract.LABEL_AI),
+        scorer=scorer,
     )
+
+
+def _checked_scorer(
+    pipeline: Any, texts: list[str], expected: np.ndarray
+) -> LinearTextScorer | None:
+    """The compiled scorer if it reproduces ``expected`` (the pipeline's output), else None."""
+    try:
+        scorer = compile_linear_scorer(pipeline)
+        if scorer is None:
+            return None
+        batched = scorer.predict_proba(texts)
+        alone = np.vstack([scorer.predict_proba([text]) for text in texts])
+    except Exception:
+        logger.exception("compiling the pipeline failed; the pipeline itself will score")
+        return None
+    difference = max(float(np.abs(batched - expected).max()), float(np.abs(alone - expected).max()))
+    if not difference <= MAX_ABS_DIFFERENCE:
+        logger.warning(
+            "the compiled scorer differs from the pipeline by %.3g on the check texts; "
+            "the pipeline itself will score",
+            difference,
+        )
+        return None
+    logger.info("scoring with the compiled pipeline (largest difference %.2g)", difference)
+    return scorer
 
 
 class ModelHolder:
@@ -160,6 +203,7 @@ class ModelHolder:
         retry_max: float = 30.0,
         on_swap: tuple[Callable[[LoadedModel | None, LoadedModel], None], ...] = (),
         on_reload: Callable[[str], None] = lambda result: None,
+        compile_scorer: bool = True,
     ) -> None:
         self.source = source
         self.name = name
@@ -169,6 +213,7 @@ class ModelHolder:
         self.retry_max = retry_max
         self._on_swap = on_swap
         self._on_reload = on_reload
+        self.compile_scorer = compile_scorer
         self.current: LoadedModel | None = None
         self.reason = "no model loaded yet"
         self.refused: dict[str, str] = {}
@@ -251,7 +296,7 @@ class ModelHolder:
                 self.reason = reason
             return CheckResult("error", info.version, reason)
         try:
-            loaded = build_loaded_model(info, artifacts)
+            loaded = build_loaded_model(info, artifacts, compile_scorer=self.compile_scorer)
         except ModelRejected as exc:
             reason = str(exc)
             logger.error("refusing version %s: %s", info.version, reason)

@@ -227,6 +227,7 @@ async def model_info(request: Request) -> ModelInfo:
         dataset_digest=model.dataset_digest,
         loaded_at=model.loaded_at,
         explain_method=model.explainer.method,
+        scoring=model.scoring,
     )
 
 

@@ -103,6 +103,10 @@ class ModelInfo(BaseModel):
     dataset_digest: str | None
     loaded_at: datetime
     explain_method: str
+    scoring: str = Field(
+        description="How texts are scored: 'compiled' (the pipeline compiled to arrays, checked "
+        "to give the pipeline's probabilities at load) or 'pipeline' (scikit-learn itself)."
+    )
 
 
 class Health(BaseModel):

@@ -45,6 +45,11 @@ class ServingSettings(BaseSettings):
     max_batch_size: int = Field(default=256, ge=1)
     max_body_bytes: int = Field(default=5_000_000, ge=1)
 
+    #: Score with the pipeline compiled to arrays (``linear_scorer``) when it is a word TF-IDF +
+    #: linear pipeline and reproduces the pipeline's probabilities at load; false always scores
+    #: with the scikit-learn pipeline itself.
+    compiled_scorer: bool = True
+
     batching_enabled: bool = True
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
     batch_max_size: int = Field(default=32, ge=1)

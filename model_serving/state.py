@@ -85,6 +85,7 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
         retry_max=settings.retry_max_seconds,
         on_swap=(on_swap,),
         on_reload=lambda result: metrics.model_reloads.labels(result=result).inc(),
+        compile_scorer=settings.compiled_scorer,
     )
     batcher = MicroBatcher(
         lambda: holder.current,

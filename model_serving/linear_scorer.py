@@ -4,7 +4,8 @@ Why: scikit-learn's ``TfidfVectorizer.transform`` builds every n-gram of a text 
 string (``" ".join`` per position) and looks each one up in a Python dict, one at a time: for a
 2,000-character essay that is ~75% of ``predict_proba``'s time, more than tokenizing. This module
 keeps the pipeline's own steps for everything that touches raw text -- the vectorizer's
-``build_preprocessor()``, ``build_tokenizer()`` and stop-word list, and the steps before the
+``build_preprocessor()``, its token pattern (for the two common patterns, an equivalent regex that
+runs faster: ``FASTER_TOKEN_PATTERNS``) and stop-word list, and the steps before the
 vectorizer -- and replaces only the n-gram lookup and the arithmetic after it:
 
 1. each token is mapped to an integer once (one dict lookup per token; a token that appears in no
@@ -29,6 +30,7 @@ from the pipeline (``explain.py``).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,6 +44,21 @@ logger = logging.getLogger(__name__)
 #: TF-IDF in the pipeline vs float64 here differ by ~1e-7).
 MAX_ABS_DIFFERENCE = 1e-5
 KEY_BITS = 62
+#: Token patterns and an equivalent that Python's ``re`` runs ~25% faster. In ``findall`` a match
+#: of ``\b\w+\b`` can only start at a word's first character (an attempt inside a word would
+#: have matched earlier) and a greedy ``\w+`` always ends at a word boundary, so dropping the
+#: ``\b`` assertions changes no token (also checked on the whole corpus by the unit tests).
+FASTER_TOKEN_PATTERNS = {
+    r"(?u)\b\w\w+\b": r"(?u)\w{2,}",  # scikit-learn's default
+    r"(?u)\b\w+\b|[^\w\s]": r"(?u)\w+|[^\w\s]",  # model_registry.candidates.WORD_TOKEN_PATTERN
+}
+
+
+class _TokenIds(dict[str, int]):
+    """Token -> id; an unknown token reads as -1 (``map(ids.__getitem__, ...)`` stays in C)."""
+
+    def __missing__(self, token: str) -> int:
+        return -1
 
 
 class LinearTextScorer:
@@ -58,7 +75,7 @@ class LinearTextScorer:
         self.pipeline = pipeline
         self._prefix = prefix
         self._preprocess = vectorizer.build_preprocessor()
-        self._tokenize = vectorizer.build_tokenizer()
+        self._tokenize = _tokenizer(vectorizer)
         stop_words = vectorizer.get_stop_words()
         self._stop_words = frozenset(stop_words) if stop_words else None
         self._min_n, self._max_n = vectorizer.ngram_range
@@ -87,7 +104,7 @@ class LinearTextScorer:
         return np.column_stack([1.0 - positive, positive])
 
     def _token_id_array(self, documents: list[str]) -> tuple[np.ndarray | None, np.ndarray]:
-        lookup = self._token_ids.get
+        lookup = self._token_ids.__getitem__
         stop_words = self._stop_words
         all_ids: list[int] = []
         lengths = np.empty(len(documents), dtype=np.int64)
@@ -97,7 +114,7 @@ class LinearTextScorer:
                 tokens = [token for token in tokens if token not in stop_words]
             if self._max_n > 1 and " ".join(tokens).count(" ") != max(len(tokens) - 1, 0):
                 return None, lengths  # a token holds a space: n-gram strings would be ambiguous
-            all_ids += [lookup(token, -1) for token in tokens]
+            all_ids.extend(map(lookup, tokens))
             lengths[index] = len(tokens)
         return np.asarray(all_ids, dtype=np.int64), lengths
 
@@ -248,6 +265,14 @@ def _compile(pipeline: Any) -> LinearTextScorer:
     return LinearTextScorer(pipeline, run_prefix, vectorizer, weights, intercept)
 
 
+def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
+    """The vectorizer's own tokenizer, or the same pattern's faster equivalent."""
+    faster = FASTER_TOKEN_PATTERNS.get(vectorizer.token_pattern)
+    if vectorizer.tokenizer is None and faster is not None:
+        return re.compile(faster).findall
+    return vectorizer.build_tokenizer()
+
+
 def _linear_weights(classifier: Any, n_features: int) -> tuple[np.ndarray, float]:
     """``(w, b)`` with P(class 1) = logistic(x . w + b), as the classifier computes it."""
     classes = getattr(classifier, "classes_", None)
@@ -275,9 +300,9 @@ def _linear_weights(classifier: Any, n_features: int) -> tuple[np.ndarray, float
 
 def _index_vocabulary(
     vocabulary: dict[str, int], min_n: int, max_n: int
-) -> tuple[dict[str, int], np.ndarray, dict[int, IntHashTable]]:
+) -> tuple[_TokenIds, np.ndarray, dict[int, IntHashTable]]:
     """Token ids, unigram features by token id, and n-gram keys to features by n (n >= 2)."""
-    token_ids: dict[str, int] = {}
+    token_ids = _TokenIds()
     split_terms: list[tuple[list[int], int]] = []
     for term, feature in vocabulary.items():
         parts = term.split(" ")

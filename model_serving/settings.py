@@ -40,6 +40,9 @@ class ServingSettings(BaseSettings):
     log_queue_size: int = Field(default=10_000, ge=1)
     log_flush_rows: int = Field(default=500, ge=1)
     log_flush_interval_seconds: float = Field(default=0.5, gt=0)
+    #: How long the writer waits for more rows before writing a batch (one transaction for
+    #: many requests' rows); also the longest a row waits in memory under light load.
+    log_linger_seconds: float = Field(default=0.1, ge=0)
 
     max_text_chars: int = Field(default=100_000, ge=1)
     max_batch_size: int = Field(default=256, ge=1)

@@ -101,6 +101,7 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
         queue_size=settings.log_queue_size,
         flush_rows=settings.log_flush_rows,
         flush_interval=settings.log_flush_interval_seconds,
+        linger=settings.log_linger_seconds,
         on_written=metrics.log_written.inc,
         on_dropped=metrics.log_dropped.inc,
         on_depth=metrics.log_queue_depth.set,

@@ -61,6 +61,7 @@ class PredictionLogWriter:
         queue_size: int = 10_000,
         flush_rows: int = 500,
         flush_interval: float = 0.5,
+        linger: float = 0.1,
         on_written: Callable[[int], None] = lambda n: None,
         on_dropped: Callable[[int], None] = lambda n: None,
         on_depth: Callable[[int], None] = lambda n: None,
@@ -70,6 +71,7 @@ class PredictionLogWriter:
         self.store_text = store_text
         self.flush_rows = flush_rows
         self.flush_interval = flush_interval
+        self.linger = linger
         self._queue: queue.Queue[Row] = queue.Queue(maxsize=queue_size)
         self._on_written = on_written
         self._on_dropped = on_dropped
@@ -187,6 +189,11 @@ class PredictionLogWriter:
         return True
 
     def _collect(self, *, block: bool) -> list[Row]:
+        """The next batch: up to ``flush_rows`` rows, waiting up to ``linger`` s to fill it.
+
+        Lingering makes one transaction of many requests' rows instead of one per request
+        (a transaction costs far more than a row); when stopping, nothing waits.
+        """
         rows: list[Row] = []
         try:
             if block:
@@ -195,11 +202,18 @@ class PredictionLogWriter:
                 rows.append(self._queue.get_nowait())
         except queue.Empty:
             return rows
+        deadline = time.monotonic() + self.linger
         while len(rows) < self.flush_rows:
             try:
                 rows.append(self._queue.get_nowait())
             except queue.Empty:
-                break
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    break
+                try:
+                    rows.append(self._queue.get(timeout=remaining))
+                except queue.Empty:
+                    break
         for row in rows:
             if isinstance(row, PredictionRow):
                 for observe in self._observers:

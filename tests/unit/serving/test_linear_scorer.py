@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB, MultinomialNB
@@ -18,7 +21,7 @@ from model_serving import linear_scorer
 from model_serving.examples import CHECK_TEXTS
 from model_serving.linear_scorer import IntHashTable, compile_linear_scorer
 from model_serving.model_holder import LoadedArtifacts, VersionInfo, build_loaded_model
-from tests.model_fixtures import sample
+from tests.model_fixtures import corpus, sample
 
 #: Texts a vocabulary partly or wholly misses, repeats, punctuation only, one word, casing.
 EDGE_TEXTS = [
@@ -146,6 +149,27 @@ def test_tokens_holding_a_space_are_refused_or_sent_to_the_pipeline(data) -> Non
     scorer = compile_linear_scorer(pipeline)
     assert scorer is not None  # every term splits into one or two tokens
     assert np.abs(scorer.predict_proba(texts) - pipeline.predict_proba(texts)).max() <= 1e-12
+
+
+@pytest.mark.parametrize("pattern", linear_scorer.FASTER_TOKEN_PATTERNS)
+def test_faster_token_patterns_give_the_same_tokens_on_the_whole_corpus(pattern: str) -> None:
+    original = re.compile(pattern)
+    faster = re.compile(linear_scorer.FASTER_TOKEN_PATTERNS[pattern])
+    for text in corpus()["text"]:
+        assert faster.findall(text) == original.findall(text)
+        assert faster.findall(text.lower()) == original.findall(text.lower())
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from(list("ab_Z09 \t\n.,'-!é́中٠​ ")),
+        max_size=40,
+    )
+)
+def test_faster_token_patterns_give_the_same_tokens_on_any_text(text: str) -> None:
+    for pattern, faster in linear_scorer.FASTER_TOKEN_PATTERNS.items():
+        assert re.findall(faster, text) == re.findall(pattern, text)
 
 
 def test_hash_table_finds_every_key_and_only_those() -> None:

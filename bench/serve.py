@@ -10,14 +10,17 @@ SQLite MLflow store. Both servers load that same version.
 
 Measured per server configuration: startup-to-ready time, RSS after warm-up (whole process
 group), single-text requests (req/s, p50/p90/p99) and batch requests of 32 texts (texts/s).
-This service runs with batching on and off, 1 and 2 workers; ``mlflow models serve`` with 1 and 2
-workers. All six servers are started first (one at a time, so startup is timed alone) and stay
-up; the measurements then run in interleaved rounds (order rotated each round) and the medians
-are reported, so that the shared machine's noise falls on every configuration alike. The model
-alone in this process (one core, single vs batches of 32) is measured too, as the ceiling.
+This service runs with batching on and off, 1 and 2 workers, and once (2 workers, batching on)
+with ``SERVING_COMPILED_SCORER=false`` so that the pipeline itself scores; ``mlflow models serve``
+with 1 and 2 workers. All seven servers are started first (one at a time, so startup is timed
+alone) and stay up; the measurements then run in interleaved rounds (order rotated each round)
+and the medians are reported, so that the shared machine's noise falls on every configuration
+alike. The model
+alone in this process (one core, single vs batches of 32; the scikit-learn pipeline and the
+compiled scorer that serving uses, ``model_serving/linear_scorer.py``) is measured too.
 Results go to ``bench/results/serve.json``, with the target ratios in ``summary``.
 
-    uv run --frozen python bench/serve.py            # ~12 minutes
+    uv run --frozen python bench/serve.py            # ~14 minutes
     uv run --frozen python bench/serve.py --duration 3 --rounds 1 --n-train 2000  # smoke run
 """
 
@@ -57,6 +60,7 @@ CONNECTIONS = 16
 BATCH = 32
 MODEL_NAME = "bench-ai-text-detector"
 Bodies = dict[str, Path]
+PIPELINE_SCORER = {"SERVING_COMPILED_SCORER": "false"}
 
 
 # --- the model ----------------------------------------------------------------------------------
@@ -147,6 +151,9 @@ def start_ours(
 ) -> ServerProcess:
     """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting)."""
     name = name or f"serving-w{workers}-batching-{'on' if batching else 'off'}"
+    name += (
+        "-pipeline-scorer" if (extra_env or {}).get("SERVING_COMPILED_SCORER") == "false" else ""
+    )
     env = {
         "MLFLOW_TRACKING_URI": model["tracking_uri"],
         "SERVING_MODEL_NAME": MODEL_NAME,
@@ -228,7 +235,10 @@ def check_correct(kind: str, url: str, model: dict[str, Any]) -> dict[str, Any]:
         max(abs(a - b) for a, b in zip(batch, expected, strict=True)),
         max(abs(a - b) for a, b in zip(singles, expected[:4], strict=True)),
     )
-    return {"max_abs_diff_vs_pipeline": float(diff), "correct": bool(diff < 1e-6)}
+    result = {"max_abs_diff_vs_pipeline": float(diff), "correct": bool(diff < 1e-6)}
+    if kind == "serving":
+        result["scoring"] = httpx.get(url + "/v1/model", timeout=30).json()["scoring"]
+    return result
 
 
 def write_bodies(path: Path, bodies: list[dict[str, Any]]) -> Path:
@@ -400,17 +410,30 @@ def write_all_bodies(workdir: Path, texts: list[str]) -> Bodies:
     }
 
 
-def in_process_rates(pipeline: Any, texts: list[str]) -> dict[str, float]:
-    """The model alone in this process (one core): texts/s scored one by one and 32 at a time."""
-    started = time.perf_counter()
-    for text in texts[:200]:
-        pipeline.predict_proba([text])
-    single = 200 / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for i in range(0, 640, BATCH):
-        pipeline.predict_proba(texts[i : i + BATCH])
-    batch = 640 / (time.perf_counter() - started)
-    return {"single_texts_per_s": round(single, 1), "batch32_texts_per_s": round(batch, 1)}
+def in_process_rates(pipeline: Any, texts: list[str]) -> dict[str, dict[str, float]]:
+    """The model alone in this process (one core): texts/s scored one by one and 32 at a time,
+    by the scikit-learn pipeline and by the compiled scorer serving uses."""
+    from model_serving.linear_scorer import compile_linear_scorer
+
+    scorer = compile_linear_scorer(pipeline)
+    if scorer is None:
+        raise SystemExit("the benchmark model should compile to a LinearTextScorer")
+    rates = {}
+    for name, model in (("pipeline", pipeline), ("compiled_scorer", scorer)):
+        model.predict_proba(texts[:BATCH])  # warm-up
+        started = time.perf_counter()
+        for text in texts[:300]:
+            model.predict_proba([text])
+        single = 300 / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for i in range(0, 960, BATCH):
+            model.predict_proba(texts[i : i + BATCH])
+        batch = 960 / (time.perf_counter() - started)
+        rates[name] = {
+            "single_texts_per_s": round(single, 1),
+            "batch32_texts_per_s": round(batch, 1),
+        }
+    return rates
 
 
 def describe_setup(args: argparse.Namespace, model: dict[str, Any]) -> dict[str, Any]:
@@ -482,18 +505,28 @@ def main() -> None:
         model = register_bench_model(workdir, args.n_train)
         bodies = write_all_bodies(workdir, model["texts"])
         ceiling = in_process_rates(model["pipeline"], model["texts"])
-        plan: list[tuple[str, str, Callable[[], ServerProcess]]] = [
-            ("mlflow", f"mlflow_serve_w{w}", lambda w=w: start_mlflow_serve(model, workdir, w))
-            for w in (1, 2)
-        ] + [
-            (
-                "serving",
-                f"serving_w{w}_batching_{'on' if b else 'off'}",
-                lambda w=w, b=b: start_ours(model, workdir, w, b),
-            )
-            for w in (1, 2)
-            for b in (True, False)
-        ]
+        plan: list[tuple[str, str, Callable[[], ServerProcess]]] = (
+            [
+                ("mlflow", f"mlflow_serve_w{w}", lambda w=w: start_mlflow_serve(model, workdir, w))
+                for w in (1, 2)
+            ]
+            + [
+                (
+                    "serving",
+                    f"serving_w{w}_batching_{'on' if b else 'off'}",
+                    lambda w=w, b=b: start_ours(model, workdir, w, b),
+                )
+                for w in (1, 2)
+                for b in (True, False)
+            ]
+            + [
+                (
+                    "serving",
+                    "serving_w2_batching_on_pipeline_scorer",
+                    lambda: start_ours(model, workdir, 2, True, extra_env=PIPELINE_SCORER),
+                )
+            ]
+        )
         for kind, name, start in plan:
             running[name] = start_and_check(kind, name, start, model, bodies)
         measure_rounds(running, bodies, args.duration, args.rounds)
@@ -509,7 +542,12 @@ def main() -> None:
             "benchmark": "bench/serve.py",
             **describe_setup(args, model),
             "model_alone_in_process_one_core": ceiling,
-            "serving_defaults": {"batch_max_wait_ms": 2.0, "batch_max_size": 32},
+            "serving_defaults": {
+                "batch_max_wait_ms": 2.0,
+                "batch_max_size": 32,
+                "compiled_scorer": True,
+                "log_linger_s": 0.1,
+            },
             "summary": summarise(results),
             "results": results,
         }

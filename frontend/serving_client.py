@@ -108,6 +108,7 @@ class ModelInfo(_Lenient):
     dataset_digest: str | None = None
     loaded_at: datetime | None = None
     explain_method: str | None = None
+    scoring: str | None = None
 
 
 class ServingClient:

@@ -41,6 +41,7 @@ def render_model(status: ServingStatus, settings: FrontendSettings) -> None:
             "Loaded at": loaded_at or "unknown",
             "Training run": model.run_id or "unknown",
             "Explanations": model.explain_method or "unknown",
+            "Scoring": model.scoring or "unknown",
         }
         st.table(pd.DataFrame({"detail": list(details), "value": list(details.values())}))
         st.markdown("**Test metrics**")

@@ -67,6 +67,7 @@ class FakeServing:
             "dataset_digest": "sha256:feedface",
             "loaded_at": "2026-11-23T08:00:00Z",
             "explain_method": "linear: coef * tfidf",
+            "scoring": "compiled",
         }
 
     def _predict(self, body: Any) -> httpx.Response:

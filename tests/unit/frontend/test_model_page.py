@@ -37,6 +37,7 @@ def test_model_tab_shows_version_threshold_metrics_digest_and_loaded_at(
         "2026-11-23 08:00:00 UTC",
         "0123456789abcdef",
         "linear: coef * tfidf",
+        "compiled",
     ):
         assert expected in text
     metric_table = tab.table[1].value

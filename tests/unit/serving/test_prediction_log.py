@@ -102,3 +102,18 @@ def test_unreachable_database_adds_no_latency_and_overflow_is_counted() -> None:
     started = time.perf_counter()
     writer.close(timeout=5)
     assert time.perf_counter() - started < 6
+
+
+def test_rows_arriving_within_the_linger_share_one_transaction(tmp_path: Path) -> None:
+    """Many requests' rows make one insert: a transaction costs far more than a row."""
+    writer = PredictionLogWriter(f"sqlite:///{tmp_path / 'log.db'}", linger=2.0, flush_rows=500)
+    batches: list[int] = []
+    writer._on_written = batches.append
+    writer.start()
+    assert writer.wait_schema(30)
+    for index in range(3):
+        for number in range(10):
+            assert writer.submit(row(index * 10 + number))
+        time.sleep(0.05)  # requests arriving apart, well within the linger (not a readiness wait)
+    writer.close()
+    assert batches == [30]

@@ -129,6 +129,7 @@ def test_ready_only_with_a_champion_hot_swap_under_load_and_broken_version_refus
     info = httpx.get(f"{url}/v1/model").json()
     assert info["version"] == first and info["name"] == model_name
     assert info["threshold"] == 0.5 and "f1" in info["metrics"]
+    assert info["scoring"] == "compiled"  # a word TF-IDF + LR pipeline, loaded from the registry
 
     texts = sample(50, seed=11)["text"].tolist()
     with Load(url, texts) as load:

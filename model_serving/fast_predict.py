@@ -1,10 +1,11 @@
 """The common case of ``POST /v1/predict`` answered without FastAPI's per-request machinery.
 
 A well-formed JSON body without ``explain`` is parsed straight from bytes
-(``PredictRequest.model_validate_json``), checked, scored and recorded by the same functions
-the FastAPI route uses (``routes.check_texts``, ``score_texts``, ``record_predictions``), and
-serialised by pydantic-core. Routing, dependency solving, the ``Request`` object and the
-JSON -> dict -> model double parse cost a large share of a request's CPU next to a ~1 ms model call.
+(``PredictRequest.model_validate_json``), then checked, scored, recorded and serialised by the
+same functions the FastAPI route uses (``routes.check_texts``, ``score_texts``,
+``record_predictions``, ``predictions_response``). Routing, dependency solving, the ``Request``
+object and the JSON -> dict -> model double parse cost a large share of a request's CPU next to
+the model call.
 
 Anything else -- invalid JSON or UTF-8, a validation or limit error, ``explain``, another content
 type -- returns ``None``, and the middleware replays the body to the FastAPI route, so every
@@ -18,8 +19,13 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from model_serving.errors import ServiceError, error_response
-from model_serving.routes import check_texts, record_predictions, score_texts
-from model_serving.schemas import BatchPrediction, PredictRequest
+from model_serving.routes import (
+    check_texts,
+    predictions_response,
+    record_predictions,
+    score_texts,
+)
+from model_serving.schemas import PredictRequest
 from model_serving.state import ServingState
 
 PATH = "/v1/predict"
@@ -52,6 +58,4 @@ async def fast_predict(state: ServingState, body: bytes) -> Response | None:
         result = await score_texts(state, texts)
     except ServiceError as exc:
         return error_response(exc.status_code, exc.error, exc.detail)
-    predictions = record_predictions(state, texts, result)
-    out = predictions[0] if single else BatchPrediction(predictions=predictions)
-    return Response(out.model_dump_json(exclude_none=True), media_type="application/json")
+    return predictions_response(record_predictions(state, texts, result), single=single)

@@ -38,6 +38,8 @@ import numpy as np
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from model_registry.candidates import linear_weights
+
 logger = logging.getLogger(__name__)
 
 #: Largest difference in P(AI) from ``pipeline.predict_proba`` accepted at load time (float32
@@ -252,17 +254,13 @@ def _compile(pipeline: Any) -> LinearTextScorer:
     vectorizer, classifier = steps[-2][1], steps[-1][1]
     if type(vectorizer) is not TfidfVectorizer:
         raise NotCompilable(f"the feature step is a {type(vectorizer).__name__}")
-    if vectorizer.analyzer != "word" or not isinstance(vectorizer.analyzer, str):
+    if vectorizer.analyzer != "word":  # a callable analyzer too
         raise NotCompilable(f"the vectorizer's analyzer is {vectorizer.analyzer!r}, not 'word'")
     if vectorizer.norm not in ("l2", "l1", None):
         raise NotCompilable(f"the vectorizer's norm is {vectorizer.norm!r}")
     weights, intercept = _linear_weights(classifier, len(vectorizer.vocabulary_))
-    prefix = steps[:-2]
-    run_prefix = None
-    if prefix:
-        head = pipeline[:-2]
-        run_prefix = head.transform
-    return LinearTextScorer(pipeline, run_prefix, vectorizer, weights, intercept)
+    prefix = pipeline[:-2].transform if len(steps) > 2 else None  # e.g. TextColumn
+    return LinearTextScorer(pipeline, prefix, vectorizer, weights, intercept)
 
 
 def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
@@ -274,28 +272,30 @@ def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
 
 
 def _linear_weights(classifier: Any, n_features: int) -> tuple[np.ndarray, float]:
-    """``(w, b)`` with P(class 1) = logistic(x . w + b), as the classifier computes it."""
+    """``(w, b)`` with P(class 1) = logistic(x . w + b), as the classifier computes it.
+
+    ``w`` is ``model_registry.candidates.linear_weights`` (the coefficients, or naive Bayes'
+    log-probability ratio); only the intercept depends on the classifier here.
+    """
     classes = getattr(classifier, "classes_", None)
     if classes is None or len(classes) != 2:
         raise NotCompilable("the classifier is not a fitted two-class classifier")
     name = type(classifier).__name__
     if name == "LogisticRegression":
-        coef = np.asarray(classifier.coef_, dtype=np.float64)
-        if coef.shape != (1, n_features):
-            raise NotCompilable(f"logistic regression coef_ has shape {coef.shape}")
-        return coef[0], float(np.asarray(classifier.intercept_).ravel()[0])
-    if name in ("ComplementNB", "MultinomialNB"):
-        if name == "ComplementNB" and getattr(classifier, "norm", False):
-            raise NotCompilable("ComplementNB(norm=True) is not linear in the features")
-        log_prob = np.asarray(classifier.feature_log_prob_, dtype=np.float64)
-        if log_prob.shape != (2, n_features):
-            raise NotCompilable(f"feature_log_prob_ has shape {log_prob.shape}")
-        intercept = 0.0
-        if name == "MultinomialNB":
-            prior = np.asarray(classifier.class_log_prior_, dtype=np.float64)
-            intercept = float(prior[1] - prior[0])
-        return log_prob[1] - log_prob[0], intercept
-    raise NotCompilable(f"the classifier is a {name}")
+        intercept = float(np.asarray(classifier.intercept_).ravel()[0])
+    elif name == "MultinomialNB":
+        prior = np.asarray(classifier.class_log_prior_, dtype=np.float64)
+        intercept = float(prior[1] - prior[0])
+    elif name == "ComplementNB" and not getattr(classifier, "norm", False):
+        intercept = 0.0  # with two classes ComplementNB adds no prior
+    else:
+        raise NotCompilable(
+            f"the classifier is a {name} (norm={getattr(classifier, 'norm', None)})"
+        )
+    weights = np.asarray(linear_weights(classifier), dtype=np.float64)
+    if weights.shape != (n_features,):
+        raise NotCompilable(f"the classifier has {weights.shape} weights for {n_features} features")
+    return weights, intercept
 
 
 def _index_vocabulary(

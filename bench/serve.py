@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from model_registry import contract  # noqa: E402
-from tests.model_fixtures import corpus, small_pipeline  # noqa: E402
+from model_serving.settings import ServingSettings  # noqa: E402
+from tests.model_fixtures import corpus, log_and_register, small_pipeline  # noqa: E402
 from tests.servers import VENV_BIN, ServerProcess, free_port, http_ok, start_process  # noqa: E402
 from tests.serving_servers import start_serving  # noqa: E402
 
@@ -69,7 +71,6 @@ PIPELINE_SCORER = {"SERVING_COMPILED_SCORER": "false"}
 def register_bench_model(workdir: Path, n_train: int, seed: int = 0) -> dict[str, Any]:
     """Train, log and register the benchmark model; return its URIs, pipeline and held-out texts."""
     import mlflow
-    from mlflow import MlflowClient
 
     from model_monitoring.profile import build_reference_profile
 
@@ -90,23 +91,16 @@ def register_bench_model(workdir: Path, n_train: int, seed: int = 0) -> dict[str
     experiment = mlflow.create_experiment(
         "bench-serve", artifact_location=(workdir / "artifacts").as_uri()
     )
-    with mlflow.start_run(experiment_id=experiment) as run:
-        mlflow.sklearn.log_model(
-            pipeline,
-            name=contract.MODEL_ARTIFACT_PATH,
-            serialization_format="cloudpickle",
-            pyfunc_predict_fn="predict_proba",
-            pip_requirements=["scikit-learn", "cloudpickle"],
-        )
-        path = workdir / "reference_profile.json"
-        path.write_text(profile.to_json())
-        mlflow.log_artifact(str(path), artifact_path="monitoring")
-    version = mlflow.register_model(
-        f"runs:/{run.info.run_id}/{contract.MODEL_ARTIFACT_PATH}", MODEL_NAME
-    ).version
-    client = MlflowClient(uri)
-    client.set_model_version_tag(MODEL_NAME, version, contract.VersionTag.THRESHOLD, "0.5")
-    client.set_registered_model_alias(MODEL_NAME, contract.CHAMPION_ALIAS, version)
+    version = log_and_register(
+        uri,
+        pipeline,
+        profile,
+        model_name=MODEL_NAME,
+        tags={contract.VersionTag.THRESHOLD: "0.5"},
+        alias=contract.CHAMPION_ALIAS,
+        experiment_id=experiment,
+        pyfunc_predict_fn="predict_proba",
+    )
     texts = held_out.iloc[300:]["text"].tolist()
     return {
         "tracking_uri": uri,
@@ -146,14 +140,10 @@ def start_ours(
     workers: int,
     batching: bool,
     *,
-    name: str | None = None,
+    name: str,
     extra_env: dict[str, str] | None = None,
 ) -> ServerProcess:
     """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting)."""
-    name = name or f"serving-w{workers}-batching-{'on' if batching else 'off'}"
-    name += (
-        "-pipeline-scorer" if (extra_env or {}).get("SERVING_COMPILED_SCORER") == "false" else ""
-    )
     env = {
         "MLFLOW_TRACKING_URI": model["tracking_uri"],
         "SERVING_MODEL_NAME": MODEL_NAME,
@@ -224,7 +214,9 @@ def check_correct(kind: str, url: str, model: dict[str, Any]) -> dict[str, Any]:
     """Compare the server's probabilities with the in-process pipeline on 16 essays."""
     texts = model["texts"][:16]
     expected = model["pipeline"].predict_proba(texts)[:, 1]
-    batch = probabilities(kind, httpx.post(url + endpoint(kind), json=batch_body(kind, texts)))
+    batch = probabilities(
+        kind, httpx.post(url + endpoint(kind), json=batch_body(kind, texts), timeout=30)
+    )
     singles = []
     for text in texts[:4]:
         response = httpx.post(url + endpoint(kind), json=single_body(kind, text), timeout=30)
@@ -505,27 +497,26 @@ def main() -> None:
         model = register_bench_model(workdir, args.n_train)
         bodies = write_all_bodies(workdir, model["texts"])
         ceiling = in_process_rates(model["pipeline"], model["texts"])
+
+        def ours(
+            name: str, workers: int, batching: bool, extra_env: dict[str, str] | None = None
+        ) -> tuple[str, str, Callable[[], ServerProcess]]:
+            start = partial(
+                start_ours, model, workdir, workers, batching, name=name, extra_env=extra_env
+            )
+            return "serving", name, start
+
         plan: list[tuple[str, str, Callable[[], ServerProcess]]] = (
             [
-                ("mlflow", f"mlflow_serve_w{w}", lambda w=w: start_mlflow_serve(model, workdir, w))
+                ("mlflow", f"mlflow_serve_w{w}", partial(start_mlflow_serve, model, workdir, w))
                 for w in (1, 2)
             ]
             + [
-                (
-                    "serving",
-                    f"serving_w{w}_batching_{'on' if b else 'off'}",
-                    lambda w=w, b=b: start_ours(model, workdir, w, b),
-                )
+                ours(f"serving_w{w}_batching_{'on' if b else 'off'}", w, b)
                 for w in (1, 2)
                 for b in (True, False)
             ]
-            + [
-                (
-                    "serving",
-                    "serving_w2_batching_on_pipeline_scorer",
-                    lambda: start_ours(model, workdir, 2, True, extra_env=PIPELINE_SCORER),
-                )
-            ]
+            + [ours("serving_w2_batching_on_pipeline_scorer", 2, True, PIPELINE_SCORER)]
         )
         for kind, name, start in plan:
             running[name] = start_and_check(kind, name, start, model, bodies)
@@ -543,10 +534,13 @@ def main() -> None:
             **describe_setup(args, model),
             "model_alone_in_process_one_core": ceiling,
             "serving_defaults": {
-                "batch_max_wait_ms": 2.0,
-                "batch_max_size": 32,
-                "compiled_scorer": True,
-                "log_linger_s": 0.1,
+                name: ServingSettings.model_fields[name].default
+                for name in (
+                    "batch_max_wait_ms",
+                    "batch_max_size",
+                    "compiled_scorer",
+                    "log_linger_seconds",
+                )
             },
             "summary": summarise(results),
             "results": results,

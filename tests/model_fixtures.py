@@ -72,9 +72,6 @@ def register_small_model(
 
     With ``alias`` set the alias is moved to the new version (as a passing gate would).
     """
-    import mlflow
-    from mlflow import MlflowClient
-
     from model_monitoring.profile import build_reference_profile
 
     data = sample(n_train + 200, seed=seed)
@@ -91,13 +88,46 @@ def register_small_model(
         threshold=threshold,
     )
 
+    tags = {
+        contract.VersionTag.THRESHOLD: str(threshold),
+        contract.VersionTag.DATASET_DIGEST: f"test-fixture-{seed}-{n_train}",
+        contract.VersionTag.CANDIDATE: "test_fixture_word_tfidf_lr",
+        contract.VersionTag.TEST_METRIC_PREFIX + "f1": f"{f1:.4f}",
+        contract.VersionTag.GATE_DECISION: "promoted" if alias else "not_run",
+    }
+    return log_and_register(
+        tracking_uri, pipeline, profile, model_name=model_name, tags=tags, alias=alias
+    )
+
+
+def log_and_register(  # type: ignore[no-untyped-def]
+    tracking_uri: str,
+    pipeline,
+    profile,
+    *,
+    model_name: str,
+    tags: dict[str, str],
+    alias: str | None,
+    experiment_id: str | None = None,
+    pyfunc_predict_fn: str = "predict",
+) -> str:
+    """Log ``pipeline`` (cloudpickle) and its reference profile in one run, register it, tag the
+    version and move ``alias`` to it (if given); return the version.
+
+    The run goes to ``experiment_id``, or to the contract's experiment when None.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(contract.EXPERIMENT_NAME)
-    with mlflow.start_run(run_name="test-fixture-model") as run:
+    if experiment_id is None:
+        experiment_id = mlflow.set_experiment(contract.EXPERIMENT_NAME).experiment_id
+    with mlflow.start_run(experiment_id=experiment_id, run_name="test-fixture-model") as run:
         mlflow.sklearn.log_model(
             pipeline,
             name=contract.MODEL_ARTIFACT_PATH,
             serialization_format="cloudpickle",
+            pyfunc_predict_fn=pyfunc_predict_fn,
             pip_requirements=["scikit-learn", "cloudpickle"],
         )
         with tempfile.TemporaryDirectory() as tmp:
@@ -108,13 +138,6 @@ def register_small_model(
     version = mlflow.register_model(
         f"runs:/{run.info.run_id}/{contract.MODEL_ARTIFACT_PATH}", model_name
     ).version
-    tags = {
-        contract.VersionTag.THRESHOLD: str(threshold),
-        contract.VersionTag.DATASET_DIGEST: f"test-fixture-{seed}-{n_train}",
-        contract.VersionTag.CANDIDATE: "test_fixture_word_tfidf_lr",
-        contract.VersionTag.TEST_METRIC_PREFIX + "f1": f"{f1:.4f}",
-        contract.VersionTag.GATE_DECISION: "promoted" if alias else "not_run",
-    }
     for key, value in tags.items():
         client.set_model_version_tag(model_name, version, key, value)
     if alias:

@@ -26,10 +26,9 @@ import shutil
 import statistics
 import sys
 import tempfile
+from functools import partial
 from pathlib import Path
 from typing import Any
-
-import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -47,6 +46,7 @@ from bench.serve import (
     stop_all,
     write_all_bodies,
 )
+from tests.serving_servers import metric
 
 logger = logging.getLogger("bench.drift_cost")
 RESULTS = REPO / "bench" / "results" / "drift_cost.json"
@@ -55,14 +55,6 @@ CONFIGS: dict[str, dict[str, str]] = {
     "drift_on": {},
     "drift_on_every_text": {"SERVING_DRIFT_MAX_OBSERVATIONS_PER_SECOND": "0"},
 }
-
-
-def drift_window_size(url: str) -> float | None:
-    """``detector_drift_window_size`` as exported now (None when drift tracking is off)."""
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if line.startswith("detector_drift_window_size "):
-            return float(line.split()[-1])
-    return None
 
 
 def ratios(on: list[dict[str, Any]], off: list[dict[str, Any]]) -> dict[str, float]:
@@ -94,14 +86,16 @@ def main() -> None:
             running[name] = start_and_check(
                 "serving",
                 name,
-                lambda n=name, e=env: start_ours(
-                    model, workdir, args.workers, True, name=n, extra_env=e
-                ),
+                partial(start_ours, model, workdir, args.workers, True, name=name, extra_env=env),
                 model,
                 bodies,
             )
         measure_rounds(running, bodies, args.duration, args.rounds, kinds=("single",))
-        windows = {name: drift_window_size(entry.server.url) for name, entry in running.items()}
+        # None (null in the JSON) when drift tracking is off: no window gauge exported.
+        windows = {
+            name: metric(entry.server.url, "detector_drift_window_size", default=None)
+            for name, entry in running.items()
+        }
         results = {
             name: {
                 **entry.info,

@@ -1,4 +1,4 @@
-"""Real servers for the monitoring integration tests and the drift-cost bench.
+"""Real servers for the monitoring integration tests.
 
 Prometheus (Debian package) runs with the project's configuration rendered for the test's ports
 (``model_monitoring.render``: same rule files, shorter intervals allowed); a champion is

@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+import httpx
+
 from tests.servers import ServerProcess, free_port, http_ok, start_process, wait_until
 
 
@@ -75,6 +77,17 @@ def start_serving(
         admin_token=full_env["SERVING_ADMIN_TOKEN"], database_url=full_env["SERVING_DATABASE_URL"]
     )
     return server
+
+
+def metric(url: str, sample_name: str, default: float | None = 0.0) -> float | None:
+    """The value of ``sample_name`` (name and labels as exported) on ``url``/metrics now.
+
+    ``default`` when the server exports no such sample (0.0 unless given).
+    """
+    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
+        if line.startswith(sample_name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return default
 
 
 def listening_sockets(port: int) -> int:

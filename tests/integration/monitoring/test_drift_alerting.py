@@ -29,18 +29,21 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from model_monitoring import dashboards
-from model_monitoring.render import RULES_DIR
 from tests import servers
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
 from tests.model_fixtures import corpus, register_small_model, sample
 from tests.monitoring_servers import register_local_champion, start_project_prometheus
 from tests.orchestration_servers import start_webhook
-from tests.serving_servers import start_serving
-from tests.unit.monitoring.metric_names import referenced_metrics
+from tests.serving_servers import metric, start_serving
+from tests.unit.monitoring.metric_names import (
+    all_queries,
+    load,
+    referenced_metrics,
+    rule_groups,
+)
 
 RATE_PER_SECOND = 10.0
 IN_DOMAIN_SECONDS = 70.0
@@ -314,10 +317,9 @@ def test_off_domain_traffic_fires_text_drift_within_two_minutes(
 
 def window_size(stack: Stack) -> float:
     """The serving process's own drift window gauge (read from /metrics directly)."""
-    text = httpx.get(f"{stack.serving.url}/metrics", timeout=10).text
-    match = re.search(r"^detector_drift_window_size(?:\{[^}]*\})? (\S+)$", text, re.M)
-    assert match, "detector_drift_window_size not exported"
-    return float(match.group(1))
+    value = metric(stack.serving.url, "detector_drift_window_size", default=None)
+    assert value is not None, "detector_drift_window_size not exported"
+    return value
 
 
 def grafana_to_promql(expr: str) -> str:
@@ -373,7 +375,7 @@ def test_every_dashboard_query_parses_and_returns_data(stack: Stack, drift_run: 
     empty: list[str] = []
     checked = 0
     for name in dashboards.DASHBOARDS:
-        board = json.loads((dashboards.DASHBOARDS_DIR / name).read_text())
+        board = load(name)
         queries = [(p["title"], t["expr"]) for p in board["panels"] for t in p["targets"]]
         queries += [(a["name"], a["expr"]) for a in board["annotations"]["list"]]
         for title, expr in queries:
@@ -394,16 +396,9 @@ def test_every_metric_rules_and_dashboards_name_is_scraped(
     stack: Stack, drift_run: DriftRun
 ) -> None:
     """What the real processes expose, as Prometheus stored it, covers every name used."""
-    exprs = [
-        rule["expr"]
-        for path in sorted(RULES_DIR.glob("*.yml"))
-        for group in yaml.safe_load(path.read_text())["groups"]
-        for rule in group["rules"]
-    ]
+    exprs = [rule["expr"] for group in rule_groups() for rule in group["rules"]]
     for name in dashboards.DASHBOARDS:
-        board = json.loads((dashboards.DASHBOARDS_DIR / name).read_text())
-        exprs += [t["expr"] for p in board["panels"] for t in p["targets"]]
-        exprs += [a["expr"] for a in board["annotations"]["list"]]
+        exprs += all_queries(load(name))
     named = set().union(*(referenced_metrics(e) for e in exprs))
     response = httpx.get(f"{stack.prometheus.url}/api/v1/label/__name__/values", timeout=10)
     scraped = set(response.json()["data"])

@@ -23,16 +23,9 @@ from model_serving.prediction_log.schema import feedback_table, predictions_tabl
 from tests.conftest import service_or_skip
 from tests.model_fixtures import register_small_model, sample
 from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import start_serving
+from tests.serving_servers import metric, start_serving
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def metric(url: str, sample_name: str) -> float:
-    for line in httpx.get(f"{url}/metrics", timeout=10).text.splitlines():
-        if line.startswith(sample_name + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 def wrong_labels_pipeline() -> Pipeline:

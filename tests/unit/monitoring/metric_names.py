@@ -2,20 +2,46 @@
 
 Shared by the rule and dashboard tests: every metric a rule or a panel names must be exported by
 the code (serving, orchestration receiver, live drift monitor) and listed in docs/CONTRACTS.md.
+Also the one loader of the committed rule files and dashboards those tests (and the README and
+drift-alerting tests) read.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
+import yaml
 from prometheus_client import CollectorRegistry
 
+from model_monitoring import dashboards
+from model_monitoring.render import RULES_DIR
 from tests.servers import REPO_ROOT
 
 CONTRACTS = REPO_ROOT / "docs" / "CONTRACTS.md"
 _REFERENCE = re.compile(r"(?<![A-Za-z0-9_:])(detector_[a-z0-9_]+)")
 _RECORDED = re.compile(r"(?<![A-Za-z0-9_])([a-z_]+:[a-z0-9_]+:[a-z0-9_]+)")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
+
+
+def rule_groups() -> list[dict]:
+    """Every rule group of the committed rule files, files in name order."""
+    groups = []
+    for path in sorted(RULES_DIR.glob("*.yml")):
+        groups += yaml.safe_load(path.read_text())["groups"]
+    return groups
+
+
+def load(name: str) -> dict:
+    """The committed dashboard ``name`` (a key of ``dashboards.DASHBOARDS``)."""
+    return json.loads((dashboards.DASHBOARDS_DIR / name).read_text())
+
+
+def all_queries(board: dict) -> list[str]:
+    """Every PromQL expression of a dashboard: panel targets, then annotations."""
+    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
+    exprs += [a["expr"] for a in board["annotations"]["list"] if "expr" in a]
+    return exprs
 
 
 def code_registries() -> list[CollectorRegistry]:

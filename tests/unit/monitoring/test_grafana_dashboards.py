@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import yaml
 
 from model_monitoring import dashboards
-from model_monitoring.render import RULES_DIR
 from tests.servers import REPO_ROOT
 from tests.unit.monitoring.metric_names import (
+    all_queries,
     contract_metrics,
     exported_metrics,
+    load,
     referenced_metrics,
     referenced_recordings,
+    rule_groups,
 )
 
 GRAFANA_DIR = REPO_ROOT / "model_monitoring" / "grafana"
 PANEL_TYPES = {"timeseries", "stat", "table", "heatmap", "gauge", "bargauge", "text"}
 
 
-def load(name: str) -> dict:
-    return json.loads((dashboards.DASHBOARDS_DIR / name).read_text())
-
-
-def all_queries(board: dict) -> list[str]:
-    exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
-    exprs += [a["expr"] for a in board["annotations"]["list"] if "expr" in a]
-    return exprs
-
-
 def recorded_names() -> set[str]:
-    names = set()
-    for path in RULES_DIR.glob("*.yml"):
-        for group in yaml.safe_load(path.read_text())["groups"]:
-            names |= {rule["record"] for rule in group["rules"] if "record" in rule}
-    return names
+    return {
+        rule["record"] for group in rule_groups() for rule in group["rules"] if "record" in rule
+    }
 
 
 @pytest.mark.parametrize("name", sorted(dashboards.DASHBOARDS))

@@ -17,6 +17,7 @@ from tests.unit.monitoring.metric_names import (
     exported_metrics,
     referenced_metrics,
     referenced_recordings,
+    rule_groups,
 )
 
 PROMETHEUS_DIR = render.PROMETHEUS_DIR
@@ -45,13 +46,6 @@ def run(args: list[str], cwd: Path | None = None, *, stdout_only: bool = False) 
     result = subprocess.run(args, capture_output=True, text=True, cwd=cwd, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout if stdout_only else result.stdout + result.stderr
-
-
-def rule_groups() -> list[dict]:
-    groups = []
-    for path in sorted((PROMETHEUS_DIR / "rules").glob("*.yml")):
-        groups += yaml.safe_load(path.read_text())["groups"]
-    return groups
 
 
 def alert_rules() -> list[dict]:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import re
 
-import yaml
-
-from model_monitoring.render import MONITORING_DIR, RULES_DIR
-from tests.unit.monitoring.metric_names import exported_metrics
+from model_monitoring.render import MONITORING_DIR
+from tests.unit.monitoring.metric_names import exported_metrics, rule_groups
 
 README = (MONITORING_DIR / "README.md").read_text()
 
 
 def rules() -> list[dict]:
-    return [
-        rule
-        for path in sorted(RULES_DIR.glob("*.yml"))
-        for group in yaml.safe_load(path.read_text())["groups"]
-        for rule in group["rules"]
-    ]
+    return [rule for group in rule_groups() for rule in group["rules"]]
 
 
 def vector_value(expr: str) -> float:

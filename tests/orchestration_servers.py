@@ -1,7 +1,8 @@
 """Real servers for the orchestration tests: Prefect server on PostgreSQL, Alertmanager, the
 webhook receiver and the worker, each a process group stopped by ``ServerProcess.stop()``; plus
-:class:`OutageProxy` (make MLflow or S3 unreachable for a while) and :class:`PrefectApi` (start
-deployment runs and wait for their final state).
+:class:`OutageProxy` (make MLflow or S3 unreachable for a while), :class:`PrefectApi` (start
+deployment runs and wait for their final state), ``ALL_DEPLOYMENTS`` (what the worker serves) and
+:func:`put_batch` (drop a labelled batch where ``ingest`` looks).
 
 Built on the helpers of ``tests/servers.py`` (health checks with deadlines, never bare sleeps).
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import shutil
 import socket
@@ -19,13 +21,22 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from model_orchestration.settings import (
+    DRIFT_CHECK_FLOW,
+    INGEST_FLOW,
+    RETRAIN_FLOW,
+    TRAIN_FLOW,
+    deployment_name,
+)
+from model_orchestration.storage import split_s3_uri
 from tests.servers import (
     REPO_ROOT,
     VENV_BIN,
+    S3Store,
     ServerProcess,
     ServiceUnavailable,
     free_port,
@@ -34,9 +45,16 @@ from tests.servers import (
     wait_until,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 POSTGRES_HOST = os.environ.get("TEST_POSTGRES_HOST", "127.0.0.1")
 POSTGRES_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("TEST_POSTGRES_USER", "postgres")
+#: Every deployment the worker serves (``flow/deployment`` names): it is ready once all exist.
+ALL_DEPLOYMENTS = [
+    deployment_name(flow) for flow in (TRAIN_FLOW, INGEST_FLOW, RETRAIN_FLOW, DRIFT_CHECK_FLOW)
+]
 
 
 async def _postgres_execute(statement: str) -> None:
@@ -221,6 +239,14 @@ def start_worker(
     )
 
 
+def put_batch(s3_store: S3Store, incoming: str, name: str, frame: pd.DataFrame) -> None:
+    """Write ``frame`` as CSV object ``name`` under ``incoming`` (``s3://bucket/prefix``)."""
+    bucket, prefix = split_s3_uri(incoming)
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False)
+    s3_store.client().put_object(Bucket=bucket, Key=prefix + name, Body=buffer.getvalue())
+
+
 # --- a switchable TCP proxy: "the server is briefly unavailable" without touching the server ---
 
 
@@ -261,8 +287,6 @@ class OutageProxy:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
-
-    close = down
 
     def _accept(self, listener: socket.socket) -> None:
         while True:

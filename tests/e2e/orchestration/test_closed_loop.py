@@ -19,7 +19,6 @@ deadline; the time of each step and the total are printed and attached to the re
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import threading
@@ -37,13 +36,10 @@ import pytest
 from model_monitoring.render import render_alertmanager
 from model_monitoring.settings import MonitoringSettings
 from model_orchestration.settings import (
-    DRIFT_CHECK_FLOW,
     INGEST_FLOW,
     RETRAIN_FLOW,
-    TRAIN_FLOW,
     deployment_name,
 )
-from model_orchestration.storage import split_s3_uri
 from model_registry import contract
 from model_registry.datasets import DatasetStore
 from tests import servers
@@ -52,10 +48,12 @@ from tests.data.off_domain import off_domain_texts
 from tests.model_fixtures import corpus, sample
 from tests.monitoring_servers import start_project_prometheus
 from tests.orchestration_servers import (
+    ALL_DEPLOYMENTS,
     PrefectApi,
     create_postgres_database,
     drop_postgres_database,
     prefect_client_env,
+    put_batch,
     small_training_env,
     start_alertmanager,
     start_prefect_server,
@@ -78,9 +76,6 @@ ALERT_DEADLINE = 180.0
 WEBHOOK_DEADLINE = 60.0
 RETRAIN_DEADLINE = 360.0
 RELOAD_DEADLINE = 60.0
-ALL_DEPLOYMENTS = [
-    deployment_name(flow) for flow in (TRAIN_FLOW, INGEST_FLOW, RETRAIN_FLOW, DRIFT_CHECK_FLOW)
-]
 
 
 class LoadGenerator:
@@ -130,7 +125,6 @@ class Loop:
     api: PrefectApi
     serving: servers.ServerProcess
     prometheus: servers.ServerProcess
-    alertmanager: servers.ServerProcess
     webhook: servers.ServerProcess
     worker: servers.ServerProcess
     s3_store: servers.S3Store
@@ -259,7 +253,6 @@ def loop(
             api=PrefectApi(prefect.url),
             serving=serving,
             prometheus=prometheus,
-            alertmanager=alertmanager,
             webhook=webhook,
             worker=worker,
             s3_store=s3_store,
@@ -303,12 +296,7 @@ def test_drift_alert_retrains_on_ingested_data_and_serving_moves_to_the_new_vers
     load.start()
     try:
         t = time.monotonic()
-        bucket, key_prefix = split_s3_uri(loop.incoming)
-        buffer = io.StringIO()
-        batch.to_csv(buffer, index=False)
-        loop.s3_store.client().put_object(
-            Bucket=bucket, Key=f"{key_prefix}new-labelled-batch.csv", Body=buffer.getvalue()
-        )
+        put_batch(loop.s3_store, loop.incoming, "new-labelled-batch.csv", batch)
         store = DatasetStore.from_uri(loop.dataset_store)
         first_digest = first.tags[contract.VersionTag.DATASET_DIGEST]
         assert store.latest() == first_digest

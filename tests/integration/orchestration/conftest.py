@@ -16,17 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from model_orchestration.settings import (
-    DRIFT_CHECK_FLOW,
-    INGEST_FLOW,
-    RETRAIN_FLOW,
-    TRAIN_FLOW,
-    deployment_name,
-)
 from tests import servers
 from tests.conftest import service_or_skip
 from tests.model_fixtures import sample
 from tests.orchestration_servers import (
+    ALL_DEPLOYMENTS,
     OutageProxy,
     PrefectApi,
     create_postgres_database,
@@ -44,14 +38,10 @@ RETRAIN_CRON = "30 2 * * *"
 SEED_ROWS = 600
 IO_RETRIES = 2
 IO_RETRY_DELAY_SECONDS = 3
-ALL_DEPLOYMENTS = [
-    deployment_name(flow) for flow in (TRAIN_FLOW, INGEST_FLOW, RETRAIN_FLOW, DRIFT_CHECK_FLOW)
-]
 
 
 @dataclass
 class OrchestrationStack:
-    prefect: servers.ServerProcess
     api: PrefectApi
     worker: servers.ServerProcess
     mlflow_proxy: OutageProxy
@@ -62,7 +52,6 @@ class OrchestrationStack:
     dataset_store: str
     incoming: str
     quarantine: str
-    env: dict[str, str]
 
 
 @pytest.fixture(scope="session")
@@ -115,7 +104,6 @@ def stack(
         lambda: start_worker(env, server_logs, ready=ALL_DEPLOYMENTS, timeout=180)
     )
     yield OrchestrationStack(
-        prefect=prefect_server,
         api=PrefectApi(prefect_server.url),
         worker=worker,
         mlflow_proxy=mlflow_proxy,
@@ -126,8 +114,7 @@ def stack(
         dataset_store=f"{prefix}/store",
         incoming=f"{prefix}/incoming",
         quarantine=f"{prefix}/quarantine",
-        env=env,
     )
     worker.stop()
-    mlflow_proxy.close()
-    s3_proxy.close()
+    mlflow_proxy.down()
+    s3_proxy.down()

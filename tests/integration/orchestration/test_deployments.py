@@ -8,11 +8,9 @@ connections for a while without stopping the shared servers.
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
-import pandas as pd
 import pytest
 
 from model_orchestration.settings import (
@@ -33,18 +31,12 @@ from tests.integration.orchestration.conftest import (
     OrchestrationStack,
 )
 from tests.model_fixtures import sample
+from tests.orchestration_servers import put_batch
 
 TRAIN_DEADLINE = 300.0
 INGEST_DEADLINE = 120.0
 
 pytestmark = pytest.mark.usefixtures("mlflow_env")
-
-
-def put_batch(stack: OrchestrationStack, name: str, frame: pd.DataFrame) -> None:
-    bucket, prefix = split_s3_uri(stack.incoming)
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False)
-    stack.s3_store.client().put_object(Bucket=bucket, Key=prefix + name, Body=buffer.getvalue())
 
 
 def names_under(stack: OrchestrationStack, uri: str) -> set[str]:
@@ -106,7 +98,7 @@ def test_ingest_run_adds_a_good_batch_as_a_new_dataset_version(stack: Orchestrat
     store = DatasetStore.from_uri(stack.dataset_store)
     before = store.latest()
     batch = sample(40, seed=321)
-    put_batch(stack, "batch-good.csv", batch)
+    put_batch(stack.s3_store, stack.incoming, "batch-good.csv", batch)
     run = stack.api.wait_final(stack.api.start(deployment_name(INGEST_FLOW)), INGEST_DEADLINE)
     assert state_type(run) == "COMPLETED", f"{message(run)}\n{stack.worker.tail()}"
     assert "1 batch(es) accepted" in message(run)
@@ -123,7 +115,7 @@ def test_malformed_batch_is_quarantined_and_the_run_says_why(stack: Orchestratio
     bad = sample(20, seed=77)
     bad.loc[3, "generated"] = 7  # not a label
     bad.loc[5, "text"] = "too short"
-    put_batch(stack, "batch-bad.csv", bad)
+    put_batch(stack.s3_store, stack.incoming, "batch-bad.csv", bad)
     run = stack.api.wait_final(stack.api.start(deployment_name(INGEST_FLOW)), INGEST_DEADLINE)
     assert state_type(run) == "FAILED", message(run)
     assert "QUARANTINED batch-bad.csv" in message(run)
@@ -164,7 +156,7 @@ def test_object_store_down_fails_the_run_clearly_and_commits_nothing(
 ) -> None:
     store = DatasetStore.from_uri(stack.dataset_store)
     before = store.latest()
-    put_batch(stack, "batch-late.csv", sample(30, seed=555))
+    put_batch(stack.s3_store, stack.incoming, "batch-late.csv", sample(30, seed=555))
     stack.s3_proxy.down()
     try:
         run_id = stack.api.start(deployment_name(INGEST_FLOW))

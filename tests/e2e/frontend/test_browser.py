@@ -26,12 +26,6 @@ from tests.serving_servers import start_serving
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Iterator[browser.Page]:
-    with browser.open_page(tmp_path / "chromium-profile") as opened:
-        yield opened
-
-
-@pytest.fixture
 def stopper() -> Iterator[list[ServerProcess]]:
     """Servers started by the test, stopped at the end whatever happens."""
     started: list[ServerProcess] = []

@@ -115,13 +115,6 @@ def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
                 process.wait(timeout=10)
 
 
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[browser.Page]:
-    """A real browser, opened before the stack starts: a missing chromium costs no stack start."""
-    with browser.open_page(tmp_path / "chromium-profile") as opened:
-        yield opened
-
-
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

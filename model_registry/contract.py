@@ -16,11 +16,31 @@ CHALLENGER_ALIAS = "challenger"
 MODEL_ARTIFACT_PATH = "model"
 #: Run artifact (on the run that logged the model) holding the training-time reference profile.
 REFERENCE_PROFILE_ARTIFACT = "monitoring/reference_profile.json"
+#: Run artifact holding what serving needs to say whether a text is in the model's scope
+#: (``model_monitoring.scope.ScopeReference`` as JSON).
+SCOPE_REFERENCE_ARTIFACT = "monitoring/scope_reference.json"
+#: Run artifact holding the per-domain / per-generator / leave-one-domain-out evaluation
+#: (schema in docs/CONTRACTS.md, "Per-domain evaluation").
+EVALUATION_BY_DOMAIN_ARTIFACT = "evaluation/by_domain.json"
+
+#: Domain given to rows that carry none (the seed essay corpus).
+DEFAULT_DOMAIN = "student_essay"
 
 #: Label encoding of the corpus: column ``generated``.
 LABEL_HUMAN = 0
 LABEL_AI = 1
 LABEL_NAMES = {LABEL_HUMAN: "human", LABEL_AI: "ai"}
+#: Verdict given by the API (never by the model) when the text is out of the model's scope.
+VERDICT_UNCERTAIN = "uncertain"
+
+
+class ScopeReason:
+    """Why a text is out of scope (``scope_reason`` in the API, ``reason`` label of metrics)."""
+
+    TOO_SHORT = "too_short"
+    NOT_ENGLISH = "not_english"
+    UNLIKE_TRAINING_DATA = "unlike_training_data"
+    ALL = (TOO_SHORT, NOT_ENGLISH, UNLIKE_TRAINING_DATA)
 
 
 class VersionTag:

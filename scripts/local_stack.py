@@ -31,7 +31,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,6 +175,37 @@ def http_ok(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=3.0).is_success
 
 
+@contextlib.contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back for the block; they are delivered when it ends."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def signal_group(group: int, signum: signal.Signals) -> None:
+    """Send ``signum`` to process group ``group``; a group that is already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signum)
+
+
+def wait_group_empty(group: int, timeout: float) -> bool:
+    """Wait until no process is left in ``group`` (signal 0 probes it); False at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.05)
+    return False
+
+
 class Stack:
     """The processes started so far; stops them all (process groups, reverse order)."""
 
@@ -187,7 +218,8 @@ class Stack:
         self.logs.mkdir(parents=True, exist_ok=True)
         log_path = self.logs / f"{component.name}.log"
         log.info("starting %-12s (log: %s)", component.name, log_path)
-        with log_path.open("wb") as out:
+        # Signals wait until the child is on the list: a Ctrl-C in between would orphan it.
+        with deferred_signals(), log_path.open("wb") as out:
             process = subprocess.Popen(
                 component.args,
                 stdout=out,
@@ -197,8 +229,8 @@ class Stack:
                 cwd=REPO_ROOT,
                 start_new_session=True,
             )
-        running = Running(component, process, log_path)
-        self.running.append(running)
+            running = Running(component, process, log_path)
+            self.running.append(running)
         self.write_state()
         if component.health:
             wait_for(
@@ -229,23 +261,24 @@ class Stack:
         return [r for r in self.running if r.process.poll() is not None]
 
     def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM every process group (reverse start order), SIGKILL what is left at the
+        deadline, reap every child and wait until each group is empty. Idempotent."""
         for running in reversed(self.running):
             if running.process.poll() is None:
                 log.info("stopping %s", running.component.name)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(running.process.pid, signal.SIGTERM)
+                signal_group(running.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for running in reversed(self.running):
             try:
                 running.process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in time: killing it", running.component.name)
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(running.process.pid, signal.SIGKILL)
-                running.process.wait(timeout=5)
+                signal_group(running.process.pid, signal.SIGKILL)
+                running.process.wait()
             # Children that outlived their leader (same process group) go too.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(running.process.pid, signal.SIGKILL)
+            signal_group(running.process.pid, signal.SIGKILL)
+        for running in self.running:
+            wait_group_empty(running.process.pid, timeout=5.0)
         self.running.clear()
         with contextlib.suppress(FileNotFoundError):
             (self.state_dir / "local-stack.json").unlink()
@@ -565,7 +598,16 @@ def run(args: argparse.Namespace) -> int:
     stack = Stack(state)
     skipped: dict[str, str] = {name: "--skip" for name in args.skip}
 
+    stopping = False
+
     def on_signal(signum: int, frame: object) -> None:
+        nonlocal stopping
+        # One Ctrl-C reaches every process of the terminal's group and `uv run` forwards it once
+        # more: only the first signal interrupts; later ones must not break off the shutdown.
+        if stopping:
+            log.info("%s received while stopping: already stopping", signal.Signals(signum).name)
+            return
+        stopping = True
         raise KeyboardInterrupt
 
     # Explicit handlers: a shell may start this script with SIGINT ignored (background job).
@@ -646,6 +688,7 @@ def run(args: argparse.Namespace) -> int:
         log.error("%s", exc)
         return 1
     finally:
+        stopping = True
         stack.stop()
         log.info("stopped")
 

@@ -78,10 +78,12 @@ def authorised(
         )
 
 
-def default_launcher() -> RetrainLauncher:
+def default_launcher(settings: OrchestrationSettings) -> RetrainLauncher:
     """Prefect deployment runs when ``PREFECT_API_URL`` is set, else a local background thread."""
     if prefect_api_url():
-        return PrefectDeploymentLauncher(deployment_name(RETRAIN_FLOW), RETRAIN_FLOW)
+        return PrefectDeploymentLauncher(
+            deployment_name(RETRAIN_FLOW), RETRAIN_FLOW, settings.retrain_stale_after
+        )
 
     def run_retrain(**parameters: Any) -> object:
         from model_orchestration.flows.retrain import retrain
@@ -101,7 +103,7 @@ def create_app(
     if settings.webhook_token is None:
         raise ValueError("ORCHESTRATION_WEBHOOK_TOKEN must be set (at least 8 characters)")
     metrics = metrics or create_metrics()
-    trigger = RetrainTrigger(launcher or default_launcher(), settings.cooldown)
+    trigger = RetrainTrigger(launcher or default_launcher(settings), settings.cooldown)
     retrain_alerts = frozenset(settings.retrain_alerts)
     app = FastAPI(
         title="Retrain webhook",

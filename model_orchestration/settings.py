@@ -55,6 +55,8 @@ class OrchestrationSettings(BaseSettings):
     #: Shared bearer token Alertmanager sends (``http_config.authorization.credentials``).
     #: Required by the receiver (it refuses to start without one); unused by the worker.
     webhook_token: SecretStr | None = Field(default=None, min_length=8)
+    #: Request bodies above this many bytes are refused (413) before they are parsed.
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: No new retrain is started within this many seconds of the previous start.
     cooldown_seconds: float = Field(default=1800.0, ge=0)
     #: Alert names that start a retrain when firing (others are acknowledged and ignored).

@@ -25,11 +25,13 @@ from prefect.states import Completed, State
 
 from model_orchestration.flows.common import (
     T,
+    latest_digest,
     orchestration_settings,
     registry_settings,
     store_as_latest,
     with_io_retries,
 )
+from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_registry import contract
 from model_registry.data import load_labelled_csv
 from model_registry.datasets import DatasetStore
@@ -171,6 +173,7 @@ def promotion_gate(
 
 
 @flow(name="train", validate_parameters=True)
+@holds_dataset_slot
 def train(
     dataset_digest: str | None = None,
     data_path: str | None = None,
@@ -200,9 +203,10 @@ def train(
         return with_io_retries(step, settings)
 
     client = io(connect_tracking)(registry.experiment)
+    latest = io(latest_digest)(registry.dataset_store)
     data = io(load_dataset)(registry.dataset_store, dataset_digest, str(registry.data_path))
     accepted, report = validate_dataset(registry, data)
-    digest = io(store_as_latest)(registry.dataset_store, accepted)
+    digest = io(store_as_latest)(registry.dataset_store, accepted, latest)
     splits, test_digest = io(split_dataset)(client, registry, accepted)
     logger.info("dataset %s: %d rows, splits %s", digest[:12], len(accepted), splits.sizes())
     context = TrainingContext(

@@ -41,6 +41,7 @@ from model_orchestration.flows.common import (
     with_io_retries,
 )
 from model_orchestration.flows.dataset_slot import holds_dataset_slot
+from model_orchestration.flows.guards import check_ingest_parameters
 from model_orchestration.merging import merge_new_rows
 from model_orchestration.storage import BlobArea, area_from_uri, is_batch_name, move
 from model_registry.data import load_labelled_csv
@@ -193,6 +194,7 @@ def ingest(
     """Ingest new labelled batches; parameters default to ``ORCHESTRATION_*`` / ``REGISTRY_*``."""
     run_logger = get_run_logger()
     settings = orchestration_settings()
+    check_ingest_parameters(settings, source, quarantine, dataset_store, http_source_url)
     registry = registry_settings(dataset_store=dataset_store)
     source = source or settings.ingest_source
     quarantine = quarantine or settings.quarantine

@@ -32,6 +32,7 @@ from model_orchestration.flows.common import (
     with_io_retries,
 )
 from model_orchestration.flows.dataset_slot import holds_dataset_slot
+from model_orchestration.flows.guards import check_train_parameters
 from model_registry import contract
 from model_registry.data import load_labelled_csv
 from model_registry.datasets import DatasetStore
@@ -191,6 +192,7 @@ def train(
 
     logger = get_run_logger()
     settings = orchestration_settings()
+    check_train_parameters(dataset_digest, data_path, f1_floor, gate_margin)
     registry = registry_settings(
         data_path=data_path,
         trials=trials,

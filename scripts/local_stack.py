@@ -37,6 +37,8 @@ from pathlib import Path
 
 import httpx
 
+from model_orchestration import prefect_security
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ENV_FILE = REPO_ROOT / ".env"
 MONITORING_DIR = REPO_ROOT / "model_monitoring"
@@ -427,6 +429,22 @@ def alertmanager_component(
     )
 
 
+def prefect_auth_string(config: Mapping[str, str], state: Path) -> str:
+    """The local Prefect server's ``user:password``: ``PREFECT_AUTH_STRING`` from .env / the
+    shell, else one generated once and kept in ``.local/prefect/auth_string`` (mode 0600)."""
+    given = config.get("PREFECT_AUTH_STRING") or os.environ.get("PREFECT_AUTH_STRING")
+    if given:
+        return given
+    path = state / "prefect" / "auth_string"
+    if path.is_file():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    auth_string = prefect_security.generate_auth_string()
+    path.touch(mode=0o600)
+    path.write_text(auth_string)
+    return auth_string
+
+
 def plan_services(
     config: Mapping[str, str], ports: Mapping[str, int], state: Path, with_prefect: bool
 ) -> list[Component]:
@@ -444,8 +462,11 @@ def plan_services(
     # Without a Prefect server, Prefect runs flows against a local ephemeral API whose SQLite
     # database lives under PREFECT_HOME.
     prefect_env = {"PREFECT_HOME": str(state / "prefect")}
+    prefect_login = ""
     if with_prefect:
+        prefect_login = prefect_auth_string(config, state)
         prefect_env["PREFECT_API_URL"] = f"{prefect_url}/api"
+        prefect_env |= prefect_security.client_env(prefect_login)
     components = [
         Component(
             name="serving",
@@ -520,6 +541,7 @@ def plan_services(
                     "PREFECT_HOME": str(prefect_home),
                     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                     "PREFECT_UI_API_URL": f"{prefect_url}/api",
+                    **prefect_security.server_env(prefect_login, prefect_url),
                 },
                 url=prefect_url,
                 health=f"{prefect_url}/api/health",

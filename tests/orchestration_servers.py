@@ -19,12 +19,13 @@ import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from model_orchestration import prefect_security
 from model_orchestration.settings import (
     DRIFT_CHECK_FLOW,
     INGEST_FLOW,
@@ -107,26 +108,32 @@ def drop_postgres_database(url: str) -> None:
         asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def prefect_client_env(api_url: str, home: Path) -> dict[str, str]:
-    """What a Prefect client process (worker, webhook, test) needs to talk to the server."""
+def prefect_client_env(server: ServerProcess) -> dict[str, str]:
+    """What a Prefect client process (worker, webhook, test) needs to talk to ``server``: its URL
+    and login (the server enforces it, with CSRF protection, as in compose)."""
     return {
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": server.url,
+        "PREFECT_HOME": server.extra["home"],
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+        **prefect_security.client_env(server.extra["auth_string"]),
     }
 
 
 def start_prefect_server(
     database_url: str, home: Path, log_dir: Path, timeout: float = 120.0
 ) -> ServerProcess:
-    """``prefect server start`` on ``database_url`` (PostgreSQL), no UI; waits on /api/health."""
+    """``prefect server start`` on ``database_url`` (PostgreSQL), no UI, behind a generated login
+    and CSRF protection; waits on /api/health (the one route open without the login)."""
     port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
+    origin = f"http://127.0.0.1:{port}"
+    api_url = f"{origin}/api"
+    auth_string = prefect_security.generate_auth_string("platform-test")
     home.mkdir(parents=True, exist_ok=True)
     env = {
-        **prefect_client_env(api_url, home),
+        "PREFECT_HOME": str(home),
         "PREFECT_API_URL": "",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
         "PREFECT_SERVER_UI_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
@@ -134,6 +141,7 @@ def start_prefect_server(
         "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED": "false",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        **prefect_security.server_env(auth_string, origin),
     }
     server = start_process(
         "prefect-server",
@@ -145,6 +153,7 @@ def start_prefect_server(
         timeout=timeout,
     )
     server.extra["home"] = str(home)
+    server.extra["auth_string"] = auth_string
     return server
 
 
@@ -219,11 +228,12 @@ def start_worker(
     """``python -m model_orchestration.worker``; ready once every deployment in ``ready``
     (``flow/deployment`` names) exists on the Prefect server."""
     api_url = env["PREFECT_API_URL"]
+    login = prefect_security.basic_auth_header(env["PREFECT_API_AUTH_STRING"])
     names = [ready] if isinstance(ready, str) else list(ready)
 
     def deployment_exists() -> bool:
         return all(
-            httpx.get(f"{api_url}/deployments/name/{name}", timeout=2.0).is_success
+            httpx.get(f"{api_url}/deployments/name/{name}", headers=login, timeout=2.0).is_success
             for name in names
         )
 
@@ -326,17 +336,42 @@ class OutageProxy:
 
 @dataclass
 class PrefectApi:
-    """Start deployment runs and wait for their final state over Prefect's REST API."""
+    """Start deployment runs and wait for their final state over Prefect's REST API, logged in
+    and with a CSRF token on every state-changing request, as Prefect's own client does."""
 
     url: str
+    auth_string: str
+    _csrf: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, server: ServerProcess) -> PrefectApi:
+        return cls(server.url, server.extra["auth_string"])
+
+    @property
+    def login(self) -> dict[str, str]:
+        return prefect_security.basic_auth_header(self.auth_string)
+
+    def csrf_headers(self) -> dict[str, str]:
+        if not self._csrf:
+            client = uuid.uuid4().hex
+            response = httpx.get(
+                f"{self.url}/csrf-token", params={"client": client}, headers=self.login, timeout=10
+            )
+            response.raise_for_status()
+            self._csrf = {
+                "Prefect-Csrf-Token": response.json()["token"],
+                "Prefect-Csrf-Client": client,
+            }
+        return self._csrf
 
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response = httpx.get(f"{self.url}{path}", headers=self.login, timeout=10)
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = httpx.post(f"{self.url}{path}", json=body, timeout=10)
+        headers = {**self.login, **self.csrf_headers()}
+        response = httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=10)
         response.raise_for_status()
         return response.json()
 

@@ -5,7 +5,9 @@ forwards it to its child once more, so the supervisor gets SIGINT several times,
 already stopping its children. The test runs the command ``make local`` runs (``uv run --frozen
 python scripts/local_stack.py``) in its own session, sends SIGINT to that whole process group
 three times, and then checks that the supervisor exited cleanly (no traceback) only after every
-process of every child's process group was gone.
+process of every child's process group was gone. The stack runs with its local Prefect server
+(``--prefect-server``), which must refuse a caller without its generated login while the worker,
+given the login, registers its deployments.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from model_orchestration.prefect_security import basic_auth_header
+from model_orchestration.settings import TRAIN_FLOW, deployment_name
 from tests import servers
 from tests.e2e.local.test_local_mode import REPO_ROOT, STOP_DEADLINE_SECONDS
 
@@ -62,6 +67,7 @@ def local_mode(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, 
     env.pop("MLFLOW_TRACKING_URI", None)
     output = tmp_path / "make-local.out"
     args = [uv, "run", "--frozen", "python", "scripts/local_stack.py", "--no-train"]
+    args += ["--prefect-server"]
     args += ["--skip", "frontend", "--skip", "prometheus", "--skip", "alertmanager"]
     with output.open("wb") as out:
         process = subprocess.Popen(
@@ -106,7 +112,23 @@ def test_three_sigints_to_the_process_group_stop_every_child(
         time.sleep(0.5)
     state = json.loads(state_file.read_text())
     children = {name: info["pid"] for name, info in state["components"].items()}
-    assert {"mlflow", "serving", "webhook", "worker"} <= set(children), children
+    assert {"mlflow", "serving", "webhook", "worker", "prefect"} <= set(children), children
+
+    # The local Prefect server wants its login (kept in .local/prefect/auth_string); the worker
+    # has it: its deployments get registered.
+    api = state["components"]["prefect"]["url"] + "/api"
+    login = basic_auth_header((state_file.parent / "prefect" / "auth_string").read_text())
+    assert httpx.get(f"{api}/flows/name/{TRAIN_FLOW}", timeout=10).status_code == 401
+    assert httpx.post(f"{api}/deployments/filter", json={}, timeout=10).status_code in (401, 403)
+    servers.wait_until(
+        lambda: (
+            httpx.get(
+                f"{api}/deployments/name/{deployment_name(TRAIN_FLOW)}", headers=login
+            ).is_success
+        ),
+        timeout=120,
+        what="the worker's deployments on the local Prefect server",
+    )
 
     for _ in range(SIGINT_COUNT):
         os.killpg(process.pid, signal.SIGINT)

@@ -79,7 +79,7 @@ def worker_env(
     seed = work / "seed.csv"
     sample(SEED_ROWS, seed=11).to_csv(seed, index=False)
     return {
-        **prefect_client_env(prefect_server.url, Path(prefect_server.extra["home"])),
+        **prefect_client_env(prefect_server),
         **s3_store.env,
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
         "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
@@ -120,7 +120,7 @@ def stack(
         lambda: start_worker(env, server_logs, ready=ALL_DEPLOYMENTS, timeout=180)
     )
     yield OrchestrationStack(
-        api=PrefectApi(prefect_server.url),
+        api=PrefectApi.of(prefect_server),
         worker=worker,
         mlflow_proxy=mlflow_proxy,
         s3_proxy=s3_proxy,

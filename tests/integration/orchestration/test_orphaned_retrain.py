@@ -108,7 +108,7 @@ def test_killed_worker_leaves_no_retrain_that_blocks_alerts_forever(
     prefect_server: servers.ServerProcess,
 ) -> None:
     worker, webhook = orphan_stack
-    api = PrefectApi(prefect_server.url)
+    api = PrefectApi.of(prefect_server)
     first = alert(webhook)
     assert first["result"] == "started", first
     run_id = first["run_id"]

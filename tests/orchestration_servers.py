@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import io
 import os
-import shutil
 import socket
-import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
@@ -34,9 +32,9 @@ from model_orchestration.settings import (
     deployment_name,
 )
 from model_orchestration.storage import split_s3_uri
+from platform_processes import commands
 from tests.servers import (
     REPO_ROOT,
-    VENV_BIN,
     S3Store,
     ServerProcess,
     ServiceUnavailable,
@@ -145,7 +143,7 @@ def start_prefect_server(
     }
     server = start_process(
         "prefect-server",
-        [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        commands.prefect_server(port),
         log_dir=log_dir,
         url=api_url,
         health=http_ok(f"{api_url}/health"),
@@ -158,7 +156,7 @@ def start_prefect_server(
 
 
 def alertmanager_binary() -> str:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    binary = commands.find_binary(commands.ALERTMANAGER_BINARIES)
     if binary is None:
         raise ServiceUnavailable("prometheus-alertmanager is not installed (apt package)")
     return binary
@@ -169,35 +167,9 @@ def start_alertmanager(config: Path, data_dir: Path, log_dir: Path) -> ServerPro
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    args = [
-        alertmanager_binary(),
-        f"--config.file={config}",
-        f"--storage.path={data_dir}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-    ]
+    args = commands.alertmanager(alertmanager_binary(), config, data_dir, port)
     return start_process(
-        "alertmanager", args, log_dir=log_dir, url=url, health=http_ok(f"{url}/-/ready"), timeout=30
-    )
-
-
-def start_prometheus(config: Path, data_dir: Path, log_dir: Path) -> ServerProcess:
-    """Prometheus with ``config`` (already rendered), waits on /-/ready."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise ServiceUnavailable("prometheus is not installed (apt package)")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    args = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={data_dir}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.enable-lifecycle",
-    ]
-    return start_process(
-        "prometheus", args, log_dir=log_dir, url=url, health=http_ok(f"{url}/-/ready"), timeout=30
+        "alertmanager", args, log_dir=log_dir, url=url, health=f"{url}/-/ready", timeout=30
     )
 
 
@@ -212,7 +184,7 @@ def start_webhook(env: Mapping[str, str], log_dir: Path, port: int | None = None
     }
     return start_process(
         "webhook",
-        [sys.executable, "-m", "model_orchestration.webhook"],
+        commands.python_module("model_orchestration.webhook"),
         log_dir=log_dir,
         url=url,
         health=http_ok(f"{url}/healthz"),
@@ -239,7 +211,7 @@ def start_worker(
 
     return start_process(
         "worker",
-        [sys.executable, "-m", "model_orchestration.worker"],
+        commands.python_module("model_orchestration.worker"),
         log_dir=log_dir,
         url=api_url,
         health=deployment_exists,

@@ -3,7 +3,7 @@
 A terminal's Ctrl-C reaches every process of its foreground process group, and ``uv run``
 forwards it to its child once more, so the supervisor gets SIGINT several times, some while it is
 already stopping its children. The test runs the command ``make local`` runs (``uv run --frozen
-python scripts/local_stack.py``) in its own session, sends SIGINT to that whole process group
+python -m scripts.local_stack``) in its own session, sends SIGINT to that whole process group
 three times, and then checks that the supervisor exited cleanly (no traceback) only after every
 process of every child's process group was gone. The stack runs with its local Prefect server
 (``--prefect-server``), which must refuse a caller without its generated login while the worker,
@@ -66,7 +66,7 @@ def local_mode(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, 
     }
     env.pop("MLFLOW_TRACKING_URI", None)
     output = tmp_path / "make-local.out"
-    args = [uv, "run", "--frozen", "python", "scripts/local_stack.py", "--no-train"]
+    args = [uv, "run", "--frozen", "python", "-m", "scripts.local_stack", "--no-train"]
     args += ["--prefect-server"]
     args += ["--skip", "frontend", "--skip", "prometheus", "--skip", "alertmanager"]
     with output.open("wb") as out:

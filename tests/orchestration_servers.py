@@ -2,7 +2,8 @@
 webhook receiver and the worker, each a process group stopped by ``ServerProcess.stop()``; plus
 :class:`OutageProxy` (make MLflow or S3 unreachable for a while), :class:`PrefectApi` (start
 deployment runs and wait for their final state), ``ALL_DEPLOYMENTS`` (what the worker serves) and
-:func:`put_batch` (drop a labelled batch where ``ingest`` looks).
+:func:`put_batch` (drop a labelled batch where ``ingest`` looks) and :func:`alertmanager_payload`
+(a notification as Alertmanager posts it to the webhook).
 
 Built on the helpers of ``tests/servers.py`` (health checks with deadlines, never bare sleeps).
 """
@@ -227,6 +228,35 @@ def put_batch(s3_store: S3Store, incoming: str, name: str, frame: pd.DataFrame) 
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     s3_store.client().put_object(Bucket=bucket, Key=prefix + name, Body=buffer.getvalue())
+
+
+def alertmanager_payload(
+    status: str = "firing", names: tuple[str, ...] = ("TextDriftDetected",)
+) -> dict[str, Any]:
+    """An Alertmanager v4 webhook notification with one alert per name."""
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="TextDriftDetected"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "retrain-webhook",
+        "groupLabels": {"alertname": names[0]},
+        "commonLabels": {"severity": "warning"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": name, "severity": "warning"},
+                "annotations": {"summary": "drift"},
+                "startsAt": "2026-11-23T08:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"fp{i}",
+            }
+            for i, name in enumerate(names)
+        ],
+    }
 
 
 # --- a switchable TCP proxy: "the server is briefly unavailable" without touching the server ---

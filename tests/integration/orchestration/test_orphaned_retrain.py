@@ -26,8 +26,12 @@ from model_orchestration.settings import RETRAIN_FLOW, deployment_name
 from tests import servers
 from tests.conftest import service_or_skip
 from tests.integration.orchestration.conftest import worker_env
-from tests.orchestration_servers import PrefectApi, start_webhook, start_worker
-from tests.unit.orchestration.test_webhook import payload
+from tests.orchestration_servers import (
+    PrefectApi,
+    alertmanager_payload,
+    start_webhook,
+    start_worker,
+)
 
 HEARTBEAT_SECONDS = 30  # Prefect's minimum
 STALE_AFTER_SECONDS = 70
@@ -95,7 +99,7 @@ def orphan_stack(
 def alert(webhook: servers.ServerProcess) -> dict[str, Any]:
     response = httpx.post(
         f"{webhook.url}/v1/alerts",
-        json=payload(),
+        json=alertmanager_payload(),
         headers={"Authorization": f"Bearer {TOKEN}"},
         timeout=30,
     )

@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from model_orchestration.settings import OrchestrationSettings
 from model_orchestration.triggers import RetrainTrigger, ThreadLauncher
 from model_orchestration.webhook import create_app
+from tests.orchestration_servers import alertmanager_payload as payload
 
 TOKEN = "test-token-123456"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,32 +38,6 @@ class FakeLauncher:
             raise ConnectionError("Prefect API unreachable")
         self.starts.append(parameters)
         return f"run-{len(self.starts)}"
-
-
-def payload(status: str = "firing", names: tuple[str, ...] = ("TextDriftDetected",)) -> dict:
-    return {
-        "version": "4",
-        "groupKey": '{}:{alertname="TextDriftDetected"}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": "retrain-webhook",
-        "groupLabels": {"alertname": names[0]},
-        "commonLabels": {"severity": "warning"},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": [
-            {
-                "status": status,
-                "labels": {"alertname": name, "severity": "warning"},
-                "annotations": {"summary": "drift"},
-                "startsAt": "2026-11-23T08:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": f"fp{i}",
-            }
-            for i, name in enumerate(names)
-        ],
-    }
 
 
 def settings(**overrides: Any) -> OrchestrationSettings:

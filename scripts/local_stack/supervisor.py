@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,8 +94,6 @@ def has_champion(tracking_url: str, model_name: str, alias: str) -> bool:
 
 def train_first_champion(env: Mapping[str, str]) -> None:
     """Run ``python -m model_registry train`` in the foreground, its progress on the console."""
-    import signal
-
     log.info("no champion in the registry: training one (python -m model_registry train)")
     process = subprocess.Popen(
         commands.python_module("model_registry", "train"),

@@ -28,7 +28,7 @@ import pytest
 from model_orchestration.prefect_security import basic_auth_header
 from model_orchestration.settings import TRAIN_FLOW, deployment_name
 from tests import servers
-from tests.e2e.local.test_local_mode import REPO_ROOT, STOP_DEADLINE_SECONDS
+from tests.e2e.local.test_local_mode import REPO_ROOT, STOP_DEADLINE_SECONDS, local_mode_env
 
 STARTUP_DEADLINE_SECONDS = 180.0
 SIGINT_COUNT = 3
@@ -53,18 +53,7 @@ def local_mode(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path, 
     uv = shutil.which("uv")
     if uv is None:
         pytest.fail("uv is not on PATH: `make local` cannot run", pytrace=False)
-    env = {
-        **os.environ,
-        "PLATFORM_HOME": str(tmp_path),
-        "MLFLOW_PORT": str(servers.free_port()),
-        "SERVING_PORT": str(servers.free_port()),
-        "FRONTEND_PORT": str(servers.free_port()),
-        "ORCHESTRATION_WEBHOOK_PORT": str(servers.free_port()),
-        "PREFECT_PORT": str(servers.free_port()),
-        "PROMETHEUS_PORT": str(servers.free_port()),
-        "ALERTMANAGER_PORT": str(servers.free_port()),
-    }
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env, _ = local_mode_env(tmp_path)
     output = tmp_path / "make-local.out"
     args = [uv, "run", "--frozen", "python", "-m", "scripts.local_stack", "--no-train"]
     args += ["--prefect-server"]

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from scripts.local_stack import PORT_VARIABLES
 from tests import servers
 from tests.e2e.frontend import browser
 
@@ -70,26 +71,23 @@ def wait_until_up(stack: LocalStack) -> dict:
     )
 
 
-@pytest.fixture
-def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
-    ports = {
-        name: servers.free_port()
-        for name in ("mlflow", "serving", "frontend", "webhook", "prefect", "prometheus")
-    }
-    ports["alertmanager"] = servers.free_port()
+def local_mode_env(platform_home: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """The environment `make local` runs with in a test: state under ``platform_home`` and every
+    port (the compose variables from scripts/local_stack's PORT_VARIABLES) chosen free."""
+    ports = {service: servers.free_port() for service in PORT_VARIABLES}
     env = {
         **os.environ,
-        "PLATFORM_HOME": str(tmp_path),
+        "PLATFORM_HOME": str(platform_home),
         "REGISTRY_DATA_PATH": str(REPO_ROOT / "data" / "ai_human_essays.csv.gz"),
-        "MLFLOW_PORT": str(ports["mlflow"]),
-        "SERVING_PORT": str(ports["serving"]),
-        "FRONTEND_PORT": str(ports["frontend"]),
-        "ORCHESTRATION_WEBHOOK_PORT": str(ports["webhook"]),
-        "PREFECT_PORT": str(ports["prefect"]),
-        "PROMETHEUS_PORT": str(ports["prometheus"]),
-        "ALERTMANAGER_PORT": str(ports["alertmanager"]),
+        **{PORT_VARIABLES[service]: str(port) for service, port in ports.items()},
     }
     env.pop("MLFLOW_TRACKING_URI", None)
+    return env, ports
+
+
+@pytest.fixture
+def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
+    env, ports = local_mode_env(tmp_path)
     output = tmp_path / "make-local.out"
     with output.open("wb") as out:
         process = subprocess.Popen(

@@ -141,9 +141,11 @@ def test_http_source_is_one_more_input(
     orchestration_env: dict[str, Path],
     seed_rows: pd.DataFrame,
     http_source: tuple[str, pd.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, rows = http_source
-    state = ingest(http_source_url=url, return_state=True)
+    monkeypatch.setenv("ORCHESTRATION_HTTP_SOURCE_URL", url)
+    state = ingest(return_state=True)
     assert state.is_completed(), state.message
     data = store(orchestration_env).get(store(orchestration_env).latest())
     assert len(data) == len(seed_rows) + len(rows)
@@ -155,7 +157,8 @@ def test_unreachable_object_store_fails_after_retries(
     monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", "http://127.0.0.1:9")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
-    state = ingest(dataset_store="s3://datasets/x", return_state=True)
+    monkeypatch.setenv("REGISTRY_DATASET_STORE", "s3://datasets/x")
+    state = ingest(return_state=True)
     assert state.is_failed()
     with pytest.raises(Exception, match="dataset store s3://datasets/x unreachable"):
         state.result()

@@ -22,6 +22,11 @@ Results go to ``bench/results/serve.json``, with the target ratios in ``summary`
 
     uv run --frozen python bench/serve.py            # ~14 minutes
     uv run --frozen python bench/serve.py --duration 3 --rounds 1 --n-train 2000  # smoke run
+
+``--compare-with DIR`` measures only this service (1 worker, batching on) served from ``DIR`` (an
+earlier source tree, e.g. ``git worktree add /tmp/before <commit>``) against the same
+configuration served from this tree, interleaved, and writes ``bench/results/serve_compare.json``:
+the before/after check of a change to the request path.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from tests.serving_servers import start_serving  # noqa: E402
 logger = logging.getLogger("bench.serve")
 LUA = REPO / "bench" / "lua" / "post_bodies.lua"
 RESULTS = REPO / "bench" / "results" / "serve.json"
+COMPARE_RESULTS = REPO / "bench" / "results" / "serve_compare.json"
 CONNECTIONS = 16
 BATCH = 32
 MODEL_NAME = "bench-ai-text-detector"
@@ -142,8 +148,10 @@ def start_ours(
     *,
     name: str,
     extra_env: dict[str, str] | None = None,
+    source_tree: Path | None = None,
 ) -> ServerProcess:
-    """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting)."""
+    """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting;
+    ``source_tree``: serve the code of another checkout)."""
     env = {
         "MLFLOW_TRACKING_URI": model["tracking_uri"],
         "SERVING_MODEL_NAME": MODEL_NAME,
@@ -155,7 +163,9 @@ def start_ours(
     }
     if workers > 1:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / f"metrics-{name}")
-    return start_serving(env, workdir / "logs", name=name, wait_ready=True, timeout=300)
+    return start_serving(
+        env, workdir / "logs", name=name, wait_ready=True, timeout=300, cwd=source_tree
+    )
 
 
 def start_mlflow_serve(model: dict[str, Any], workdir: Path, workers: int) -> ServerProcess:
@@ -386,6 +396,24 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """After / before ratios of the ``--compare-with`` run."""
+    before, after = results["before"], results["after"]
+    return {
+        "single_requests_per_s_after_over_before": round(
+            after["single"]["requests_per_s"] / before["single"]["requests_per_s"], 3
+        ),
+        "batch32_texts_per_s_after_over_before": round(
+            after["batch32"]["texts_per_s"] / before["batch32"]["texts_per_s"], 3
+        ),
+        "single_p99_ms": {
+            "before": before["single"]["latency_ms"]["p99"],
+            "after": after["single"]["latency_ms"]["p99"],
+        },
+        "all_correct": all(v["correct"] for v in results.values()),
+    }
+
+
 def write_all_bodies(workdir: Path, texts: list[str]) -> Bodies:
     """Request bodies for wrk: single texts and batches of 32, for both servers."""
     batches = [texts[i : i + BATCH] for i in range(0, 32 * BATCH, BATCH)]
@@ -488,8 +516,15 @@ def setup_logging() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        help="source tree of an earlier version: measure it against this one (see docstring)",
+    )
     args = parser.parse_args()
+    args.output = args.output or (COMPARE_RESULTS if args.compare_with else RESULTS)
     setup_logging()
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     running: dict[str, Running] = {}
@@ -499,10 +534,21 @@ def main() -> None:
         ceiling = in_process_rates(model["pipeline"], model["texts"])
 
         def ours(
-            name: str, workers: int, batching: bool, extra_env: dict[str, str] | None = None
+            name: str,
+            workers: int,
+            batching: bool,
+            extra_env: dict[str, str] | None = None,
+            source_tree: Path | None = None,
         ) -> tuple[str, str, Callable[[], ServerProcess]]:
             start = partial(
-                start_ours, model, workdir, workers, batching, name=name, extra_env=extra_env
+                start_ours,
+                model,
+                workdir,
+                workers,
+                batching,
+                name=name,
+                extra_env=extra_env,
+                source_tree=source_tree,
             )
             return "serving", name, start
 
@@ -518,6 +564,11 @@ def main() -> None:
             ]
             + [ours("serving_w2_batching_on_pipeline_scorer", 2, True, PIPELINE_SCORER)]
         )
+        if args.compare_with:
+            plan = [
+                ours("before", 1, True, source_tree=args.compare_with.resolve()),
+                ours("after", 1, True),
+            ]
         for kind, name, start in plan:
             running[name] = start_and_check(kind, name, start, model, bodies)
         measure_rounds(running, bodies, args.duration, args.rounds)
@@ -542,7 +593,7 @@ def main() -> None:
                     "log_linger_seconds",
                 )
             },
-            "summary": summarise(results),
+            "summary": compare(results) if args.compare_with else summarise(results),
             "results": results,
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)

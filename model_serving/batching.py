@@ -23,13 +23,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model_serving.model_holder import LoadedModel
+from model_serving.errors import ModelUnavailable, PredictionFailed
+from model_serving.model_version import LoadedModel
 
 logger = logging.getLogger(__name__)
-
-
-class ModelUnavailable(Exception):
-    """No model is loaded; the reason says why."""
 
 
 @dataclass(frozen=True)
@@ -150,11 +147,10 @@ class MicroBatcher:
         texts = [text for job in jobs for text in job.texts]
         try:
             probabilities = model.predict_proba(texts)
-        except Exception as exc:  # the model failed on this input: report per job
+        except Exception:  # the model failed on this input: report per job, log the cause
             logger.exception("prediction failed for a batch of %d texts", len(texts))
-            failure = RuntimeError(f"prediction failed: {type(exc).__name__}")
             for job in jobs:
-                job.loop.call_soon_threadsafe(_resolve, job.future, failure)
+                job.loop.call_soon_threadsafe(_resolve, job.future, PredictionFailed())
             return
         self._on_batch(len(texts))
         offset = 0

@@ -125,6 +125,17 @@ class ServingMetrics:
             "Prediction-log rows dropped because the queue was full.",
             registry=r,
         )
+        self.log_rejected = Counter(
+            "detector_prediction_log_rejected_total",
+            "Prediction-log rows the database refused for what they hold (set aside, not retried).",
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "detector_rate_limited_total",
+            "Requests refused with 429 because their client sent more than its share, by route.",
+            ["route"],
+            registry=r,
+        )
         self.feedback = Counter(
             "detector_feedback_total",
             "Feedback received, by whether the prediction was correct.",
@@ -147,6 +158,8 @@ class ServingMetrics:
             self.model_reloads.labels(result=result)
         for outcome in ("correct", "incorrect"):
             self.feedback.labels(outcome=outcome)
+        for route in ("/v1/predict", "/v1/feedback", "/invocations"):
+            self.rate_limited.labels(route=route)
         self.model_loaded.set(0)
 
     def render(self) -> bytes:

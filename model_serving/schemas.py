@@ -1,7 +1,8 @@
 """Request and response bodies of the HTTP API (they define the OpenAPI schema).
 
-Types are strict: a number where a string is expected is an error, not coerced. Limits that come
-from settings (text length, batch size) are checked in the routes, with a message naming them.
+Types are strict: a number where a string is expected is an error, not coerced. The texts
+themselves (empty, too long, too many, not encodable) are checked by
+``request_parsing.check_texts``, with a message naming the limit.
 """
 
 from __future__ import annotations
@@ -12,12 +13,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 Label = Literal["ai", "human"]
-
-
-def _require_text(value: str, where: str) -> str:
-    if not value.strip():
-        raise ValueError(f"{where} is empty or only whitespace")
-    return value
 
 
 class PredictRequest(BaseModel):
@@ -45,10 +40,6 @@ class PredictRequest(BaseModel):
     def _exactly_one(self) -> PredictRequest:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of 'text' (a string) or 'texts' (a list of strings)")
-        if self.text is not None:
-            _require_text(self.text, "text")
-        for index, text in enumerate(self.texts or []):
-            _require_text(text, f"texts[{index}]")
         return self
 
     def all_texts(self) -> list[str]:

@@ -30,6 +30,7 @@ def start_serving(
     port: int | None = None,
     wait_ready: bool = False,
     timeout: float = 90.0,
+    cwd: Path | None = None,
 ) -> ServerProcess:
     """Start serving on a free port; wait for ``/healthz`` (or ``/readyz`` with ``wait_ready``).
 
@@ -37,10 +38,13 @@ def start_serving(
     own ``SO_REUSEPORT`` socket, and keep-alive connections opened earlier stay on the first one.
 
     ``port`` fixes the port instead, for a client that must know the URL before serving is up.
+    ``cwd`` runs ``python -m model_serving`` from another source tree (the bench compares an
+    earlier checkout with this one: the current folder comes first on ``sys.path``).
 
     ``env`` is added to this process's environment: pass ``MLFLOW_TRACKING_URI`` (+ S3 variables)
     and any ``SERVING_*`` setting. Unless given, the prediction log goes to a SQLite file in
-    ``log_dir`` and ``SERVING_ADMIN_TOKEN`` is ``test-admin-token`` (in ``server.extra``).
+    ``log_dir``, ``SERVING_ADMIN_TOKEN`` is ``test-admin-token`` (in ``server.extra``) and the
+    per-client rate limits are off.
     """
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -51,6 +55,10 @@ def start_serving(
         "SERVING_DATABASE_URL": f"sqlite:///{log_dir / f'{name}-predictions.db'}",
         "SERVING_ADMIN_TOKEN": "test-admin-token",
         "SERVING_LOG_LEVEL": "info",
+        # Tests and benchmarks load serving from one address: no per-client rate limit unless
+        # a test sets one.
+        "SERVING_RATE_LIMIT_PREDICT_PER_SECOND": "0",
+        "SERVING_RATE_LIMIT_FEEDBACK_PER_SECOND": "0",
         **env,
     }
     server = start_process(
@@ -61,6 +69,7 @@ def start_serving(
         health=http_ok(f"{url}/readyz" if wait_ready else f"{url}/healthz"),
         env=full_env,
         timeout=timeout,
+        cwd=cwd,
     )
     workers = int(full_env.get("SERVING_WORKERS", "1"))
     if wait_ready and workers > 1:

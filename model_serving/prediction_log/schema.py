@@ -41,7 +41,8 @@ class Prediction(Base):
 
 
 class Feedback(Base):
-    """A user's true label for a prediction."""
+    """A user's true label for a prediction: at most one per prediction (a repeat would count
+    twice in the live accuracy and in training data)."""
 
     __tablename__ = "feedback"
 
@@ -52,7 +53,7 @@ class Feedback(Base):
     label: Mapped[str] = mapped_column(String(8), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
 
-    __table_args__ = (Index("ix_feedback_prediction_id", "prediction_id"),)
+    __table_args__ = (Index("ux_feedback_prediction_id", "prediction_id", unique=True),)
 
 
 metadata = Base.metadata

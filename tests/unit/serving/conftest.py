@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from model_serving.app import create_app
-from model_serving.model_holder import LoadedArtifacts, VersionInfo
+from model_serving.model_version import LoadedArtifacts, VersionInfo
 from model_serving.settings import ServingSettings
 from tests.model_fixtures import sample, small_pipeline
 
@@ -76,6 +76,8 @@ def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
             "admin_token": "secret-token",
             "drift_enabled": False,
             "log_flush_interval_seconds": 0.05,
+            "rate_limit_predict_per_second": 0,
+            "rate_limit_feedback_per_second": 0,
         }
         values.update(overrides)
         return ServingSettings(**values)

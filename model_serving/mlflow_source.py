@@ -1,0 +1,85 @@
+"""The production ``ModelSource``: resolve the alias and load a version from the MLflow registry."""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+
+from model_monitoring.profile import ReferenceProfile
+from model_registry import contract
+from model_serving.model_checks import short_error
+from model_serving.model_version import LoadedArtifacts, VersionInfo
+
+logger = logging.getLogger(__name__)
+
+
+class MlflowModelSource:
+    """Resolve aliases and load versions from the MLflow registry at ``tracking_uri``.
+
+    MLflow's HTTP client retries for minutes by default; unless the environment says otherwise
+    the retries are capped here so that a down registry shows up as a quick, retried failure
+    (the holder retries with its own backoff). Download progress bars are switched off.
+    """
+
+    def __init__(self, tracking_uri: str) -> None:
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+        from mlflow import MlflowClient
+
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def resolve(self, name: str, alias: str) -> VersionInfo:
+        version = self.client.get_model_version_by_alias(name, alias)
+        return VersionInfo(
+            name=name,
+            alias=alias,
+            version=str(version.version),
+            run_id=str(version.run_id or ""),
+            tags=dict(version.tags or {}),
+        )
+
+    def load(self, info: VersionInfo) -> LoadedArtifacts:
+        import mlflow
+        import mlflow.sklearn
+        from mlflow.models import Model
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        with tempfile.TemporaryDirectory(prefix="serving-model-") as tmp:
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{info.name}/{info.version}", dst_path=tmp
+            )
+            pipeline = mlflow.sklearn.load_model(local)
+            pyfunc = Model.load(local).flavors.get("python_function", {})
+            predict_fn = str(pyfunc.get("predict_fn") or "predict")
+        return LoadedArtifacts(
+            pipeline=pipeline,
+            pyfunc_predict_fn=predict_fn,
+            reference_profile=self._reference_profile(info),
+        )
+
+    def _reference_profile(self, info: VersionInfo) -> ReferenceProfile | None:
+        import mlflow
+
+        if not info.run_id:
+            return None
+        try:
+            with tempfile.TemporaryDirectory(prefix="serving-profile-") as tmp:
+                path = mlflow.artifacts.download_artifacts(
+                    run_id=info.run_id,
+                    artifact_path=contract.REFERENCE_PROFILE_ARTIFACT,
+                    dst_path=tmp,
+                    tracking_uri=self.tracking_uri,
+                )
+                with open(path, encoding="utf-8") as fh:
+                    return ReferenceProfile.from_json(fh.read())
+        except Exception as exc:
+            logger.warning(
+                "version %s has no usable reference profile (%s); drift disabled for it",
+                info.version,
+                short_error(exc),
+            )
+            return None

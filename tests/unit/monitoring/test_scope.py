@@ -103,3 +103,39 @@ def test_reference_needs_matching_texts_and_domains() -> None:
         build_scope_reference([ENGLISH], [])
     with pytest.raises(ValueError):
         build_scope_reference([], [])
+
+
+def test_non_ascii_whitespace_does_not_count_as_length() -> None:
+    padded = "word " * 10 + "\u00a0\u3000" * 300
+    assert ScopeChecker(None, min_chars=200).assess_one(padded).reason == ScopeReason.TOO_SHORT
+
+
+def test_defaults_are_the_measured_figures() -> None:
+    """The defaults are what tests/data/measure_scope.py measured (bench/results/scope.json)."""
+    from model_monitoring import scope
+    from tests.servers import REPO_ROOT
+
+    measured = json.loads((REPO_ROOT / "bench" / "results" / "scope.json").read_text())
+    assert measured["length"]["min_chars"] == scope.DEFAULT_MIN_CHARS
+    assert measured["novelty"]["threshold"] == scope.DEFAULT_NOVELTY_THRESHOLD
+    assert measured["language"]["threshold"] == scope.DEFAULT_MIN_FUNCTION_WORD_SHARE
+    assert measured["cost"]["window_chars"] == scope.WINDOW_CHARS
+
+
+def test_on_the_shipped_essays_with_the_measured_defaults() -> None:
+    """Built from real essays: held-out essays stay in scope, odd English and other languages
+    do not."""
+    from tests.data.scope_fixtures import UNUSUAL_ENGLISH_TEXTS
+    from tests.model_fixtures import corpus
+
+    texts = corpus()["text"].tolist()
+    reference = build_scope_reference(texts[:800], ["student_essay"] * 800)
+    checker = ScopeChecker(reference)
+    held_out = checker.assess(texts[-400:])
+    out_of_scope = [v for v in held_out if not v.in_scope]
+    assert len(out_of_scope) / len(held_out) <= 0.05, [v.reason for v in out_of_scope]
+    for text in UNUSUAL_ENGLISH_TEXTS:
+        assert checker.assess_one(text).reason == ScopeReason.UNLIKE_TRAINING_DATA, text[:30]
+    long_foreign = [t for _, t in non_english_texts() if len(t) >= checker.min_chars]
+    assert long_foreign
+    assert {checker.assess_one(t).reason for t in long_foreign} == {ScopeReason.NOT_ENGLISH}

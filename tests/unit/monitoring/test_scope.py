@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model_monitoring.scope import (
     FEATURE_NAMES,
@@ -139,3 +141,39 @@ def test_on_the_shipped_essays_with_the_measured_defaults() -> None:
     long_foreign = [t for _, t in non_english_texts() if len(t) >= checker.min_chars]
     assert long_foreign
     assert {checker.assess_one(t).reason for t in long_foreign} == {ScopeReason.NOT_ENGLISH}
+
+
+HOSTILE_TEXTS = [
+    "",
+    "\x00" * 500,
+    "a \ud800 lone surrogate " * 40,
+    "\u200f\u202e right-to-left marks " * 40,
+    "x" * 100_000,
+    "\u00a0" * 5_000,
+    "🙂" * 1_000,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS, ids=range(len(HOSTILE_TEXTS)))
+def test_hostile_strings_get_a_verdict_never_an_exception(
+    text: str, reference: ScopeReference
+) -> None:
+    verdict = ScopeChecker(reference).assess_one(text)
+    assert verdict.reason in {None, *ScopeReason.ALL}
+    assert verdict.in_scope == (verdict.reason is None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=3_000))
+def test_any_text_gets_a_consistent_verdict(text: str) -> None:
+    checker = ScopeChecker(_HYPOTHESIS_REFERENCE, min_chars=50)
+    verdict = checker.assess_one(text)
+    assert verdict.reason in {None, *ScopeReason.ALL}
+    assert verdict.in_scope == (verdict.reason is None)
+    if normalised_length(text) < 50 and latin_letter_share(text) >= 0.8:
+        assert verdict.reason == ScopeReason.TOO_SHORT
+    if verdict.novelty is not None:
+        assert verdict.novelty >= 0.0
+
+
+_HYPOTHESIS_REFERENCE = build_scope_reference([ENGLISH, ENGLISH[:250]] * 3, ["news"] * 6)

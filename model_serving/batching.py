@@ -8,7 +8,8 @@ scored, so batches grow by themselves; a lone request waits at most ``max_wait``
 never runs the model. With batching disabled every job is scored on its own (same thread), which
 is what the benchmark's "batching off" figures measure.
 
-Every text of a batch is scored by the same model snapshot, and the result says which one.
+Every text of a batch is scored by the same model snapshot, and the result says which one; the
+scope checks (``model_monitoring.scope``) run here too, with the scoring, for the same reason.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from model_monitoring.scope import ScopeVerdict
 from model_serving.errors import ModelUnavailable, PredictionFailed
 from model_serving.model_version import LoadedModel
 
@@ -33,6 +35,8 @@ logger = logging.getLogger(__name__)
 class BatchResult:
     probabilities: np.ndarray
     model: LoadedModel
+    #: One scope verdict per text (same order), from the same model snapshot.
+    scope: list[ScopeVerdict]
 
 
 @dataclass
@@ -152,10 +156,23 @@ class MicroBatcher:
             for job in jobs:
                 job.loop.call_soon_threadsafe(_resolve, job.future, PredictionFailed())
             return
+        verdicts = _scope_of(model, texts)
         self._on_batch(len(texts))
         offset = 0
         for job in jobs:
             n = len(job.texts)
-            result = BatchResult(probabilities[offset : offset + n], model)
+            result = BatchResult(
+                probabilities[offset : offset + n], model, verdicts[offset : offset + n]
+            )
             offset += n
             job.loop.call_soon_threadsafe(_resolve, job.future, result)
+
+
+def _scope_of(model: LoadedModel, texts: list[str]) -> list[ScopeVerdict]:
+    """Scope verdicts (in this thread, batched with scoring: never on the event loop). A failing
+    check must not fail the prediction: the texts are then answered as before scope existed."""
+    try:
+        return model.assess_scope(texts)
+    except Exception:
+        logger.exception("scope check failed for a batch of %d texts", len(texts))
+        return [ScopeVerdict(True, None, None)] * len(texts)

@@ -1,17 +1,27 @@
-"""The production ``ModelSource``: resolve the alias and load a version from the MLflow registry."""
+"""The production ``ModelSource``: resolve the alias and load a version from the MLflow registry.
+
+With the model come the optional artifacts of the run that logged it (the same run, so they
+always belong to the served version): the drift reference profile, the scope reference and the
+per-domain evaluation. A version without them still serves.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from model_monitoring.profile import ReferenceProfile
+from model_monitoring.scope import ScopeReference
 from model_registry import contract
 from model_serving.model_checks import short_error
 from model_serving.model_version import LoadedArtifacts, VersionInfo
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class MlflowModelSource:
@@ -58,28 +68,58 @@ class MlflowModelSource:
         return LoadedArtifacts(
             pipeline=pipeline,
             pyfunc_predict_fn=predict_fn,
-            reference_profile=self._reference_profile(info),
+            reference_profile=self._run_artifact(
+                info,
+                contract.REFERENCE_PROFILE_ARTIFACT,
+                ReferenceProfile.from_json,
+                "drift disabled for it",
+            ),
+            scope_reference=self._run_artifact(
+                info,
+                contract.SCOPE_REFERENCE_ARTIFACT,
+                ScopeReference.from_json,
+                "scope: length and language checks only",
+            ),
+            evaluation=self._run_artifact(
+                info,
+                contract.EVALUATION_BY_DOMAIN_ARTIFACT,
+                _json_object,
+                "GET /v1/model shows no evaluation",
+            ),
         )
 
-    def _reference_profile(self, info: VersionInfo) -> ReferenceProfile | None:
+    def _run_artifact(
+        self, info: VersionInfo, artifact_path: str, parse: Callable[[str], T], what: str
+    ) -> T | None:
+        """An optional JSON artifact of the run that logged the version, parsed; ``None`` (and a
+        warning saying what is off for this version) when it is missing or unreadable."""
         import mlflow
 
         if not info.run_id:
             return None
         try:
-            with tempfile.TemporaryDirectory(prefix="serving-profile-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="serving-artifact-") as tmp:
                 path = mlflow.artifacts.download_artifacts(
                     run_id=info.run_id,
-                    artifact_path=contract.REFERENCE_PROFILE_ARTIFACT,
+                    artifact_path=artifact_path,
                     dst_path=tmp,
                     tracking_uri=self.tracking_uri,
                 )
                 with open(path, encoding="utf-8") as fh:
-                    return ReferenceProfile.from_json(fh.read())
+                    return parse(fh.read())
         except Exception as exc:
             logger.warning(
-                "version %s has no usable reference profile (%s); drift disabled for it",
+                "version %s has no usable %s (%s); %s",
                 info.version,
+                artifact_path,
                 short_error(exc),
+                what,
             )
             return None
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value

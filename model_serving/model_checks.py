@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from model_monitoring.scope import ScopeChecker
 from model_registry import contract
 from model_serving.errors import ModelRejected
 from model_serving.examples import CHECK_TEXTS
@@ -63,6 +64,7 @@ def build_loaded_model(
     if not math.isclose(float(single[0, 1]), float(raw[0, 1]), abs_tol=1e-6):
         raise ModelRejected("a text scored alone differs from the same text in a batch")
     scorer = _checked_scorer(pipeline, texts, raw) if compile_scorer else None
+    scope = _checked_scope(artifacts, texts)
     explainer = Explainer(pipeline)
     _ = explainer.method  # computes feature names now rather than on the first explain request
     metrics = {
@@ -81,8 +83,26 @@ def build_loaded_model(
         reference_profile=artifacts.reference_profile,
         explainer=explainer,
         positive_column=classes.index(contract.LABEL_AI),
+        scope=scope,
+        evaluation=artifacts.evaluation,
         scorer=scorer,
     )
+
+
+def _checked_scope(artifacts: LoadedArtifacts, texts: list[str]) -> ScopeChecker:
+    """The scope checker of the version's reference, tried on the check texts; without a usable
+    reference only the length and language checks run (the version is still served)."""
+    if artifacts.scope_reference is not None:
+        try:
+            checker = ScopeChecker(artifacts.scope_reference)
+            checker.assess(texts)
+            return checker
+        except Exception as exc:
+            logger.warning(
+                "the scope reference cannot be used (%s); length and language checks only",
+                short_error(exc),
+            )
+    return ScopeChecker(None)
 
 
 def _checked_scorer(

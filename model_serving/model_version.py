@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from model_monitoring.profile import ReferenceProfile
+from model_monitoring.scope import ScopeChecker, ScopeReference, ScopeVerdict
 from model_registry import contract
 from model_serving.explain import Explainer
 from model_serving.linear_scorer import LinearTextScorer
@@ -36,6 +37,11 @@ class LoadedArtifacts:
     #: The pyfunc ``predict_fn`` the version was logged with (``/invocations`` default output).
     pyfunc_predict_fn: str = "predict"
     reference_profile: ReferenceProfile | None = None
+    #: What the scope checks compare a text with (run artifact ``SCOPE_REFERENCE_ARTIFACT``);
+    #: ``None`` for versions logged before it existed: only the length and language checks run.
+    scope_reference: ScopeReference | None = None
+    #: The run's per-domain evaluation (``EVALUATION_BY_DOMAIN_ARTIFACT``), shown as it is.
+    evaluation: dict[str, Any] | None = None
 
 
 class ModelSource(Protocol):
@@ -60,6 +66,9 @@ class LoadedModel:
     reference_profile: ReferenceProfile | None
     explainer: Explainer
     positive_column: int
+    #: Says whether a text is in the model's scope (built from the version's scope reference).
+    scope: ScopeChecker
+    evaluation: dict[str, Any] | None = None
     #: The pipeline compiled to arrays (``linear_scorer``), or ``None``: the pipeline scores.
     scorer: LinearTextScorer | None = None
 
@@ -76,6 +85,10 @@ class LoadedModel:
         """P(AI) for each text."""
         scorer = self.scorer if self.scorer is not None else self.pipeline
         return np.asarray(scorer.predict_proba(texts))[:, self.positive_column]
+
+    def assess_scope(self, texts: list[str]) -> list[ScopeVerdict]:
+        """One scope verdict per text (see ``model_monitoring.scope``)."""
+        return self.scope.assess(texts)
 
     def label(self, probability: float) -> str:
         return contract.LABEL_NAMES[

@@ -13,6 +13,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 
+from model_registry import contract
 from model_serving.batching import BatchResult
 from model_serving.feedback import PredictedLabel
 from model_serving.prediction_log.writer import PredictionRow
@@ -50,7 +51,7 @@ async def answer_predict(
                 explanation, from_attributes=True
             )
     out = predictions[0] if request.single else BatchPrediction(predictions=predictions)
-    return out.model_dump_json(exclude_none=True).encode()
+    return out.model_dump_json().encode()
 
 
 def check_invocation_texts(state: ServingState, values: list[object]) -> list[str]:
@@ -76,6 +77,9 @@ def record_predictions(
 ) -> list[Prediction]:
     """Metrics, prediction log and the recent-id map for every scored text.
 
+    Out of scope the answer's label is "uncertain"; the log and the feedback bookkeeping keep
+    the model's own label (feedback says whether the model was right), with the scope verdict.
+
     An id is remembered for feedback only when its row was queued for the log: feedback on a
     prediction the log dropped would otherwise reference a row that never exists.
     """
@@ -84,10 +88,14 @@ def record_predictions(
     version = model.version
     now = datetime.now(UTC).replace(tzinfo=None)
     out = []
-    for text, probability in zip(texts, result.probabilities.tolist(), strict=True):
+    for text, probability, scope in zip(
+        texts, result.probabilities.tolist(), result.scope, strict=True
+    ):
         label = model.label(probability)
         prediction_id = new_prediction_id()
         metrics.predictions.labels(label, version).inc()
+        if not scope.in_scope:
+            metrics.out_of_scope.labels(scope.reason).inc()
         metrics.probability.observe(probability)
         metrics.input_length.observe(len(text))
         queued = state.writer.submit(
@@ -100,17 +108,21 @@ def record_predictions(
                 text_length=len(text),
                 text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 text=text,
+                in_scope=scope.in_scope,
+                scope_reason=scope.reason,
             )
         )
         if queued:
             state.recent.add(prediction_id, PredictedLabel(label, version))
         out.append(
             Prediction(
-                label=label,
+                label=label if scope.in_scope else contract.VERDICT_UNCERTAIN,
                 probability_ai=probability,
                 threshold=model.threshold,
                 model_version=version,
                 prediction_id=prediction_id,
+                in_scope=scope.in_scope,
+                scope_reason=scope.reason,
             )
         )
     return out

@@ -31,6 +31,7 @@ from model_serving.schemas import (
     PredictRequest,
     Readiness,
     ReloadResponse,
+    ScopeInfo,
 )
 from model_serving.state import ServingState
 
@@ -50,7 +51,6 @@ PREDICT_BODY = {
 @router.post(
     "/v1/predict",
     response_model=Prediction | BatchPrediction,
-    response_model_exclude_none=True,
     responses=ERRORS,
     summary="Classify one text or a batch of texts as AI-generated or human-written",
     openapi_extra=PREDICT_BODY,
@@ -104,6 +104,12 @@ async def model_info(state: StateDep) -> ModelInfo:
         loaded_at=model.loaded_at,
         explain_method=model.explainer.method,
         scoring=model.scoring,
+        scope=ScopeInfo(
+            reference=model.scope.reference is not None,
+            min_chars=model.scope.min_chars,
+            novelty_threshold=model.scope.novelty_threshold,
+        ),
+        evaluation=model.evaluation,
     )
 
 

@@ -13,6 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 Label = Literal["ai", "human"]
+#: What ``/v1/predict`` answers: the model's label, or "uncertain" when the text is out of scope.
+Verdict = Literal["ai", "human", "uncertain"]
+ScopeReasonName = Literal["too_short", "not_english", "unlike_training_data"]
 
 
 class PredictRequest(BaseModel):
@@ -58,12 +61,19 @@ class ExplanationOut(BaseModel):
 
 
 class Prediction(BaseModel):
-    label: Label
+    label: Verdict = Field(
+        description="'ai' or 'human' (the model's label at the threshold); 'uncertain' when the "
+        "text is out of the model's scope (see scope_reason; probability_ai is still the model's)."
+    )
     probability_ai: float = Field(ge=0.0, le=1.0)
     threshold: float
-    model_version: str
+    model_version: str = Field(description="The model version that answered.")
     prediction_id: str
-    explanation: ExplanationOut | None = None
+    in_scope: bool = Field(description="Whether the model can judge this text.")
+    scope_reason: ScopeReasonName | None = Field(
+        description="Why the text is out of scope; null when in scope."
+    )
+    explanation: ExplanationOut | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class BatchPrediction(BaseModel):
@@ -84,6 +94,17 @@ class FeedbackResponse(BaseModel):
     correct: bool
 
 
+class ScopeInfo(BaseModel):
+    """Which scope checks this version runs (``model_monitoring.scope``)."""
+
+    reference: bool = Field(
+        description="The version has a scope reference: texts unlike every training domain are "
+        "out of scope. Without one only the length and language checks run."
+    )
+    min_chars: int
+    novelty_threshold: float | None
+
+
 class ModelInfo(BaseModel):
     name: str
     alias: str
@@ -97,6 +118,11 @@ class ModelInfo(BaseModel):
     scoring: str = Field(
         description="How texts are scored: 'compiled' (the pipeline compiled to arrays, checked "
         "to give the pipeline's probabilities at load) or 'pipeline' (scikit-learn itself)."
+    )
+    scope: ScopeInfo
+    evaluation: dict[str, Any] | None = Field(
+        description="The version's per-domain evaluation (run artifact evaluation/by_domain.json, "
+        "schema in docs/CONTRACTS.md); null when the version has none."
     )
 
 

@@ -51,6 +51,8 @@ class PredictionRow:
     text_length: int
     text_sha256: str
     text: str
+    in_scope: bool = True
+    scope_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,6 +332,8 @@ class PredictionLogWriter:
             "text_length": row.text_length,
             "text_sha256": row.text_sha256,
             "text": row.text if self.store_text else None,
+            "in_scope": row.in_scope,
+            "scope_reason": row.scope_reason,
         }
 
 

@@ -37,9 +37,22 @@ class FakeSource:
     down: bool = False
     loads: int = 0
 
-    def publish(self, version: str, pipeline: Any, threshold: str = "0.5") -> None:
+    scope: dict[str, Any] = field(default_factory=dict)
+    evaluations: dict[str, Any] = field(default_factory=dict)
+
+    def publish(
+        self,
+        version: str,
+        pipeline: Any,
+        threshold: str = "0.5",
+        *,
+        scope_reference: Any = None,
+        evaluation: dict[str, Any] | None = None,
+    ) -> None:
         self.versions[version] = pipeline
         self.tags[version] = {"threshold": threshold, "test_f1": "0.9", "dataset_digest": "d1"}
+        self.scope[version] = scope_reference
+        self.evaluations[version] = evaluation
         self.alias_target = version
 
     def resolve(self, name: str, alias: str) -> VersionInfo:
@@ -57,7 +70,11 @@ class FakeSource:
 
     def load(self, info: VersionInfo) -> LoadedArtifacts:
         self.loads += 1
-        return LoadedArtifacts(pipeline=self.versions[info.version])
+        return LoadedArtifacts(
+            pipeline=self.versions[info.version],
+            scope_reference=self.scope.get(info.version),
+            evaluation=self.evaluations.get(info.version),
+        )
 
 
 @pytest.fixture

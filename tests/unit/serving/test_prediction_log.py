@@ -47,6 +47,8 @@ def test_migrations_create_the_contract_tables(tmp_path: Path) -> None:
         "text_length",
         "text_sha256",
         "text",
+        "in_scope",
+        "scope_reason",
     }
     assert {c["name"] for c in inspector.get_columns("feedback")} == {
         "id",

@@ -6,7 +6,8 @@ model did not train on. The model: word 1-2-gram TF-IDF + logistic regression fi
 ``--n-train`` essays, logged once (cloudpickle, ``pyfunc_predict_fn="predict_proba"`` and no
 signature, so that ``mlflow models serve`` returns correct probabilities -- checked against the
 in-process pipeline before every measurement) and registered as ``@champion`` in a temporary
-SQLite MLflow store. Both servers load that same version.
+SQLite MLflow store, with a scope reference built from its training essays (so serving runs every
+scope check, as for a trained version). Both servers load that same version.
 
 Measured per server configuration: startup-to-ready time, RSS after warm-up (whole process
 group), single-text requests (req/s, p50/p90/p99) and batch requests of 32 texts (texts/s).
@@ -107,6 +108,17 @@ def register_bench_model(workdir: Path, n_train: int, seed: int = 0) -> dict[str
         experiment_id=experiment,
         pyfunc_predict_fn="predict_proba",
     )
+    # The scope reference goes with the model, as training logs it: the servers then run every
+    # scope check a served version runs, the novelty check included.
+    from mlflow import MlflowClient
+
+    from model_monitoring.scope import build_scope_reference
+
+    train_texts = train["text"].tolist()
+    scope = build_scope_reference(train_texts, [contract.DEFAULT_DOMAIN] * len(train_texts))
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
+    client.log_text(run_id, scope.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
     texts = held_out.iloc[300:]["text"].tolist()
     return {
         "tracking_uri": uri,
@@ -239,7 +251,13 @@ def check_correct(kind: str, url: str, model: dict[str, Any]) -> dict[str, Any]:
     )
     result = {"max_abs_diff_vs_pipeline": float(diff), "correct": bool(diff < 1e-6)}
     if kind == "serving":
-        result["scoring"] = httpx.get(url + "/v1/model", timeout=30).json()["scoring"]
+        info = httpx.get(url + "/v1/model", timeout=30).json()
+        result["scoring"] = info["scoring"]
+        result["scope_checks"] = (
+            "with reference"
+            if info.get("scope", {}).get("reference")
+            else ("length and language" if "scope" in info else "none (before scope existed)")
+        )
     return result
 
 

@@ -27,4 +27,4 @@ train: install  ## train candidates, register the best, run the promotion gate
 	$(UV) run --frozen python -m model_registry train
 
 local: install  ## embedded local mode: no Docker, SQLite + local folders, every service as a process
-	$(UV) run --frozen python scripts/local_stack.py
+	$(UV) run --frozen python -m scripts.local_stack

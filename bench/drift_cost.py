@@ -24,13 +24,10 @@ import json
 import logging
 import shutil
 import statistics
-import sys
 import tempfile
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.serve import (
     REPO,
@@ -43,10 +40,10 @@ from bench.serve import (
     setup_logging,
     start_and_check,
     start_ours,
-    stop_all,
+    stop_running,
     write_all_bodies,
 )
-from tests.serving_servers import metric
+from platform_processes.serving import metric
 
 logger = logging.getLogger("bench.drift_cost")
 RESULTS = REPO / "bench" / "results" / "drift_cost.json"
@@ -128,7 +125,7 @@ def main() -> None:
         logger.info("wrote %s", args.output)
         logger.info("summary: %s", json.dumps(summary))
     finally:
-        stop_all(running)
+        stop_running(running)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

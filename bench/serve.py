@@ -40,7 +40,6 @@ import platform
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -52,14 +51,14 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from model_registry import contract
+from model_serving.settings import ServingSettings
+from platform_processes import commands
+from platform_processes.launcher import ServerProcess, free_port, start_process, stop_all
+from platform_processes.serving import start_serving
+from tests.model_fixtures import corpus, log_and_register, small_pipeline
 
-from model_registry import contract  # noqa: E402
-from model_serving.settings import ServingSettings  # noqa: E402
-from tests.model_fixtures import corpus, log_and_register, small_pipeline  # noqa: E402
-from tests.servers import VENV_BIN, ServerProcess, free_port, http_ok, start_process  # noqa: E402
-from tests.serving_servers import start_serving  # noqa: E402
+REPO = commands.REPO_ROOT
 
 logger = logging.getLogger("bench.serve")
 LUA = REPO / "bench" / "lua" / "post_bodies.lua"
@@ -183,8 +182,8 @@ def start_ours(
 def start_mlflow_serve(model: dict[str, Any], workdir: Path, workers: int) -> ServerProcess:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [
-        str(VENV_BIN / "mlflow"),
+    args = commands.python_module(
+        "mlflow",
         "models",
         "serve",
         "-m",
@@ -197,13 +196,13 @@ def start_mlflow_serve(model: dict[str, Any], workdir: Path, workers: int) -> Se
         str(port),
         "-w",
         str(workers),
-    ]
+    )
     return start_process(
         f"mlflow-serve-w{workers}",
         args,
         log_dir=workdir / "logs",
         url=url,
-        health=http_ok(f"{url}/ping"),
+        health=f"{url}/ping",
         env={"MLFLOW_TRACKING_URI": model["tracking_uri"]},
         timeout=300,
     )
@@ -376,9 +375,8 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def stop_all(running: dict[str, Running]) -> None:
-    for entry in running.values():
-        entry.server.stop()
+def stop_running(running: dict[str, Running]) -> None:
+    stop_all(entry.server for entry in running.values())
 
 
 def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -619,7 +617,7 @@ def main() -> None:
         logger.info("wrote %s", args.output)
         logger.info("summary: %s", json.dumps(report["summary"]))
     finally:
-        stop_all(running)
+        stop_running(running)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

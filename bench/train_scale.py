@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 CANDIDATE = "word_tfidf_lr"
 RESULTS = REPO / "bench" / "results" / "train_scale.json"

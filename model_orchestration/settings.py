@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
@@ -55,6 +55,8 @@ class OrchestrationSettings(BaseSettings):
     #: Shared bearer token Alertmanager sends (``http_config.authorization.credentials``).
     #: Required by the receiver (it refuses to start without one); unused by the worker.
     webhook_token: SecretStr | None = Field(default=None, min_length=8)
+    #: Request bodies above this many bytes are refused (413) before they are parsed.
+    webhook_max_body_bytes: int = Field(default=1_048_576, ge=1024)
     #: No new retrain is started within this many seconds of the previous start.
     cooldown_seconds: float = Field(default=1800.0, ge=0)
     #: Alert names that start a retrain when firing (others are acknowledged and ignored).
@@ -85,6 +87,15 @@ class OrchestrationSettings(BaseSettings):
     retrain_cron: str = "0 3 * * *"
     #: Flow runs the worker executes at the same time.
     max_concurrent_runs: int = Field(default=2, ge=1)
+    #: Seconds between the heartbeat events of the worker's flow runs (Prefect's minimum is 30).
+    heartbeat_seconds: int = Field(default=60, ge=30)
+    #: ingest, train and retrain share one slot (see ``flows/dataset_slot.py``): how long a run
+    #: waits for it before failing, and the lease that frees it when its holder is killed.
+    dataset_slot_timeout_seconds: float = Field(default=3600.0, gt=0)
+    dataset_slot_lease_seconds: float = Field(default=300.0, ge=30)
+    #: A retrain run with no heartbeat (nor start) for this long is orphaned (its worker is gone):
+    #: it no longer blocks alerts and is marked crashed. At least two heartbeats.
+    retrain_stale_after_seconds: float = Field(default=300.0, gt=0)
     #: Run ``train`` once at worker start when the registry has no champion.
     first_boot_train: bool = True
 
@@ -106,6 +117,19 @@ class OrchestrationSettings(BaseSettings):
         if isinstance(value, str):
             return [name.strip() for name in value.split(",") if name.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _stale_bound_spans_heartbeats(self) -> OrchestrationSettings:
+        if self.retrain_stale_after_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "ORCHESTRATION_RETRAIN_STALE_AFTER_SECONDS must be at least twice "
+                "ORCHESTRATION_HEARTBEAT_SECONDS, or a live run could be taken for an orphan"
+            )
+        return self
+
+    @property
+    def retrain_stale_after(self) -> timedelta:
+        return timedelta(seconds=self.retrain_stale_after_seconds)
 
     @property
     def cooldown(self) -> timedelta:

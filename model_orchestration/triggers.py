@@ -11,6 +11,13 @@ Two launchers, chosen by whether Prefect's ``PREFECT_API_URL`` is set:
 :class:`RetrainTrigger` serialises decisions with a lock so that a burst of grouped alerts starts
 at most one retrain: already running -> ``skipped_running``; started less than the cool-down ago
 -> ``skipped_cooldown``.
+
+A run only counts as active while something still works on it. A worker that is killed
+mid-retrain leaves its run RUNNING on the server for ever; the worker's flow runs send a Prefect
+heartbeat event every ``ORCHESTRATION_HEARTBEAT_SECONDS``, so a run with no heartbeat (and no
+start) within ``ORCHESTRATION_RETRAIN_STALE_AFTER_SECONDS`` is orphaned: the launcher marks it
+``Crashed`` (visible in the UI, never counted again) and the alert starts a new retrain. The same
+bound applies to a run left PENDING / CANCELLING, and to a due scheduled run nobody picked up.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ logger = logging.getLogger(__name__)
 
 #: Tag put on every flow run the receiver creates (visible in the Prefect UI).
 ALERT_TRIGGER_TAG = "alert-triggered"
+#: The event Prefect's flow engine emits every ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY`` seconds.
+HEARTBEAT_EVENT = "prefect.flow-run.heartbeat"
 
 
 class TriggerResult(StrEnum):
@@ -100,9 +109,17 @@ class ThreadLauncher:
 class PrefectDeploymentLauncher:
     """Full stack: create flow runs of the ``retrain`` deployment on the Prefect server."""
 
-    def __init__(self, deployment: str, flow_name: str) -> None:
+    def __init__(
+        self,
+        deployment: str,
+        flow_name: str,
+        stale_after: timedelta,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._deployment = deployment
         self._flow_name = flow_name
+        self._stale_after = stale_after
+        self._clock = clock
 
     def _flow_filter(self):  # type: ignore[no-untyped-def]
         from prefect.client.schemas.filters import FlowFilter, FlowFilterName
@@ -119,6 +136,7 @@ class PrefectDeploymentLauncher:
         )
         from prefect.client.schemas.objects import StateType
 
+        now = self._clock()
         active = FlowRunFilter(
             state=FlowRunFilterState(
                 type=FlowRunFilterStateType(
@@ -126,21 +144,61 @@ class PrefectDeploymentLauncher:
                 )
             )
         )
-        # Scheduled runs only count once due: the nightly retrain sits scheduled in the future.
+        # Scheduled runs only count once due (the nightly retrain sits scheduled in the future)
+        # and only while a worker could still pick them up.
         due = FlowRunFilter(
             state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
             expected_start_time=FlowRunFilterExpectedStartTime(
-                before_=datetime.now(UTC) + timedelta(seconds=5)
+                after_=now - self._stale_after, before_=now + timedelta(seconds=5)
             ),
         )
         with get_client(sync_client=True) as client:
-            for run_filter in (active, due):
-                runs = client.read_flow_runs(
-                    flow_filter=self._flow_filter(), flow_run_filter=run_filter, limit=1
-                )
-                if runs:
-                    return str(runs[0].id)
+            runs = client.read_flow_runs(
+                flow_filter=self._flow_filter(), flow_run_filter=active, limit=20
+            )
+            for run in runs:
+                if self._still_alive(client, run, now):
+                    return str(run.id)
+                self._mark_orphaned(client, run, now)
+            scheduled = client.read_flow_runs(
+                flow_filter=self._flow_filter(), flow_run_filter=due, limit=1
+            )
+            if scheduled:
+                return str(scheduled[0].id)
         return None
+
+    def _still_alive(self, client: Any, run: Any, now: datetime) -> bool:
+        """A heartbeat, a start or a state change of ``run`` within the staleness bound."""
+        from prefect.events.filters import (
+            EventFilter,
+            EventNameFilter,
+            EventOccurredFilter,
+            EventResourceFilter,
+        )
+
+        since = now - self._stale_after
+        moments = [run.start_time, run.state.timestamp if run.state else None]
+        if any(moment is not None and moment >= since for moment in moments):
+            return True
+        heartbeats = client.read_events(
+            filter=EventFilter(
+                event=EventNameFilter(name=[HEARTBEAT_EVENT]),
+                resource=EventResourceFilter(id=[f"prefect.flow-run.{run.id}"]),
+                occurred=EventOccurredFilter(since=since, until=now + timedelta(seconds=5)),
+            ),
+            limit=1,
+        )
+        return bool(heartbeats.events)
+
+    def _mark_orphaned(self, client: Any, run: Any, now: datetime) -> None:
+        from prefect.states import Crashed
+
+        message = (
+            f"no heartbeat for more than {self._stale_after.total_seconds():.0f}s "
+            f"(checked at {now.isoformat()}): its worker is gone; marked crashed by the webhook"
+        )
+        logger.warning("retrain run %s (%s) is orphaned: %s", run.id, run.name, message)
+        client.set_flow_run_state(run.id, Crashed(message=message), force=True)
 
     def last_started_at(self) -> datetime | None:
         from prefect.client.orchestration import get_client

@@ -9,20 +9,26 @@ Run with ``python -m model_orchestration.webhook`` (host/port from ``ORCHESTRATI
 - ``POST /v1/drift`` (bearer token): the drift_check flow reports its domain-classifier AUC here;
   exported as ``detector_drift_domain_auc``.
 - ``GET /healthz``, ``GET /metrics``.
+
+Every other route needs the token, checked by :class:`GuardedBodies` before one byte of the body
+is read; the body is then read up to ``ORCHESTRATION_WEBHOOK_MAX_BODY_BYTES`` (413 beyond,
+announced or streamed) and only then parsed. Every error is serving's JSON body
+``{"error": ..., "detail": ...}`` (``model_serving.errors``), never a traceback.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import secrets
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from model_orchestration.alertmanager_payload import AlertmanagerPayload
 from model_orchestration.metrics import ReceiverMetrics, create_metrics
@@ -40,6 +46,7 @@ from model_orchestration.triggers import (
     TriggerDecision,
     TriggerResult,
 )
+from model_serving.errors import ServiceError, error_response, install_error_handlers
 
 logger = logging.getLogger(__name__)
 
@@ -59,29 +66,90 @@ class DriftReport(BaseModel):
     n_reference: int | None = Field(default=None, ge=0)
 
 
-_bearer = HTTPBearer(auto_error=False)
+#: Routes anyone may call (probes and the scrape); every other route needs the bearer token.
+OPEN_PATHS = frozenset({"/healthz", "/metrics"})
 
 
-def authorised(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """Dependency: the shared bearer token (constant-time comparison) or 401."""
-    expected: bytes = request.app.state.token
-    if credentials is None or not secrets.compare_digest(
-        credentials.credentials.encode(), expected
-    ):
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or wrong bearer token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+class GuardedBodies:
+    """ASGI middleware: token first, then a bounded body, then the application.
+
+    An unauthenticated caller gets 401 without the body being read; an authenticated one gets 413
+    for a body announced or streamed past ``max_body_bytes``. The body that passes is handed to the
+    application in one piece, so FastAPI parses only what was checked.
+    """
+
+    def __init__(self, app: ASGIApp, *, token: bytes, max_body_bytes: int) -> None:
+        self.app = app
+        self.token = token
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        scheme, _, credentials = headers.get(b"authorization", b"").partition(b" ")
+        if scheme.lower() != b"bearer" or not secrets.compare_digest(credentials, self.token):
+            await self._refuse(
+                send,
+                401,
+                "unauthorized",
+                "missing or wrong bearer token",
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+        announced = headers.get(b"content-length", b"")
+        if announced.isdigit() and int(announced) > self.max_body_bytes:
+            await self._too_large(send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        detail = f"request body is larger than the limit of {self.max_body_bytes} bytes"
+        await self._refuse(send, 413, "request body too large", detail, [])
+
+    @staticmethod
+    async def _refuse(
+        send: Send, status_code: int, error: str, detail: str, headers: list[tuple[bytes, bytes]]
+    ) -> None:
+        """Answer with serving's error body (``model_serving.errors``'s shape) from ASGI."""
+        body = json.dumps({"error": error, "detail": detail}).encode()
+        start_headers = [(b"content-type", b"application/json"), *headers]
+        start_headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status_code, "headers": start_headers})
+        await send({"type": "http.response.body", "body": body})
 
 
-def default_launcher() -> RetrainLauncher:
+def default_launcher(settings: OrchestrationSettings) -> RetrainLauncher:
     """Prefect deployment runs when ``PREFECT_API_URL`` is set, else a local background thread."""
     if prefect_api_url():
-        return PrefectDeploymentLauncher(deployment_name(RETRAIN_FLOW), RETRAIN_FLOW)
+        return PrefectDeploymentLauncher(
+            deployment_name(RETRAIN_FLOW), RETRAIN_FLOW, settings.retrain_stale_after
+        )
 
     def run_retrain(**parameters: Any) -> object:
         from model_orchestration.flows.retrain import retrain
@@ -101,7 +169,7 @@ def create_app(
     if settings.webhook_token is None:
         raise ValueError("ORCHESTRATION_WEBHOOK_TOKEN must be set (at least 8 characters)")
     metrics = metrics or create_metrics()
-    trigger = RetrainTrigger(launcher or default_launcher(), settings.cooldown)
+    trigger = RetrainTrigger(launcher or default_launcher(settings), settings.cooldown)
     retrain_alerts = frozenset(settings.retrain_alerts)
     app = FastAPI(
         title="Retrain webhook",
@@ -110,12 +178,17 @@ def create_app(
     )
     app.state.trigger = trigger
     app.state.metrics = metrics
-    app.state.token = settings.webhook_token.get_secret_value().encode()
+    app.add_middleware(
+        GuardedBodies,
+        token=settings.webhook_token.get_secret_value().encode(),
+        max_body_bytes=settings.webhook_max_body_bytes,
+    )
+    install_error_handlers(app)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error on %s", request.url.path)
-        return JSONResponse(status_code=500, content={"detail": "internal error; see server log"})
+        return error_response(500, "internal error", "see the receiver's log")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -128,8 +201,11 @@ def create_app(
     @app.post(
         "/v1/alerts",
         response_model=TriggerResponse,
-        dependencies=[Depends(authorised)],
-        responses={401: {"description": "missing or wrong token"}, 503: {"description": ""}},
+        responses={
+            401: {"description": "missing or wrong bearer token"},
+            413: {"description": "body over ORCHESTRATION_WEBHOOK_MAX_BODY_BYTES"},
+            503: {"description": "the retrain could not be started; Alertmanager retries"},
+        },
     )
     def receive_alerts(payload: AlertmanagerPayload) -> TriggerResponse:
         firing = sorted({alert.name for alert in payload.firing(retrain_alerts)})
@@ -146,9 +222,10 @@ def create_app(
             except Exception as exc:
                 logger.exception("could not start retrain")
                 # 5xx makes Alertmanager retry the notification later.
-                raise HTTPException(
+                raise ServiceError(
                     status.HTTP_503_SERVICE_UNAVAILABLE,
-                    detail=f"could not start retrain: {type(exc).__name__}: {exc}",
+                    "could not start retrain",
+                    f"{type(exc).__name__} (see the receiver's log)",
                 ) from exc
         metrics.retrain_triggers.labels(result=decision.result.value).inc()
         logger.info("alert notification %s (%s): %s", payload.group_key, firing, decision.detail)
@@ -156,10 +233,10 @@ def create_app(
             result=decision.result, detail=decision.detail, run_id=decision.run_id, alerts=firing
         )
 
-    @app.post("/v1/drift", dependencies=[Depends(authorised)])
+    @app.post("/v1/drift")
     def report_drift(report: DriftReport) -> dict[str, float]:
         if math.isnan(report.auc):
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail="auc is NaN")
+            raise ServiceError(status.HTTP_422_UNPROCESSABLE_ENTITY, "auc is NaN")
         metrics.drift_domain_auc.set(report.auc)
         return {"auc": report.auc}
 

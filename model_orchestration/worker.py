@@ -113,7 +113,13 @@ def main() -> None:
     first_boot(settings)
     deployments = build_deployments(settings)
     logger.info("serving %s", [d.name for d in deployments])
-    serve(*deployments, limit=settings.max_concurrent_runs, print_starting_message=False)
+    # Heartbeats let the webhook tell a live retrain from one whose worker was killed.
+    serve(
+        *deployments,
+        limit=settings.max_concurrent_runs,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        print_starting_message=False,
+    )
 
 
 if __name__ == "__main__":

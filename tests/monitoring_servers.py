@@ -8,12 +8,12 @@ registry stack.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 from model_monitoring.render import render_prometheus
 from model_monitoring.settings import MonitoringSettings
-from tests.servers import ServerProcess, ServiceUnavailable, free_port, http_ok, start_process
+from platform_processes import commands
+from tests.servers import ServerProcess, ServiceUnavailable, free_port, start_process
 
 
 def start_project_prometheus(
@@ -26,7 +26,7 @@ def start_project_prometheus(
     interval: str = "2s",
 ) -> ServerProcess:
     """Prometheus with the project's rules, scraping ``serving_targets`` every ``interval``."""
-    binary = shutil.which("prometheus")
+    binary = commands.find_binary(commands.PROMETHEUS_BINARIES)
     if binary is None:
         raise ServiceUnavailable("prometheus is not installed (Debian package prometheus)")
     port = free_port()
@@ -40,14 +40,9 @@ def start_project_prometheus(
     )
     config = render_prometheus(settings, work_dir / "prometheus.yml")
     url = f"http://127.0.0.1:{port}"
-    args = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={work_dir / 'tsdb'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
+    args = commands.prometheus(binary, config, work_dir / "tsdb", port)
     return start_process(
-        "prometheus", args, log_dir=log_dir, url=url, health=http_ok(f"{url}/-/ready"), timeout=30
+        "prometheus", args, log_dir=log_dir, url=url, health=f"{url}/-/ready", timeout=30
     )
 
 

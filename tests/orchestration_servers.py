@@ -2,7 +2,8 @@
 webhook receiver and the worker, each a process group stopped by ``ServerProcess.stop()``; plus
 :class:`OutageProxy` (make MLflow or S3 unreachable for a while), :class:`PrefectApi` (start
 deployment runs and wait for their final state), ``ALL_DEPLOYMENTS`` (what the worker serves) and
-:func:`put_batch` (drop a labelled batch where ``ingest`` looks).
+:func:`put_batch` (drop a labelled batch where ``ingest`` looks) and :func:`alertmanager_payload`
+(a notification as Alertmanager posts it to the webhook).
 
 Built on the helpers of ``tests/servers.py`` (health checks with deadlines, never bare sleeps).
 """
@@ -13,18 +14,17 @@ import asyncio
 import contextlib
 import io
 import os
-import shutil
 import socket
-import sys
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from model_orchestration import prefect_security
 from model_orchestration.settings import (
     DRIFT_CHECK_FLOW,
     INGEST_FLOW,
@@ -33,9 +33,9 @@ from model_orchestration.settings import (
     deployment_name,
 )
 from model_orchestration.storage import split_s3_uri
+from platform_processes import commands
 from tests.servers import (
     REPO_ROOT,
-    VENV_BIN,
     S3Store,
     ServerProcess,
     ServiceUnavailable,
@@ -107,26 +107,32 @@ def drop_postgres_database(url: str) -> None:
         asyncio.run(_postgres_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def prefect_client_env(api_url: str, home: Path) -> dict[str, str]:
-    """What a Prefect client process (worker, webhook, test) needs to talk to the server."""
+def prefect_client_env(server: ServerProcess) -> dict[str, str]:
+    """What a Prefect client process (worker, webhook, test) needs to talk to ``server``: its URL
+    and login (the server enforces it, with CSRF protection, as in compose)."""
     return {
-        "PREFECT_API_URL": api_url,
-        "PREFECT_HOME": str(home),
+        "PREFECT_API_URL": server.url,
+        "PREFECT_HOME": server.extra["home"],
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_CLOUD_ENABLE_ORCHESTRATION_TELEMETRY": "false",
+        **prefect_security.client_env(server.extra["auth_string"]),
     }
 
 
 def start_prefect_server(
     database_url: str, home: Path, log_dir: Path, timeout: float = 120.0
 ) -> ServerProcess:
-    """``prefect server start`` on ``database_url`` (PostgreSQL), no UI; waits on /api/health."""
+    """``prefect server start`` on ``database_url`` (PostgreSQL), no UI, behind a generated login
+    and CSRF protection; waits on /api/health (the one route open without the login)."""
     port = free_port()
-    api_url = f"http://127.0.0.1:{port}/api"
+    origin = f"http://127.0.0.1:{port}"
+    api_url = f"{origin}/api"
+    auth_string = prefect_security.generate_auth_string("platform-test")
     home.mkdir(parents=True, exist_ok=True)
     env = {
-        **prefect_client_env(api_url, home),
+        "PREFECT_HOME": str(home),
         "PREFECT_API_URL": "",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_API_DATABASE_CONNECTION_URL": database_url,
         "PREFECT_SERVER_UI_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
@@ -134,10 +140,11 @@ def start_prefect_server(
         "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_CANCELLATION_CLEANUP_ENABLED": "false",
         "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        **prefect_security.server_env(auth_string, origin),
     }
     server = start_process(
         "prefect-server",
-        [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        commands.prefect_server(port),
         log_dir=log_dir,
         url=api_url,
         health=http_ok(f"{api_url}/health"),
@@ -145,11 +152,12 @@ def start_prefect_server(
         timeout=timeout,
     )
     server.extra["home"] = str(home)
+    server.extra["auth_string"] = auth_string
     return server
 
 
 def alertmanager_binary() -> str:
-    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    binary = commands.find_binary(commands.ALERTMANAGER_BINARIES)
     if binary is None:
         raise ServiceUnavailable("prometheus-alertmanager is not installed (apt package)")
     return binary
@@ -160,35 +168,9 @@ def start_alertmanager(config: Path, data_dir: Path, log_dir: Path) -> ServerPro
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    args = [
-        alertmanager_binary(),
-        f"--config.file={config}",
-        f"--storage.path={data_dir}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--cluster.listen-address=",
-    ]
+    args = commands.alertmanager(alertmanager_binary(), config, data_dir, port)
     return start_process(
-        "alertmanager", args, log_dir=log_dir, url=url, health=http_ok(f"{url}/-/ready"), timeout=30
-    )
-
-
-def start_prometheus(config: Path, data_dir: Path, log_dir: Path) -> ServerProcess:
-    """Prometheus with ``config`` (already rendered), waits on /-/ready."""
-    binary = shutil.which("prometheus")
-    if binary is None:
-        raise ServiceUnavailable("prometheus is not installed (apt package)")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    args = [
-        binary,
-        f"--config.file={config}",
-        f"--storage.tsdb.path={data_dir}",
-        f"--web.listen-address=127.0.0.1:{port}",
-        "--web.enable-lifecycle",
-    ]
-    return start_process(
-        "prometheus", args, log_dir=log_dir, url=url, health=http_ok(f"{url}/-/ready"), timeout=30
+        "alertmanager", args, log_dir=log_dir, url=url, health=f"{url}/-/ready", timeout=30
     )
 
 
@@ -203,7 +185,7 @@ def start_webhook(env: Mapping[str, str], log_dir: Path, port: int | None = None
     }
     return start_process(
         "webhook",
-        [sys.executable, "-m", "model_orchestration.webhook"],
+        commands.python_module("model_orchestration.webhook"),
         log_dir=log_dir,
         url=url,
         health=http_ok(f"{url}/healthz"),
@@ -219,17 +201,18 @@ def start_worker(
     """``python -m model_orchestration.worker``; ready once every deployment in ``ready``
     (``flow/deployment`` names) exists on the Prefect server."""
     api_url = env["PREFECT_API_URL"]
+    login = prefect_security.basic_auth_header(env["PREFECT_API_AUTH_STRING"])
     names = [ready] if isinstance(ready, str) else list(ready)
 
     def deployment_exists() -> bool:
         return all(
-            httpx.get(f"{api_url}/deployments/name/{name}", timeout=2.0).is_success
+            httpx.get(f"{api_url}/deployments/name/{name}", headers=login, timeout=2.0).is_success
             for name in names
         )
 
     return start_process(
         "worker",
-        [sys.executable, "-m", "model_orchestration.worker"],
+        commands.python_module("model_orchestration.worker"),
         log_dir=log_dir,
         url=api_url,
         health=deployment_exists,
@@ -245,6 +228,35 @@ def put_batch(s3_store: S3Store, incoming: str, name: str, frame: pd.DataFrame) 
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False)
     s3_store.client().put_object(Bucket=bucket, Key=prefix + name, Body=buffer.getvalue())
+
+
+def alertmanager_payload(
+    status: str = "firing", names: tuple[str, ...] = ("TextDriftDetected",)
+) -> dict[str, Any]:
+    """An Alertmanager v4 webhook notification with one alert per name."""
+    return {
+        "version": "4",
+        "groupKey": '{}:{alertname="TextDriftDetected"}',
+        "truncatedAlerts": 0,
+        "status": status,
+        "receiver": "retrain-webhook",
+        "groupLabels": {"alertname": names[0]},
+        "commonLabels": {"severity": "warning"},
+        "commonAnnotations": {},
+        "externalURL": "http://alertmanager:9093",
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": name, "severity": "warning"},
+                "annotations": {"summary": "drift"},
+                "startsAt": "2026-11-23T08:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "generatorURL": "http://prometheus:9090/graph",
+                "fingerprint": f"fp{i}",
+            }
+            for i, name in enumerate(names)
+        ],
+    }
 
 
 # --- a switchable TCP proxy: "the server is briefly unavailable" without touching the server ---
@@ -326,17 +338,42 @@ class OutageProxy:
 
 @dataclass
 class PrefectApi:
-    """Start deployment runs and wait for their final state over Prefect's REST API."""
+    """Start deployment runs and wait for their final state over Prefect's REST API, logged in
+    and with a CSRF token on every state-changing request, as Prefect's own client does."""
 
     url: str
+    auth_string: str
+    _csrf: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, server: ServerProcess) -> PrefectApi:
+        return cls(server.url, server.extra["auth_string"])
+
+    @property
+    def login(self) -> dict[str, str]:
+        return prefect_security.basic_auth_header(self.auth_string)
+
+    def csrf_headers(self) -> dict[str, str]:
+        if not self._csrf:
+            client = uuid.uuid4().hex
+            response = httpx.get(
+                f"{self.url}/csrf-token", params={"client": client}, headers=self.login, timeout=10
+            )
+            response.raise_for_status()
+            self._csrf = {
+                "Prefect-Csrf-Token": response.json()["token"],
+                "Prefect-Csrf-Client": client,
+            }
+        return self._csrf
 
     def get(self, path: str) -> Any:
-        response = httpx.get(f"{self.url}{path}", timeout=10)
+        response = httpx.get(f"{self.url}{path}", headers=self.login, timeout=10)
         response.raise_for_status()
         return response.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        response = httpx.post(f"{self.url}{path}", json=body, timeout=10)
+        headers = {**self.login, **self.csrf_headers()}
+        response = httpx.post(f"{self.url}{path}", json=body, headers=headers, timeout=10)
         response.raise_for_status()
         return response.json()
 

@@ -1,8 +1,9 @@
-"""Start and stop the real servers the integration and e2e tests talk to.
+"""The real servers the integration and e2e tests talk to: MariaDB databases, an S3 store, MLflow.
 
-Each helper starts one process in its own process group, waits on a health check with a deadline
-(never a bare sleep) and returns a handle whose ``stop()`` kills the whole group. The same
-functions serve the pytest fixtures in ``conftest.py`` and the benchmarks under ``bench/``.
+Processes are started with the project's one launcher, ``platform_processes`` (own process group,
+health polled with a deadline, never a bare sleep, the whole group stopped by ``stop()``); its
+names are re-exported here for the test modules. The same launcher runs ``make local`` and the
+benchmarks.
 """
 
 from __future__ import annotations
@@ -10,132 +11,44 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from platform_processes import commands
+from platform_processes.commands import REPO_ROOT, VENV_BIN
+from platform_processes.launcher import (
+    ServerProcess,
+    ServiceUnavailable,
+    free_port,
+    http_ok,
+    start_process,
+    wait_until,
+)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+__all__ = [
+    "REPO_ROOT",
+    "VENV_BIN",
+    "S3Store",
+    "ServerProcess",
+    "ServiceUnavailable",
+    "create_mariadb_database",
+    "drop_mariadb_database",
+    "free_port",
+    "http_ok",
+    "start_mlflow",
+    "start_process",
+    "start_s3",
+    "wait_until",
+]
+
 MARIADB_HOST = os.environ.get("TEST_MARIADB_HOST", "127.0.0.1")
 MARIADB_PORT = int(os.environ.get("TEST_MARIADB_PORT", "3306"))
 MARIADB_USER = os.environ.get("TEST_MARIADB_USER", "root")
 MARIADB_PASSWORD = os.environ.get("TEST_MARIADB_PASSWORD", "")
 S3_ACCESS_KEY = "platform-test-key"
 S3_SECRET_KEY = "platform-test-secret"
-
-
-class ServiceUnavailable(RuntimeError):
-    """A server a test needs could not be started or reached."""
-
-
-def free_port() -> int:
-    """Return a TCP port that is free on 127.0.0.1 right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(
-    check: Callable[[], bool],
-    *,
-    timeout: float,
-    what: str,
-    interval: float = 0.2,
-    process: subprocess.Popen[bytes] | None = None,
-    log: Path | None = None,
-) -> None:
-    """Poll ``check`` until it returns True; raise ServiceUnavailable at the deadline.
-
-    When ``process`` exits early the wait stops at once and the tail of ``log`` is reported.
-    """
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise ServiceUnavailable(f"{what} exited with {process.returncode}: {_tail(log)}")
-        with contextlib.suppress(Exception):
-            if check():
-                return
-        time.sleep(interval)
-    raise ServiceUnavailable(f"{what} not ready after {timeout:.0f}s: {_tail(log)}")
-
-
-def http_ok(url: str) -> Callable[[], bool]:
-    """A health check that passes when ``url`` answers 2xx."""
-    return lambda: httpx.get(url, timeout=2.0).is_success
-
-
-def _tail(log: Path | None, lines: int = 20) -> str:
-    if log is None or not log.exists():
-        return ""
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-@dataclass
-class ServerProcess:
-    """A running server: its process (own process group), URL and log file."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    url: str
-    log: Path
-    extra: dict[str, str] = field(default_factory=dict)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the whole process group: SIGTERM first, SIGKILL after ``timeout``."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-
-    def tail(self, lines: int = 40) -> str:
-        return _tail(self.log, lines)
-
-
-def start_process(
-    name: str,
-    args: list[str],
-    *,
-    log_dir: Path,
-    url: str,
-    health: Callable[[], bool],
-    env: Mapping[str, str] | None = None,
-    timeout: float = 60.0,
-    cwd: Path | None = None,
-) -> ServerProcess:
-    """Start ``args`` in a new process group, wait on ``health``, return the handle."""
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log = log_dir / f"{name}.log"
-    full_env = {**os.environ, **(env or {})}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            args,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-            cwd=cwd or REPO_ROOT,
-            start_new_session=True,
-        )
-    server = ServerProcess(name=name, process=process, url=url, log=log)
-    try:
-        wait_until(health, timeout=timeout, what=name, process=process, log=log)
-    except BaseException:
-        server.stop()
-        raise
-    return server
 
 
 # --- MariaDB (already running on the machine; each test session gets its own database) -------
@@ -295,28 +208,12 @@ def start_mlflow(
     """Start ``mlflow server`` (one worker, proxied artifacts) and wait on ``/health``."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [
-        str(VENV_BIN / "mlflow"),
-        "server",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--backend-store-uri",
-        backend_store_uri,
-        "--artifacts-destination",
-        artifacts_destination,
-        "--serve-artifacts",
-    ]
-    server_env = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **(env or {})}
     return start_process(
         "mlflow",
-        args,
+        commands.mlflow_server(port, backend_store_uri, artifacts_destination),
         log_dir=log_dir,
         url=url,
-        health=http_ok(f"{url}/health"),
-        env=server_env,
+        health=f"{url}/health",
+        env={**commands.MLFLOW_SERVER_ENV, **(env or {})},
         timeout=timeout,
     )

@@ -13,6 +13,7 @@ import pandas as pd
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
+from model_orchestration.flows.dataset_slot import compare_and_set_latest
 from model_orchestration.settings import OrchestrationSettings
 from model_registry.datasets import DatasetStore
 from model_registry.errors import ChallengerRejected, DataValidationError
@@ -55,9 +56,16 @@ def registry_settings(**overrides: Any) -> RegistrySettings:
 
 
 @task(cache_policy=NO_CACHE)
-def store_as_latest(store_uri: str, rows: pd.DataFrame) -> str:
-    """Store validated rows under their digest and make that version ``LATEST``."""
+def latest_digest(store_uri: str) -> str | None:
+    """The version ``LATEST`` names now (None on an empty store)."""
+    return DatasetStore.from_uri(store_uri).latest()
+
+
+@task(cache_policy=NO_CACHE)
+def store_as_latest(store_uri: str, rows: pd.DataFrame, expected: str | None) -> str:
+    """Store validated rows under their digest and make that version ``LATEST``, provided
+    ``LATEST`` still names ``expected`` (the version this run started from)."""
     store = DatasetStore.from_uri(store_uri)
     digest = store.put(rows)
-    store.set_latest(digest)
+    compare_and_set_latest(store, expected, digest)
     return digest

@@ -40,6 +40,8 @@ from model_orchestration.flows.common import (
     store_as_latest,
     with_io_retries,
 )
+from model_orchestration.flows.dataset_slot import holds_dataset_slot
+from model_orchestration.flows.guards import check_ingest_parameters
 from model_orchestration.merging import merge_new_rows
 from model_orchestration.storage import BlobArea, area_from_uri, is_batch_name, move
 from model_registry.data import load_labelled_csv
@@ -182,6 +184,7 @@ def mark_processed(source_uri: str, names: list[str]) -> None:
 
 
 @flow(name="ingest", validate_parameters=True)
+@holds_dataset_slot
 def ingest(
     source: str | None = None,
     quarantine: str | None = None,
@@ -191,6 +194,7 @@ def ingest(
     """Ingest new labelled batches; parameters default to ``ORCHESTRATION_*`` / ``REGISTRY_*``."""
     run_logger = get_run_logger()
     settings = orchestration_settings()
+    check_ingest_parameters(settings, source, quarantine, dataset_store, http_source_url)
     registry = registry_settings(dataset_store=dataset_store)
     source = source or settings.ingest_source
     quarantine = quarantine or settings.quarantine
@@ -241,7 +245,9 @@ def ingest(
                     message="merged dataset would be invalid, nothing committed, batches left "
                     f"in place: {merged_report.summary_line()}"
                 )
-            summary.dataset_digest = io(store_as_latest)(registry.dataset_store, result.merged)
+            summary.dataset_digest = io(store_as_latest)(
+                registry.dataset_store, result.merged, previous
+            )
             summary.added, summary.rows = result.added, len(result.merged)
         io(mark_processed)(source, accepted_files)
 

@@ -23,6 +23,7 @@ from model_orchestration.flows.common import (
     registry_settings,
     with_io_retries,
 )
+from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.train import TrainSummary, train
 from model_orchestration.merging import merge_new_rows
 from model_registry import contract
@@ -73,6 +74,7 @@ def store_training_set(store_uri: str, data: pd.DataFrame) -> str:
 
 
 @flow(name="retrain", validate_parameters=True)
+@holds_dataset_slot
 def retrain(
     reason: str = "manual",
     skip_if_no_new_data: bool = False,

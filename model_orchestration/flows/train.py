@@ -25,11 +25,14 @@ from prefect.states import Completed, State
 
 from model_orchestration.flows.common import (
     T,
+    latest_digest,
     orchestration_settings,
     registry_settings,
     store_as_latest,
     with_io_retries,
 )
+from model_orchestration.flows.dataset_slot import holds_dataset_slot
+from model_orchestration.flows.guards import check_train_parameters
 from model_registry import contract
 from model_registry.data import load_labelled_csv
 from model_registry.datasets import DatasetStore
@@ -171,6 +174,7 @@ def promotion_gate(
 
 
 @flow(name="train", validate_parameters=True)
+@holds_dataset_slot
 def train(
     dataset_digest: str | None = None,
     data_path: str | None = None,
@@ -188,6 +192,7 @@ def train(
 
     logger = get_run_logger()
     settings = orchestration_settings()
+    check_train_parameters(dataset_digest, data_path, f1_floor, gate_margin)
     registry = registry_settings(
         data_path=data_path,
         trials=trials,
@@ -200,9 +205,10 @@ def train(
         return with_io_retries(step, settings)
 
     client = io(connect_tracking)(registry.experiment)
+    latest = io(latest_digest)(registry.dataset_store)
     data = io(load_dataset)(registry.dataset_store, dataset_digest, str(registry.data_path))
     accepted, report = validate_dataset(registry, data)
-    digest = io(store_as_latest)(registry.dataset_store, accepted)
+    digest = io(store_as_latest)(registry.dataset_store, accepted, latest)
     splits, test_digest = io(split_dataset)(client, registry, accepted)
     logger.info("dataset %s: %d rows, splits %s", digest[:12], len(accepted), splits.sizes())
     context = TrainingContext(

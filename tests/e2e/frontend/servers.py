@@ -1,14 +1,16 @@
 """Start the real Streamlit page as a subprocess for the browser tests.
 
-Uses ``tests.servers.start_process`` (own process group, health polled with a deadline, log file
-kept for the failure message). Serving is started with the shared ``tests.serving_servers``.
+The command line is ``platform_processes.commands.streamlit`` (the one ``make local`` runs), started
+with the project's launcher (own process group, health polled with a deadline, log file kept for
+the failure message). Serving is started with the shared ``tests.serving_servers``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.servers import VENV_BIN, ServerProcess, http_ok, start_process
+from platform_processes import commands
+from tests.servers import ServerProcess, start_process
 
 
 def start_frontend(
@@ -16,26 +18,14 @@ def start_frontend(
 ) -> ServerProcess:
     """``streamlit run frontend/app.py`` headless on ``port``; waits on ``/_stcore/health``."""
     url = f"http://127.0.0.1:{port}"
-    args = [
-        str(VENV_BIN / "streamlit"),
-        "run",
-        "frontend/app.py",
-        "--server.headless",
-        "true",
-        "--server.address",
-        "127.0.0.1",
-        "--server.port",
-        str(port),
-        "--server.fileWatcherType",
-        "none",
-    ]
+    args = commands.streamlit(port)
     env = {"SERVING_URL": serving_url, "FRONTEND_STATUS_POLL_SECONDS": "1"}
     return start_process(
         "frontend",
         args,
         log_dir=log_dir,
         url=url,
-        health=http_ok(f"{url}/_stcore/health"),
+        health=f"{url}/_stcore/health",
         env=env,
         timeout=timeout,
     )

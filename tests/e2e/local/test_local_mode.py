@@ -1,7 +1,7 @@
 """`make local` end to end: the stack comes up, classifies text (API and page), Ctrl-C stops it.
 
-Runs ``scripts/local_stack.py --quick`` (a small first training run) with its state in a temporary
-PLATFORM_HOME and every port chosen free, exactly as a newcomer would run it otherwise. A component
+Runs ``python -m scripts.local_stack --quick`` (a small first training run) with its state in a
+temporary PLATFORM_HOME and every port chosen free, as a newcomer would run it. A component
 that does not come up fails the test: the script exits non-zero and its log tail is reported.
 The text is classified through the API and through the Streamlit page in a real browser
 (``tests/e2e/frontend/browser.py``, shared with the frontend's own browser test).
@@ -93,7 +93,7 @@ def local_stack(tmp_path: Path) -> Iterator[LocalStack]:
     output = tmp_path / "make-local.out"
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "scripts" / "local_stack.py"), "--quick"],
+            [sys.executable, "-m", "scripts.local_stack", "--quick"],
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -196,7 +196,7 @@ def loop(
         )
         started.append(prefect)
         common = {
-            **prefect_client_env(prefect.url, work / "prefect"),
+            **prefect_client_env(prefect),
             **s3_store.env,
             "MLFLOW_TRACKING_URI": mlflow_server.url,
             **small_training_env(model_name, prefix, seed),
@@ -250,7 +250,7 @@ def loop(
             worker = service_or_skip(worker_future.result)
             started.append(worker)
         loop = Loop(
-            api=PrefectApi(prefect.url),
+            api=PrefectApi.of(prefect),
             serving=serving,
             prometheus=prometheus,
             webhook=webhook,

@@ -67,6 +67,34 @@ def prefect_server(
     drop_postgres_database(database)
 
 
+def worker_env(
+    prefect_server: servers.ServerProcess,
+    s3_store: servers.S3Store,
+    work: Path,
+    model_name: str,
+    prefix: str,
+) -> dict[str, str]:
+    """What a test worker needs: the Prefect server, the S3 store, a small training run on a
+    seed sample written to ``work``, no schedules; MLflow is set by the caller."""
+    seed = work / "seed.csv"
+    sample(SEED_ROWS, seed=11).to_csv(seed, index=False)
+    return {
+        **prefect_client_env(prefect_server),
+        **s3_store.env,
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+        **small_training_env(model_name, prefix, seed),
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "ORCHESTRATION_INGEST_INTERVAL_SECONDS": "0",
+        "ORCHESTRATION_DRIFT_CHECK_INTERVAL_SECONDS": "0",
+        "ORCHESTRATION_RETRAIN_CRON": "",
+        "ORCHESTRATION_FIRST_BOOT_TRAIN": "false",
+        "ORCHESTRATION_IO_RETRIES": str(IO_RETRIES),
+        "ORCHESTRATION_IO_RETRY_DELAY_SECONDS": str(IO_RETRY_DELAY_SECONDS),
+        "ORCHESTRATION_PREDICTIONS_DATABASE_URL": f"sqlite:///{work / 'predictions.db'}",
+    }
+
+
 @pytest.fixture(scope="module")
 def stack(
     prefect_server: servers.ServerProcess,
@@ -76,35 +104,23 @@ def stack(
     server_logs: Path,
 ) -> Iterator[OrchestrationStack]:
     work = tmp_path_factory.mktemp("orchestration-it")
-    seed = work / "seed.csv"
-    sample(SEED_ROWS, seed=11).to_csv(seed, index=False)
     run = uuid.uuid4().hex[:8]
     mlflow_proxy = OutageProxy(mlflow_server.url)
     s3_proxy = OutageProxy(s3_store.endpoint_url)
     model_name = f"orchestration-it-{run}"
     prefix = f"s3://datasets/orchestration-it-{run}"
     env = {
-        **prefect_client_env(prefect_server.url, Path(prefect_server.extra["home"])),
-        **s3_store.env,
+        **worker_env(prefect_server, s3_store, work, model_name, prefix),
         "MLFLOW_S3_ENDPOINT_URL": s3_proxy.url,
         "MLFLOW_TRACKING_URI": mlflow_proxy.url,
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
-        **small_training_env(model_name, prefix, seed),
-        "PREFECT_LOGGING_LEVEL": "INFO",
         "ORCHESTRATION_INGEST_INTERVAL_SECONDS": str(INGEST_INTERVAL_SECONDS),
-        "ORCHESTRATION_DRIFT_CHECK_INTERVAL_SECONDS": "0",
         "ORCHESTRATION_RETRAIN_CRON": RETRAIN_CRON,
-        "ORCHESTRATION_FIRST_BOOT_TRAIN": "false",
-        "ORCHESTRATION_IO_RETRIES": str(IO_RETRIES),
-        "ORCHESTRATION_IO_RETRY_DELAY_SECONDS": str(IO_RETRY_DELAY_SECONDS),
-        "ORCHESTRATION_PREDICTIONS_DATABASE_URL": f"sqlite:///{work / 'predictions.db'}",
     }
     worker = service_or_skip(
         lambda: start_worker(env, server_logs, ready=ALL_DEPLOYMENTS, timeout=180)
     )
     yield OrchestrationStack(
-        api=PrefectApi(prefect_server.url),
+        api=PrefectApi.of(prefect_server),
         worker=worker,
         mlflow_proxy=mlflow_proxy,
         s3_proxy=s3_proxy,

@@ -184,3 +184,12 @@ def test_mlflow_down_fails_train_clearly_and_registers_nothing(stack: Orchestrat
     assert task_run(stack, run_id, "connect_tracking")["run_count"] == IO_RETRIES + 1
     assert len(model_versions(stack)) == versions
     assert store.latest() == before
+
+
+def test_runs_that_would_weaken_the_gate_are_refused(stack: OrchestrationStack) -> None:
+    before = len(model_versions(stack))
+    run_id = stack.api.start(deployment_name(TRAIN_FLOW), {"gate_margin": 1.0})
+    run = stack.api.wait_final(run_id, timeout=INGEST_DEADLINE)
+    assert state_type(run) == "FAILED", run["state"]
+    assert "gate_margin 1.0 is above the configured" in message(run)
+    assert len(model_versions(stack)) == before

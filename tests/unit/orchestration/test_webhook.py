@@ -13,6 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from model_orchestration.settings import OrchestrationSettings
 from model_orchestration.triggers import RetrainTrigger, ThreadLauncher
 from model_orchestration.webhook import create_app
+from tests.orchestration_servers import alertmanager_payload as payload
 
 TOKEN = "test-token-123456"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -37,32 +38,6 @@ class FakeLauncher:
             raise ConnectionError("Prefect API unreachable")
         self.starts.append(parameters)
         return f"run-{len(self.starts)}"
-
-
-def payload(status: str = "firing", names: tuple[str, ...] = ("TextDriftDetected",)) -> dict:
-    return {
-        "version": "4",
-        "groupKey": '{}:{alertname="TextDriftDetected"}',
-        "truncatedAlerts": 0,
-        "status": status,
-        "receiver": "retrain-webhook",
-        "groupLabels": {"alertname": names[0]},
-        "commonLabels": {"severity": "warning"},
-        "commonAnnotations": {},
-        "externalURL": "http://alertmanager:9093",
-        "alerts": [
-            {
-                "status": status,
-                "labels": {"alertname": name, "severity": "warning"},
-                "annotations": {"summary": "drift"},
-                "startsAt": "2026-11-23T08:00:00Z",
-                "endsAt": "0001-01-01T00:00:00Z",
-                "generatorURL": "http://prometheus:9090/graph",
-                "fingerprint": f"fp{i}",
-            }
-            for i, name in enumerate(names)
-        ],
-    }
 
 
 def settings(**overrides: Any) -> OrchestrationSettings:
@@ -182,7 +157,10 @@ def test_launcher_failure_is_503_so_alertmanager_retries(
     launcher.fail = True
     response = client.post("/v1/alerts", json=payload(), headers=AUTH)
     assert response.status_code == 503
-    assert "Prefect API unreachable" in response.json()["detail"]
+    assert response.json() == {
+        "error": "could not start retrain",
+        "detail": "ConnectionError (see the receiver's log)",
+    }
     launcher.fail = False
     assert client.post("/v1/alerts", json=payload(), headers=AUTH).json()["result"] == "started"
 
@@ -245,3 +223,87 @@ def test_settings_need_a_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ORCHESTRATION_WEBHOOK_TOKEN", TOKEN)
     monkeypatch.setenv("ORCHESTRATION_RETRAIN_ALERTS", "A, B")
     assert OrchestrationSettings().retrain_alerts == ["A", "B"]
+
+
+async def call_asgi(
+    app: Any, headers: dict[str, str], chunks: list[bytes]
+) -> tuple[int, dict[str, Any], int]:
+    """POST /v1/alerts straight through ASGI; return status, JSON body and how many body
+    chunks the application pulled (``receive`` calls)."""
+    import json
+
+    pulled = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal pulled
+        pulled += 1
+        if pulled > len(chunks):
+            return {"type": "http.disconnect"}
+        return {
+            "type": "http.request",
+            "body": chunks[pulled - 1],
+            "more_body": pulled < len(chunks),
+        }
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/alerts",
+        "raw_path": b"/v1/alerts",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1234),
+        "server": ("127.0.0.1", 8100),
+    }
+    await app(scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], json.loads(body), pulled
+
+
+def test_token_is_checked_before_the_body_is_read() -> None:
+    import asyncio
+
+    app = create_app(settings(), launcher=FakeLauncher())
+    huge = [b"{" * 65536] * 64  # 4 MiB of junk a scanner might send
+    headers = {"content-type": "application/json", "content-length": str(65536 * 64)}
+    status, body, pulled = asyncio.run(call_asgi(app, headers, huge))
+    assert status == 401
+    assert body == {"error": "unauthorized", "detail": "missing or wrong bearer token"}
+    assert pulled == 0, "the body was read before the token was checked"
+
+
+def test_body_over_the_limit_is_413_before_it_is_read() -> None:
+    import asyncio
+
+    app = create_app(settings(webhook_max_body_bytes=1024), launcher=FakeLauncher())
+    announced = {**AUTH, "content-type": "application/json", "content-length": "5000"}
+    status, body, pulled = asyncio.run(call_asgi(app, announced, [b" " * 5000]))
+    assert (status, pulled) == (413, 0)
+    assert set(body) == {"error", "detail"}
+    # Streamed without a length: refused once the limit is passed, not read to the end.
+    chunked = {**AUTH, "content-type": "application/json"}
+    status, body, pulled = asyncio.run(call_asgi(app, chunked, [b" " * 600] * 10))
+    assert status == 413
+    assert pulled <= 2
+
+
+def test_every_error_has_the_serving_error_shape(client: TestClient) -> None:
+    for response in (
+        client.post("/v1/alerts", json=payload()),
+        client.post("/v1/alerts", json={"version": "3"}, headers=AUTH),
+        client.post("/v1/drift", json={"auc": 2}, headers=AUTH),
+    ):
+        assert response.status_code in (401, 422), response.text
+        assert set(response.json()) == {"error", "detail"}, response.text
+    unauthorised = client.post("/v1/alerts", json=payload())
+    assert unauthorised.headers["www-authenticate"] == "Bearer"

@@ -1,0 +1,90 @@
+"""Flow parameters that must not weaken the platform: checked before a flow does anything.
+
+Anyone who may create a flow run (the Prefect API, its UI) can pass parameters. A run may make the
+promotion gate stricter but never weaker than the configured ``REGISTRY_*`` values (a
+``gate_margin=1.0`` would promote any challenger), and may only read or write inside the
+configured areas (the ingest source, the quarantine, the dataset store, the folder of the seed
+corpus), so a run parameter cannot make the worker read or move arbitrary files or buckets.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from model_orchestration.settings import OrchestrationSettings
+from model_registry.settings import RegistrySettings
+
+DIGEST = re.compile(r"[0-9a-f]{64}")
+
+
+class UnsafeParameter(ValueError):
+    """A flow parameter that would weaken the gate or leave the configured areas."""
+
+
+def gate_not_weaker(
+    configured: RegistrySettings, f1_floor: float | None, gate_margin: float | None
+) -> None:
+    """A run may raise the floor or lower the margin, never the reverse."""
+    if gate_margin is not None and gate_margin > configured.gate_margin:
+        raise UnsafeParameter(
+            f"gate_margin {gate_margin} is above the configured REGISTRY_GATE_MARGIN "
+            f"{configured.gate_margin}: a run may not weaken the promotion gate"
+        )
+    if f1_floor is not None and f1_floor < configured.f1_floor:
+        raise UnsafeParameter(
+            f"f1_floor {f1_floor} is below the configured REGISTRY_F1_FLOOR "
+            f"{configured.f1_floor}: a run may not weaken the promotion gate"
+        )
+
+
+def dataset_digest_shape(digest: str | None) -> None:
+    """A dataset version is named by its SHA-256 (64 lower-case hex characters), nothing else."""
+    if digest is not None and not DIGEST.fullmatch(digest):
+        raise UnsafeParameter("dataset_digest must be a dataset version (64 hex characters)")
+
+
+def inside(location: str | None, area: str, what: str) -> None:
+    """``location`` is ``area`` or below it: the same bucket and key prefix for ``s3://``, the
+    same folder (symbolic links and ``..`` resolved) for a path."""
+    if location is None:
+        return
+    if area.startswith("s3://") or location.startswith("s3://"):
+        wanted, given = area.rstrip("/") + "/", location.rstrip("/") + "/"
+        if not given.startswith(wanted) or "/../" in given or "/./" in given:
+            raise UnsafeParameter(f"{what} {location!r} is outside the configured {area!r}")
+        return
+    root = Path(area.removeprefix("file://")).resolve()
+    target = Path(location.removeprefix("file://")).resolve()
+    if not target.is_relative_to(root):
+        raise UnsafeParameter(f"{what} {location!r} is outside the configured {area!r}")
+
+
+def check_train_parameters(
+    dataset_digest: str | None,
+    data_path: str | None,
+    f1_floor: float | None,
+    gate_margin: float | None,
+) -> None:
+    """``train``'s run parameters against the configured ``REGISTRY_*`` settings."""
+    configured = RegistrySettings()
+    gate_not_weaker(configured, f1_floor, gate_margin)
+    dataset_digest_shape(dataset_digest)
+    inside(data_path, str(Path(configured.data_path).parent), "data_path")
+
+
+def check_ingest_parameters(
+    settings: OrchestrationSettings,
+    source: str | None,
+    quarantine: str | None,
+    dataset_store: str | None,
+    http_source_url: str | None,
+) -> None:
+    """``ingest``'s run parameters against the configured areas (and HTTP source)."""
+    inside(source, settings.ingest_source, "source")
+    inside(quarantine, settings.quarantine, "quarantine")
+    inside(dataset_store, RegistrySettings().dataset_store, "dataset_store")
+    if http_source_url is not None and http_source_url != settings.http_source_url:
+        raise UnsafeParameter(
+            "http_source_url may only repeat the configured ORCHESTRATION_HTTP_SOURCE_URL"
+        )

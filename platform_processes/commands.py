@@ -1,0 +1,107 @@
+"""The command lines of the servers the platform runs besides its own packages, written once.
+
+Used by ``make local`` (``scripts/local_stack``), the test fixtures and the benchmarks, so that a
+flag changes in one place. The platform's own services are ``python -m <package>`` with their
+settings in the environment (:func:`python_module`).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOCALHOST = "127.0.0.1"
+VENV_BIN = Path(sys.executable).parent
+
+#: Binary names the Debian packages and the upstream tarballs install.
+PROMETHEUS_BINARIES = ("prometheus",)
+ALERTMANAGER_BINARIES = ("prometheus-alertmanager", "alertmanager")
+#: Environment of ``mlflow server``: no job-execution workers (nothing here uses MLflow jobs).
+MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """``python -m module args...`` with this interpreter (the locked environment)."""
+    return [sys.executable, "-m", module, *args]
+
+
+def find_binary(names: tuple[str, ...]) -> str | None:
+    """The first of ``names`` on PATH (None when none is installed)."""
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def mlflow_server(
+    port: int, backend_store_uri: str, artifacts_destination: str, host: str = LOCALHOST
+) -> list[str]:
+    """``mlflow server``: one worker, artifacts proxied by the server (``--serve-artifacts``)."""
+    return python_module(
+        "mlflow",
+        "server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        backend_store_uri,
+        "--artifacts-destination",
+        artifacts_destination,
+        "--serve-artifacts",
+    )
+
+
+def prefect_server(port: int, host: str = LOCALHOST) -> list[str]:
+    """``prefect server start`` (its login and CSRF settings come from the environment:
+    ``model_orchestration.prefect_security``)."""
+    return python_module("prefect", "server", "start", "--host", host, "--port", str(port))
+
+
+def prometheus(
+    binary: str, config: Path, data_dir: Path, port: int, host: str = LOCALHOST
+) -> list[str]:
+    """Prometheus on ``host:port`` (no ``--web.enable-lifecycle``: nobody may stop it over HTTP)."""
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--storage.tsdb.path={data_dir}",
+        f"--web.listen-address={host}:{port}",
+    ]
+
+
+def alertmanager(
+    binary: str, config: Path, data_dir: Path, port: int, host: str = LOCALHOST
+) -> list[str]:
+    """Alertmanager on ``host:port``, clustering off (one instance)."""
+    return [
+        binary,
+        f"--config.file={config}",
+        f"--storage.path={data_dir}",
+        f"--web.listen-address={host}:{port}",
+        "--cluster.listen-address=",
+    ]
+
+
+def streamlit(port: int, host: str = LOCALHOST) -> list[str]:
+    """The Streamlit page (``frontend/app.py``), headless, no usage statistics, no file watcher."""
+    return python_module(
+        "streamlit",
+        "run",
+        str(REPO_ROOT / "frontend" / "app.py"),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--browser.gatherUsageStats",
+        "false",
+    )

@@ -1,0 +1,81 @@
+"""The one process launcher: failures are reported with the log's tail, whole groups are stopped."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from platform_processes import commands
+from platform_processes.launcher import (
+    ServiceUnavailable,
+    start_process,
+    stop_all,
+    wait_group_empty,
+)
+
+
+def group_members(group: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == group:
+            members.append(int(stat.parent.name))
+    return members
+
+
+def test_a_server_that_exits_fails_at_once_with_its_log(tmp_path: Path) -> None:
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable, match=r"(?s)broken exited with code 3.*config is bad"):
+        start_process(
+            "broken",
+            ["sh", "-c", "echo 'config is bad'; exit 3"],
+            log_dir=tmp_path,
+            health=lambda: False,
+            timeout=60,
+        )
+    assert time.monotonic() - started < 10, "the wait did not notice the exit"
+
+
+def test_a_server_never_healthy_is_stopped_at_the_deadline(tmp_path: Path) -> None:
+    seen = []
+    with pytest.raises(ServiceUnavailable, match="never-ready not ready after 1s"):
+        start_process(
+            "never-ready",
+            ["sleep", "300"],
+            log_dir=tmp_path,
+            health=lambda: False,
+            timeout=1,
+            started=seen.append,
+        )
+    (server,) = seen
+    assert not server.alive()
+    assert wait_group_empty(server.pid, timeout=5)
+
+
+def test_stop_takes_the_whole_group_even_a_child_that_ignores_sigterm(tmp_path: Path) -> None:
+    script = "trap '' TERM; sleep 300 & trap '' TERM; wait"
+    server = start_process("stubborn", ["sh", "-c", script], log_dir=tmp_path, health=None)
+    deadline = time.monotonic() + 10
+    while len(group_members(server.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(group_members(server.pid)) >= 2
+    assert os.getpgid(server.pid) == server.pid, "not in its own process group"
+    stop_all([server], timeout=1)
+    assert not server.alive()
+    assert group_members(server.pid) == []
+    stop_all([server], timeout=1)  # idempotent
+
+
+def test_commands_are_written_once_for_every_caller() -> None:
+    prometheus = commands.prometheus("prometheus", Path("p.yml"), Path("data"), 9999)
+    assert "--web.listen-address=127.0.0.1:9999" in prometheus
+    assert not any("lifecycle" in arg for arg in prometheus), "nobody may stop it over HTTP"
+    streamlit = commands.streamlit(8501)
+    assert streamlit[1:4] == ["-m", "streamlit", "run"]
+    assert str(commands.REPO_ROOT / "frontend" / "app.py") in streamlit

@@ -7,16 +7,19 @@ per-domain evaluation. A version without them still serves.
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import os
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 from model_monitoring.profile import ReferenceProfile
 from model_monitoring.scope import ScopeReference
 from model_registry import contract
+from model_serving.errors import ModelRejected
 from model_serving.model_checks import short_error
 from model_serving.model_version import LoadedArtifacts, VersionInfo
 
@@ -32,13 +35,14 @@ class MlflowModelSource:
     (the holder retries with its own backoff). Download progress bars are switched off.
     """
 
-    def __init__(self, tracking_uri: str) -> None:
+    def __init__(self, tracking_uri: str, *, require_model_sha256: bool = False) -> None:
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "20")
         os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         from mlflow import MlflowClient
 
         self.tracking_uri = tracking_uri
+        self.require_model_sha256 = require_model_sha256
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
     def resolve(self, name: str, alias: str) -> VersionInfo:
@@ -62,6 +66,7 @@ class MlflowModelSource:
             local = mlflow.artifacts.download_artifacts(
                 artifact_uri=f"models:/{info.name}/{info.version}", dst_path=tmp
             )
+            self._check_sha256(info, Path(local))  # before unpickling: loading runs code
             pipeline = mlflow.sklearn.load_model(local)
             pyfunc = Model.load(local).flavors.get("python_function", {})
             predict_fn = str(pyfunc.get("predict_fn") or "predict")
@@ -87,6 +92,33 @@ class MlflowModelSource:
                 "GET /v1/model shows no evaluation",
             ),
         )
+
+    def _check_sha256(self, info: VersionInfo, local: Path) -> None:
+        """Refuse the version when its serialized model is not the one the gate recorded.
+
+        Whoever can write to the registry could otherwise make serving unpickle their code. A
+        version without the tag is loaded with a warning, or refused with
+        ``SERVING_REQUIRE_MODEL_SHA256=true``.
+        """
+        expected = info.tags.get(contract.VersionTag.MODEL_SHA256)
+        if expected is None:
+            if self.require_model_sha256:
+                raise ModelRejected(
+                    f"version {info.version} has no {contract.VersionTag.MODEL_SHA256} tag and "
+                    "SERVING_REQUIRE_MODEL_SHA256 is set"
+                )
+            logger.warning(
+                "version %s has no %s tag: its model artifact cannot be checked",
+                info.version,
+                contract.VersionTag.MODEL_SHA256,
+            )
+            return
+        actual = contract.model_artifact_sha256(local)
+        if not hmac.compare_digest(expected.strip().lower().encode(), actual.encode()):
+            tag = contract.VersionTag.MODEL_SHA256
+            raise ModelRejected(
+                f"the model artifact's SHA-256 does not match the {tag} tag recorded at the gate"
+            )
 
     def _run_artifact(
         self, info: VersionInfo, artifact_path: str, parse: Callable[[str], T], what: str

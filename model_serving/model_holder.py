@@ -23,7 +23,7 @@ from collections.abc import Callable
 
 from model_serving.errors import ModelRejected
 from model_serving.model_checks import build_loaded_model, short_error
-from model_serving.model_version import CheckResult, LoadedModel, ModelSource
+from model_serving.model_version import CheckResult, LoadedModel, ModelSource, VersionInfo
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,8 @@ class ModelHolder:
         logger.info("loading %s version %s (run %s)", info.name, info.version, info.run_id)
         try:
             artifacts = self.source.load(info)
+        except ModelRejected as exc:  # refused before loading (artifact hash): not retried
+            return self._refuse(info, str(exc))
         except Exception as exc:
             reason = f"version {info.version} could not be loaded ({type(exc).__name__})"
             logger.error("%s: %s", reason, short_error(exc))
@@ -137,13 +139,7 @@ class ModelHolder:
         try:
             loaded = build_loaded_model(info, artifacts, compile_scorer=self.compile_scorer)
         except ModelRejected as exc:
-            reason = str(exc)
-            logger.error("refusing version %s: %s", info.version, reason)
-            self.refused[info.version] = reason
-            self._on_reload("refused")
-            if current is None:
-                self.reason = f"version {info.version} was refused: {reason}"
-            return CheckResult("refused", info.version, reason)
+            return self._refuse(info, str(exc))
         for callback in self._on_swap:
             try:
                 callback(current, loaded)
@@ -160,3 +156,11 @@ class ModelHolder:
             info.run_id,
         )
         return CheckResult("loaded", info.version)
+
+    def _refuse(self, info: VersionInfo, reason: str) -> CheckResult:
+        logger.error("refusing version %s: %s", info.version, reason)
+        self.refused[info.version] = reason
+        self._on_reload("refused")
+        if self.current is None:
+            self.reason = f"version {info.version} was refused: {reason}"
+        return CheckResult("refused", info.version, reason)

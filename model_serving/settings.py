@@ -35,6 +35,10 @@ class ServingSettings(BaseSettings):
     #: Bearer token for ``POST /admin/reload``; admin routes are disabled when unset.
     admin_token: SecretStr | None = None
 
+    #: Refuse a version that has no ``model_sha256`` tag (a version with a tag that does not match
+    #: its artifact is always refused).
+    require_model_sha256: bool = False
+
     database_url: str = Field(default_factory=default_database_url)
     store_text: bool = False
     log_queue_size: int = Field(default=10_000, ge=1)

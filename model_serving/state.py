@@ -90,7 +90,9 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
             drift.set_reference(new.reference_profile, new.threshold, new.version)
 
     if source is None:
-        source = MlflowModelSource(contract.tracking_uri())
+        source = MlflowModelSource(
+            contract.tracking_uri(), require_model_sha256=settings.require_model_sha256
+        )
     holder = ModelHolder(
         source,
         name=settings.model_name,

@@ -225,3 +225,16 @@ def test_every_accepted_prediction_reaches_the_database(
     logged = logged_ids(url)
     assert set(accepted) <= logged
     assert len(logged) == len(accepted) + invocation_rows[0]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"prediction_id": ' + b"[" * 5000 + b"]" * 5000 + b', "label": "ai"}',
+        b"[" * 100_000,
+    ],
+)
+def test_deeply_nested_feedback_is_400_not_500(client: TestClient, body: bytes) -> None:
+    response = client.post("/v1/feedback", content=body, headers=JSON)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"error": "request body nests JSON too deeply", "detail": None}

@@ -112,6 +112,24 @@ def client(pipeline: Any, fake_source: FakeSource, settings_factory: Any) -> Ite
         yield test_client
 
 
+@pytest.fixture
+def serve(pipeline: Any, settings_factory: Any) -> Iterator[Any]:
+    """``serve(publish={...}, **settings)``: a running app on its own fake registry holding
+    version 1 of the fixture pipeline (``publish``: extra ``FakeSource.publish`` arguments), as a
+    context manager yielding a ready ``TestClient``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def start(publish: dict[str, Any] | None = None, **settings: Any) -> Iterator[TestClient]:
+        source = FakeSource()
+        source.publish("1", pipeline, **(publish or {}))
+        with TestClient(create_app(settings_factory(**settings), source=source)) as test_client:
+            wait_ready(test_client)
+            yield test_client
+
+    yield start
+
+
 def wait_ready(client: TestClient, version: str | None = None, timeout: float = 20.0) -> None:
     from tests.servers import wait_until
 

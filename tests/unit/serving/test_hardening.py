@@ -13,10 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
-from model_serving.app import create_app
 from model_serving.prediction_log.schema import predictions_table
 from tests.servers import free_port
-from tests.unit.serving.conftest import FakeSource, wait_ready
 
 JSON = {"content-type": "application/json"}
 ROUTE_ONLY = {"content-type": "application/vnd.detector+json"}  # not the fast path's type
@@ -29,16 +27,12 @@ def logged_ids(database_url: str) -> set[str]:
 
 @pytest.mark.parametrize("headers", [JSON, ROUTE_ONLY], ids=["fast_path", "route"])
 def test_a_lone_surrogate_is_400_and_the_log_keeps_flowing(
-    pipeline: Any, settings_factory: Any, tmp_path: Path, headers: dict[str, str]
+    serve: Any, tmp_path: Path, headers: dict[str, str]
 ) -> None:
     """The issue's reproduction: with texts stored, one such request stopped every later row."""
-    source = FakeSource()
-    source.publish("1", pipeline)
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    settings = settings_factory(database_url=url, store_text=True)
     ids = []
-    with TestClient(create_app(settings, source=source)) as client:
-        wait_ready(client)
+    with serve(database_url=url, store_text=True) as client:
         bad = client.post("/v1/predict", content=b'{"text": "a \\ud800"}', headers=headers)
         assert bad.status_code == 400, bad.text
         invocation = client.post("/invocations", content=b'{"inputs": ["a \\ud800"]}', headers=JSON)
@@ -62,30 +56,21 @@ def test_feedback_is_accepted_once_per_prediction(client: TestClient, essays: li
     assert "detector_feedback_window_size 1.0" in client.get("/metrics").text
 
 
-def test_feedback_repeat_is_refused_after_a_restart(
-    pipeline: Any, settings_factory: Any, essays: list[str]
-) -> None:
+def test_feedback_repeat_is_refused_after_a_restart(serve: Any, essays: list[str]) -> None:
     """The database, not only this process's memory, knows which predictions have feedback."""
-    source = FakeSource()
-    source.publish("1", pipeline)
-    with TestClient(create_app(settings_factory(), source=source)) as first:
-        wait_ready(first)
+    with serve() as first:
         prediction_id = first.post("/v1/predict", json={"text": essays[4]}).json()["prediction_id"]
         body = {"prediction_id": prediction_id, "label": "human"}
         assert first.post("/v1/feedback", json=body).status_code == 200
-    with TestClient(create_app(settings_factory(), source=source)) as second:
-        wait_ready(second)
+    with serve() as second:
         assert second.post("/v1/feedback", json=body).status_code == 409
 
 
 def test_an_id_whose_row_was_dropped_is_not_remembered(
-    pipeline: Any, settings_factory: Any, monkeypatch: pytest.MonkeyPatch
+    serve: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Feedback on it would reference a row that never exists (a foreign-key violation)."""
-    source = FakeSource()
-    source.publish("1", pipeline)
-    with TestClient(create_app(settings_factory(), source=source)) as client:
-        wait_ready(client)
+    with serve() as client:
         writer = client.app.state.serving.writer  # type: ignore[attr-defined]
         with monkeypatch.context() as patch:
             patch.setattr(writer, "submit", lambda row: False)  # the queue is full
@@ -97,30 +82,21 @@ def test_an_id_whose_row_was_dropped_is_not_remembered(
         assert writer.rejected == 0
 
 
-def test_database_errors_do_not_reach_the_client(pipeline: Any, settings_factory: Any) -> None:
-    source = FakeSource()
-    source.publish("1", pipeline)
+def test_database_errors_do_not_reach_the_client(serve: Any) -> None:
     down = f"mysql+pymysql://root@127.0.0.1:{free_port()}/nowhere"
-    with TestClient(create_app(settings_factory(database_url=down), source=source)) as client:
-        wait_ready(client)
+    with serve(database_url=down) as client:
         response = client.post("/v1/feedback", json={"prediction_id": "f" * 32, "label": "ai"})
         assert response.status_code == 503
         assert response.json() == {"error": "prediction log database unavailable", "detail": None}
 
 
 @pytest.mark.parametrize("headers", [JSON, ROUTE_ONLY], ids=["fast_path", "route"])
-def test_predict_is_rate_limited_per_client(
-    pipeline: Any, settings_factory: Any, headers: dict[str, str]
-) -> None:
-    source = FakeSource()
-    source.publish("1", pipeline)
-    settings = settings_factory(
+def test_predict_is_rate_limited_per_client(serve: Any, headers: dict[str, str]) -> None:
+    with serve(
         rate_limit_predict_per_second=0.2,
         rate_limit_predict_burst=3,
         rate_limit_client_header="X-Forwarded-For",
-    )
-    with TestClient(create_app(settings, source=source)) as client:
-        wait_ready(client)
+    ) as client:
         body = json.dumps({"text": "some text"})
 
         def post(who: str) -> Any:
@@ -143,12 +119,8 @@ def test_predict_is_rate_limited_per_client(
         assert 'detector_rate_limited_total{route="/v1/predict"} 1.0' in client.get("/metrics").text
 
 
-def test_feedback_is_rate_limited_per_client(pipeline: Any, settings_factory: Any) -> None:
-    source = FakeSource()
-    source.publish("1", pipeline)
-    settings = settings_factory(rate_limit_feedback_per_second=0.5, rate_limit_feedback_burst=2)
-    with TestClient(create_app(settings, source=source)) as client:
-        wait_ready(client)
+def test_feedback_is_rate_limited_per_client(serve: Any) -> None:
+    with serve(rate_limit_feedback_per_second=0.5, rate_limit_feedback_burst=2) as client:
         body = {"prediction_id": "0" * 32, "label": "ai"}
         assert [client.post("/v1/feedback", json=body).status_code for _ in range(2)] == [404, 404]
         limited = client.post("/v1/feedback", json=body)
@@ -183,17 +155,11 @@ bodies = st.one_of(
 )
 
 
-def test_every_accepted_prediction_reaches_the_database(
-    pipeline: Any, settings_factory: Any, tmp_path: Path
-) -> None:
-    source = FakeSource()
-    source.publish("1", pipeline)
+def test_every_accepted_prediction_reaches_the_database(serve: Any, tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    settings_ = settings_factory(database_url=url, store_text=True, max_batch_size=8)
     accepted: list[str] = []
     invocation_rows = [0]
-    with TestClient(create_app(settings_, source=source)) as client:
-        wait_ready(client)
+    with serve(database_url=url, store_text=True, max_batch_size=8) as client:
 
         @given(body=bodies)
         @settings(

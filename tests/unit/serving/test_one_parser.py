@@ -11,14 +11,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from model_serving import prediction
-from model_serving.app import create_app
-from tests.unit.serving.conftest import FakeSource, wait_ready
 
 ESSAY = "The committee reviewed the proposal and asked for a clearer budget. " * 4
 
@@ -64,27 +63,16 @@ CONTENT_TYPES = ["application/json", "application/json; charset=utf-8", "applica
 
 
 @pytest.fixture
-def apps(pipeline: Any, settings_factory: Any, tmp_path: Any) -> Iterator[dict[bool, TestClient]]:
-    clients: dict[bool, TestClient] = {}
-    with_fast = {True: "fast.db", False: "route.db"}
-    try:
-        for fast, db in with_fast.items():
-            source = FakeSource()
-            source.publish("1", pipeline)
-            settings = settings_factory(
-                fast_path=fast,
-                database_url=f"sqlite:///{tmp_path / db}",
-                max_text_chars=5_000,
-                max_batch_size=16,
-            )
-            client = TestClient(create_app(settings, source=source))
-            client.__enter__()
-            clients[fast] = client
-            wait_ready(client)
-        yield clients
-    finally:
-        for client in clients.values():
-            client.__exit__(None, None, None)
+def apps(serve: Any, tmp_path: Path) -> Iterator[dict[bool, TestClient]]:
+    """``True``: an app with the fast path; ``False``: one whose route answers everything."""
+    limits = {"max_text_chars": 5_000, "max_batch_size": 16}
+    with (
+        serve(fast_path=True, database_url=f"sqlite:///{tmp_path / 'fast.db'}", **limits) as fast,
+        serve(
+            fast_path=False, database_url=f"sqlite:///{tmp_path / 'route.db'}", **limits
+        ) as route,
+    ):
+        yield {True: fast, False: route}
 
 
 def test_fast_path_and_route_answer_every_body_alike(

@@ -22,9 +22,7 @@ from model_monitoring.scope import (
     ScopeReference,
     build_scope_reference,
 )
-from model_serving.app import create_app
 from model_serving.prediction_log.schema import predictions_table
-from tests.unit.serving.conftest import FakeSource, wait_ready
 
 SHORT = "Too short to judge, says the scope check."
 FRENCH = (
@@ -47,16 +45,6 @@ def far_away_reference() -> ScopeReference:
     return ScopeReference(
         domains={"elsewhere": DomainProfile(n_texts=10, mean=(1000.0,) * n, sd=(1.0,) * n)}
     )
-
-
-def start(pipeline: Any, settings_factory: Any, tmp_path: Path, **publish: Any) -> TestClient:
-    source = FakeSource()
-    source.publish("1", pipeline, **publish)
-    settings = settings_factory(database_url=f"sqlite:///{tmp_path / 'log.db'}")
-    client = TestClient(create_app(settings, source=source))
-    client.__enter__()
-    wait_ready(client)
-    return client
 
 
 @pytest.mark.parametrize("path_headers", ["application/json", "application/vnd.detector+json"])
@@ -83,10 +71,9 @@ def test_out_of_scope_texts_are_uncertain_with_the_probability_unchanged(
 
 
 def test_out_of_scope_is_counted_and_logged_with_the_models_own_label(
-    pipeline: Any, settings_factory: Any, tmp_path: Path
+    serve: Any, tmp_path: Path
 ) -> None:
-    client = start(pipeline, settings_factory, tmp_path)
-    try:
+    with serve(database_url=f"sqlite:///{tmp_path / 'log.db'}") as client:
         body = client.post("/v1/predict", json={"text": SHORT}).json()
         metrics = client.get("/metrics").text
         assert 'detector_out_of_scope_total{reason="too_short"} 1.0' in metrics
@@ -99,8 +86,6 @@ def test_out_of_scope_is_counted_and_logged_with_the_models_own_label(
             "/v1/feedback", json={"prediction_id": body["prediction_id"], "label": model_label}
         )
         assert feedback.json()["correct"] is True  # judged against the model's label
-    finally:
-        client.__exit__(None, None, None)
     with create_engine(f"sqlite:///{tmp_path / 'log.db'}").connect() as conn:
         row = conn.execute(
             select(
@@ -124,37 +109,26 @@ def test_invocations_answers_are_unchanged_out_of_scope(client: TestClient, pipe
 
 
 def test_the_versions_scope_reference_decides_unlike_training_data(
-    pipeline: Any, settings_factory: Any, tmp_path: Path, essays: list[str]
+    serve: Any, essays: list[str]
 ) -> None:
-    client = start(pipeline, settings_factory, tmp_path, scope_reference=far_away_reference())
-    try:
+    with serve(publish={"scope_reference": far_away_reference()}) as client:
         body = client.post("/v1/predict", json={"text": essays[0]}).json()
         assert (body["label"], body["scope_reason"]) == ("uncertain", "unlike_training_data")
         scope = client.get("/v1/model").json()["scope"]
         assert scope["reference"] is True and scope["novelty_threshold"] > 0
-    finally:
-        client.__exit__(None, None, None)
 
 
 def test_a_reference_built_from_the_training_texts_keeps_them_in_scope(
-    pipeline: Any, settings_factory: Any, tmp_path: Path, essays: list[str]
+    serve: Any, essays: list[str]
 ) -> None:
     reference = build_scope_reference(essays, ["student_essay"] * len(essays))
-    client = start(pipeline, settings_factory, tmp_path, scope_reference=reference)
-    try:
+    with serve(publish={"scope_reference": reference}) as client:
         got = client.post("/v1/predict", json={"texts": essays[:5]}).json()["predictions"]
         assert sum(p["in_scope"] for p in got) >= 4, got
-    finally:
-        client.__exit__(None, None, None)
 
 
-def test_model_info_shows_the_versions_evaluation(
-    pipeline: Any, settings_factory: Any, tmp_path: Path
-) -> None:
-    client = start(pipeline, settings_factory, tmp_path, evaluation=EVALUATION)
-    try:
+def test_model_info_shows_the_versions_evaluation(serve: Any) -> None:
+    with serve(publish={"evaluation": EVALUATION}) as client:
         info = client.get("/v1/model").json()
         assert info["evaluation"] == EVALUATION
         assert info["version"] == "1"
-    finally:
-        client.__exit__(None, None, None)

@@ -6,7 +6,8 @@ model did not train on. The model: word 1-2-gram TF-IDF + logistic regression fi
 ``--n-train`` essays, logged once (cloudpickle, ``pyfunc_predict_fn="predict_proba"`` and no
 signature, so that ``mlflow models serve`` returns correct probabilities -- checked against the
 in-process pipeline before every measurement) and registered as ``@champion`` in a temporary
-SQLite MLflow store. Both servers load that same version.
+SQLite MLflow store, with a scope reference built from its training essays (so serving runs every
+scope check, as for a trained version). Both servers load that same version.
 
 Measured per server configuration: startup-to-ready time, RSS after warm-up (whole process
 group), single-text requests (req/s, p50/p90/p99) and batch requests of 32 texts (texts/s).
@@ -22,6 +23,11 @@ Results go to ``bench/results/serve.json``, with the target ratios in ``summary`
 
     uv run --frozen python bench/serve.py            # ~14 minutes
     uv run --frozen python bench/serve.py --duration 3 --rounds 1 --n-train 2000  # smoke run
+
+``--compare-with DIR`` measures only this service (1 worker, batching on) served from ``DIR`` (an
+earlier source tree, e.g. ``git worktree add /tmp/before <commit>``) against the same
+configuration served from this tree, interleaved, and writes ``bench/results/serve_compare.json``:
+the before/after check of a change to the request path.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ REPO = commands.REPO_ROOT
 logger = logging.getLogger("bench.serve")
 LUA = REPO / "bench" / "lua" / "post_bodies.lua"
 RESULTS = REPO / "bench" / "results" / "serve.json"
+COMPARE_RESULTS = REPO / "bench" / "results" / "serve_compare.json"
 CONNECTIONS = 16
 BATCH = 32
 MODEL_NAME = "bench-ai-text-detector"
@@ -100,6 +107,17 @@ def register_bench_model(workdir: Path, n_train: int, seed: int = 0) -> dict[str
         experiment_id=experiment,
         pyfunc_predict_fn="predict_proba",
     )
+    # The scope reference goes with the model, as training logs it: the servers then run every
+    # scope check a served version runs, the novelty check included.
+    from mlflow import MlflowClient
+
+    from model_monitoring.scope import build_scope_reference
+
+    train_texts = train["text"].tolist()
+    scope = build_scope_reference(train_texts, [contract.DEFAULT_DOMAIN] * len(train_texts))
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
+    client.log_text(run_id, scope.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
     texts = held_out.iloc[300:]["text"].tolist()
     return {
         "tracking_uri": uri,
@@ -141,8 +159,10 @@ def start_ours(
     *,
     name: str,
     extra_env: dict[str, str] | None = None,
+    source_tree: Path | None = None,
 ) -> ServerProcess:
-    """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting)."""
+    """Start this service on the benchmark model (``extra_env``: any other SERVING_* setting;
+    ``source_tree``: serve the code of another checkout)."""
     env = {
         "MLFLOW_TRACKING_URI": model["tracking_uri"],
         "SERVING_MODEL_NAME": MODEL_NAME,
@@ -154,7 +174,9 @@ def start_ours(
     }
     if workers > 1:
         env["PROMETHEUS_MULTIPROC_DIR"] = str(workdir / f"metrics-{name}")
-    return start_serving(env, workdir / "logs", name=name, wait_ready=True, timeout=300)
+    return start_serving(
+        env, workdir / "logs", name=name, wait_ready=True, timeout=300, cwd=source_tree
+    )
 
 
 def start_mlflow_serve(model: dict[str, Any], workdir: Path, workers: int) -> ServerProcess:
@@ -228,7 +250,13 @@ def check_correct(kind: str, url: str, model: dict[str, Any]) -> dict[str, Any]:
     )
     result = {"max_abs_diff_vs_pipeline": float(diff), "correct": bool(diff < 1e-6)}
     if kind == "serving":
-        result["scoring"] = httpx.get(url + "/v1/model", timeout=30).json()["scoring"]
+        info = httpx.get(url + "/v1/model", timeout=30).json()
+        result["scoring"] = info["scoring"]
+        result["scope_checks"] = (
+            "with reference"
+            if info.get("scope", {}).get("reference")
+            else ("length and language" if "scope" in info else "none (before scope existed)")
+        )
     return result
 
 
@@ -384,6 +412,24 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def compare(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """After / before ratios of the ``--compare-with`` run."""
+    before, after = results["before"], results["after"]
+    return {
+        "single_requests_per_s_after_over_before": round(
+            after["single"]["requests_per_s"] / before["single"]["requests_per_s"], 3
+        ),
+        "batch32_texts_per_s_after_over_before": round(
+            after["batch32"]["texts_per_s"] / before["batch32"]["texts_per_s"], 3
+        ),
+        "single_p99_ms": {
+            "before": before["single"]["latency_ms"]["p99"],
+            "after": after["single"]["latency_ms"]["p99"],
+        },
+        "all_correct": all(v["correct"] for v in results.values()),
+    }
+
+
 def write_all_bodies(workdir: Path, texts: list[str]) -> Bodies:
     """Request bodies for wrk: single texts and batches of 32, for both servers."""
     batches = [texts[i : i + BATCH] for i in range(0, 32 * BATCH, BATCH)]
@@ -486,8 +532,15 @@ def setup_logging() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        default=None,
+        help="source tree of an earlier version: measure it against this one (see docstring)",
+    )
     args = parser.parse_args()
+    args.output = args.output or (COMPARE_RESULTS if args.compare_with else RESULTS)
     setup_logging()
     workdir = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     running: dict[str, Running] = {}
@@ -497,10 +550,21 @@ def main() -> None:
         ceiling = in_process_rates(model["pipeline"], model["texts"])
 
         def ours(
-            name: str, workers: int, batching: bool, extra_env: dict[str, str] | None = None
+            name: str,
+            workers: int,
+            batching: bool,
+            extra_env: dict[str, str] | None = None,
+            source_tree: Path | None = None,
         ) -> tuple[str, str, Callable[[], ServerProcess]]:
             start = partial(
-                start_ours, model, workdir, workers, batching, name=name, extra_env=extra_env
+                start_ours,
+                model,
+                workdir,
+                workers,
+                batching,
+                name=name,
+                extra_env=extra_env,
+                source_tree=source_tree,
             )
             return "serving", name, start
 
@@ -516,6 +580,11 @@ def main() -> None:
             ]
             + [ours("serving_w2_batching_on_pipeline_scorer", 2, True, PIPELINE_SCORER)]
         )
+        if args.compare_with:
+            plan = [
+                ours("before", 1, True, source_tree=args.compare_with.resolve()),
+                ours("after", 1, True),
+            ]
         for kind, name, start in plan:
             running[name] = start_and_check(kind, name, start, model, bodies)
         measure_rounds(running, bodies, args.duration, args.rounds)
@@ -540,7 +609,7 @@ def main() -> None:
                     "log_linger_seconds",
                 )
             },
-            "summary": summarise(results),
+            "summary": compare(results) if args.compare_with else summarise(results),
             "results": results,
         }
         args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -18,14 +18,13 @@ announced or streamed) and only then parsed. Every error is serving's JSON body
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import secrets
 from typing import Any
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -46,7 +45,8 @@ from model_orchestration.triggers import (
     TriggerDecision,
     TriggerResult,
 )
-from model_serving.errors import ServiceError, error_response, install_error_handlers
+from model_serving.error_handlers import error_response, install_error_handlers
+from model_serving.errors import RequestInvalid, Unavailable, error_body
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class GuardedBodies:
         send: Send, status_code: int, error: str, detail: str, headers: list[tuple[bytes, bytes]]
     ) -> None:
         """Answer with serving's error body (``model_serving.errors``'s shape) from ASGI."""
-        body = json.dumps({"error": error, "detail": detail}).encode()
+        body = error_body(error, detail)
         start_headers = [(b"content-type", b"application/json"), *headers]
         start_headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status_code, "headers": start_headers})
@@ -186,7 +186,7 @@ def create_app(
     install_error_handlers(app)
 
     @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
         logger.exception("unhandled error on %s", request.url.path)
         return error_response(500, "internal error", "see the receiver's log")
 
@@ -222,10 +222,8 @@ def create_app(
             except Exception as exc:
                 logger.exception("could not start retrain")
                 # 5xx makes Alertmanager retry the notification later.
-                raise ServiceError(
-                    status.HTTP_503_SERVICE_UNAVAILABLE,
-                    "could not start retrain",
-                    f"{type(exc).__name__} (see the receiver's log)",
+                raise Unavailable(
+                    "could not start retrain", f"{type(exc).__name__} (see the receiver's log)"
                 ) from exc
         metrics.retrain_triggers.labels(result=decision.result.value).inc()
         logger.info("alert notification %s (%s): %s", payload.group_key, firing, decision.detail)
@@ -236,7 +234,7 @@ def create_app(
     @app.post("/v1/drift")
     def report_drift(report: DriftReport) -> dict[str, float]:
         if math.isnan(report.auc):
-            raise ServiceError(status.HTTP_422_UNPROCESSABLE_ENTITY, "auc is NaN")
+            raise RequestInvalid("auc is NaN")
         metrics.drift_domain_auc.set(report.auc)
         return {"auc": report.auc}
 

@@ -51,6 +51,9 @@ class VersionTag:
     TEST_SPLIT_DIGEST = "test_split_digest"
     CANDIDATE = "candidate"
     GIT_COMMIT = "git_commit"
+    #: SHA-256 (hex) of the model's serialized file (``model_artifact_sha256``), recorded at the
+    #: gate; serving refuses a version whose artifact does not match it.
+    MODEL_SHA256 = "model_sha256"
     GATE_DECISION = "gate_decision"  # "promoted" | "rejected"
     GATE_REASON = "gate_reason"
     GATE_CHALLENGER_F1 = "gate_challenger_f1"
@@ -65,6 +68,27 @@ class ModelTag:
 
     FROZEN_TEST_SPLIT = "frozen_test_split_digest"
     PREVIOUS_CHAMPION = "previous_champion_version"
+
+
+#: The serialized model inside a logged model's folder (MLflow's sklearn flavour: cloudpickle or
+#: pickle -> ``model.pkl``, skops -> ``model.skops``). Loading it runs code, so it is what the
+#: ``model_sha256`` tag pins.
+MODEL_DATA_FILES = ("model.pkl", "model.skops")
+
+
+def model_artifact_sha256(model_dir: Path) -> str:
+    """SHA-256 (hex) of the serialized model in a logged model's local folder."""
+    import hashlib
+
+    for name in MODEL_DATA_FILES:
+        path = Path(model_dir) / name
+        if path.is_file():
+            digest = hashlib.sha256()
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+            return digest.hexdigest()
+    raise FileNotFoundError(f"no {' or '.join(MODEL_DATA_FILES)} in {model_dir}")
 
 
 def project_root() -> Path:

@@ -4,7 +4,8 @@ With ``SERVING_WORKERS`` > 1, Prometheus multiprocess mode is switched on before
 starts: ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set; stale files from an
 earlier run are removed), so ``/metrics`` on any worker reports the sum over all workers. The
 event loop is uvloop, which keeps ``TCP_NODELAY`` on accepted sockets (plain asyncio with
-``--workers`` loses it: ~40 ms stalls per keep-alive request, see MEASURED-TRAPS.md). Several
+``uvicorn --workers`` loses it, an open upstream bug: every keep-alive request after the first
+then stalls ~40 ms on Nagle's algorithm). Several
 workers each listen on their own ``SO_REUSEPORT`` socket (``model_serving.workers``), so the
 kernel spreads connections over them.
 """

@@ -1,4 +1,10 @@
-"""The FastAPI application factory of the serving service."""
+"""The FastAPI application factory of the serving service: the one module that wires the layers.
+
+Outermost first: ``ServingMiddleware`` (metrics, body limit, last-resort 500), ``FastPredict``
+(``POST /v1/predict`` with JSON, when ``SERVING_FAST_PATH`` is on), the FastAPI routes. Below
+them: ``prediction`` (parse, check, score, record), then the state (model holder, batcher,
+prediction log). Nothing below imports anything above.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from model_serving.errors import install_error_handlers
+from model_serving.error_handlers import install_error_handlers
+from model_serving.fast_predict import FastPredict
 from model_serving.logging_setup import configure_logging
 from model_serving.middleware import ServingMiddleware
-from model_serving.model_holder import ModelSource
+from model_serving.model_version import ModelSource
 from model_serving.routes import router
 from model_serving.settings import ServingSettings
 from model_serving.state import build_state
@@ -56,11 +63,10 @@ def create_app(
     app.state.serving = state
     install_error_handlers(app)
     app.include_router(router)
+    if settings.fast_path:
+        app.add_middleware(FastPredict, state=state)
     app.add_middleware(
-        ServingMiddleware,
-        metrics=state.metrics,
-        max_body_bytes=settings.max_body_bytes,
-        state=state,
+        ServingMiddleware, metrics=state.metrics, max_body_bytes=settings.max_body_bytes
     )
     return app
 

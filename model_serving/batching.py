@@ -8,7 +8,8 @@ scored, so batches grow by themselves; a lone request waits at most ``max_wait``
 never runs the model. With batching disabled every job is scored on its own (same thread), which
 is what the benchmark's "batching off" figures measure.
 
-Every text of a batch is scored by the same model snapshot, and the result says which one.
+Every text of a batch is scored by the same model snapshot, and the result says which one; the
+scope checks (``model_monitoring.scope``) run here too, with the scoring, for the same reason.
 """
 
 from __future__ import annotations
@@ -23,19 +24,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from model_serving.model_holder import LoadedModel
+from model_monitoring.scope import ScopeVerdict
+from model_serving.errors import ModelUnavailable, PredictionFailed
+from model_serving.model_version import LoadedModel
 
 logger = logging.getLogger(__name__)
-
-
-class ModelUnavailable(Exception):
-    """No model is loaded; the reason says why."""
 
 
 @dataclass(frozen=True)
 class BatchResult:
     probabilities: np.ndarray
     model: LoadedModel
+    #: One scope verdict per text (same order), from the same model snapshot.
+    scope: list[ScopeVerdict]
 
 
 @dataclass
@@ -150,16 +151,28 @@ class MicroBatcher:
         texts = [text for job in jobs for text in job.texts]
         try:
             probabilities = model.predict_proba(texts)
-        except Exception as exc:  # the model failed on this input: report per job
+        except Exception:  # the model failed on this input: report per job, log the cause
             logger.exception("prediction failed for a batch of %d texts", len(texts))
-            failure = RuntimeError(f"prediction failed: {type(exc).__name__}")
             for job in jobs:
-                job.loop.call_soon_threadsafe(_resolve, job.future, failure)
+                job.loop.call_soon_threadsafe(_resolve, job.future, PredictionFailed())
             return
+        verdicts = _scope_of(model, texts)
         self._on_batch(len(texts))
         offset = 0
         for job in jobs:
             n = len(job.texts)
-            result = BatchResult(probabilities[offset : offset + n], model)
+            result = BatchResult(
+                probabilities[offset : offset + n], model, verdicts[offset : offset + n]
+            )
             offset += n
             job.loop.call_soon_threadsafe(_resolve, job.future, result)
+
+
+def _scope_of(model: LoadedModel, texts: list[str]) -> list[ScopeVerdict]:
+    """Scope verdicts (in this thread, batched with scoring: never on the event loop). A failing
+    check must not fail the prediction: the texts are then answered as before scope existed."""
+    try:
+        return model.assess_scope(texts)
+    except Exception:
+        logger.exception("scope check failed for a batch of %d texts", len(texts))
+        return [ScopeVerdict(True, None, None)] * len(texts)

@@ -1,77 +1,120 @@
-"""Error responses: every failure is a JSON body ``{"error": ..., "detail": ...}``, no traceback.
+"""Every failure serving knows about, under one base, and the one JSON body they are answered with.
 
-Validation errors keep only location, message and type (never the offending input, which may be
-a 100 000-character text).
+``ServingError`` carries an HTTP status, a short ``error`` and an optional ``detail``; every
+expected failure is one of its subclasses, whichever layer raises it (request parsing, scoring,
+the model holder, the prediction log). ``error_body`` renders ``{"error": ..., "detail": ...}``;
+the FastAPI handlers (``error_handlers``) and the predict fast path (``fast_predict``) both answer
+with it, so one failure gives the same bytes on every path. No exception text from a library
+ever goes into ``error`` or ``detail``: a message is written here or by the raiser, for clients.
+
+Standard library only: the inner layers import it without pulling in the web framework.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from starlette.exceptions import HTTPException
 
-BODY_PARSE_ERROR = "There was an error parsing the body"
+class ServingError(Exception):
+    """An expected failure with its HTTP status (``status_code``) and a client-safe message."""
 
+    status_code = 500
 
-class ServiceError(Exception):
-    """An expected failure with its HTTP status (503 model unavailable, 404 unknown id...)."""
-
-    def __init__(self, status_code: int, error: str, detail: Any = None) -> None:
+    def __init__(self, error: str, detail: Any = None, *, status_code: int | None = None) -> None:
         super().__init__(error)
-        self.status_code = status_code
         self.error = error
         self.detail = detail
+        if status_code is not None:
+            self.status_code = status_code
+
+    def __str__(self) -> str:
+        return f"{self.error}: {self.detail}" if isinstance(self.detail, str) else self.error
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {}
 
 
-def error_response(status: int, error: str, detail: Any = None) -> JSONResponse:
-    headers = {"Retry-After": "5"} if status == 503 else None
-    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
+class RequestInvalid(ServingError):
+    """The request is malformed or breaks a limit (422 unless the raiser says 400)."""
+
+    status_code = 422
 
 
-def _validation_summary(exc: RequestValidationError) -> tuple[str, list[dict[str, Any]]]:
-    details: list[dict[str, Any]] = []
-    error = "invalid request body"
-    for item in exc.errors():
-        kind = str(item.get("type", ""))
-        loc = [part for part in item.get("loc", ()) if part != "body"]
-        message = str(item.get("msg", ""))
-        if kind == "json_invalid":
-            error = "request body is not valid JSON"
-            message = f"{message}: {item.get('ctx', {}).get('error', '')}".rstrip(": ")
-        elif kind in {"model_attributes_type", "dict_type"} and not loc:
-            if isinstance(item.get("input"), bytes | bytearray):
-                error = "request body must be JSON sent with Content-Type: application/json"
-            else:
-                error = "request body must be a JSON object"
-        elif kind == "missing" and not loc:
-            error = "request body is missing"
-        details.append({"loc": loc, "msg": message.removeprefix("Value error, "), "type": kind})
-    return error, details
+class BodyTooLarge(RequestInvalid):
+    """The request body is over ``SERVING_MAX_BODY_BYTES``."""
+
+    status_code = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body is larger than the limit of {limit} bytes")
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Register the JSON error handlers on ``app``."""
+class NotAuthorized(ServingError):
+    """A missing or wrong admin bearer token (401), or admin routes disabled (403)."""
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        error, details = _validation_summary(exc)
-        return error_response(422, error, details)
+    status_code = 401
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
-        detail = exc.detail
-        if exc.status_code == 400 and detail == BODY_PARSE_ERROR:
-            cause = exc.__cause__
-            detail = (
-                "request body is not valid UTF-8"
-                if isinstance(cause, UnicodeDecodeError)
-                else f"request body could not be parsed ({type(cause).__name__})"
-            )
-        return error_response(exc.status_code, str(detail))
 
-    @app.exception_handler(ServiceError)
-    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(exc.status_code, exc.error, exc.detail)
+class NotFound(ServingError):
+    status_code = 404
+
+
+class Conflict(ServingError):
+    """The request repeats something that may happen once (feedback on one prediction)."""
+
+    status_code = 409
+
+
+class RateLimited(ServingError):
+    """The client sent more requests than its share; ``retry_after`` seconds until the next."""
+
+    status_code = 429
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many requests from this client", {"retry_after_seconds": retry_after})
+        self.retry_after = retry_after
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class Unavailable(ServingError):
+    """Something serving needs is not there right now (503, retry later)."""
+
+    status_code = 503
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "5"}
+
+
+class ModelUnavailable(Unavailable):
+    """No model is loaded; the detail says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("model not available", reason)
+
+
+class PredictionLogUnavailable(Unavailable):
+    """The prediction log's database or queue cannot take or answer a request now."""
+
+
+class PredictionFailed(ServingError):
+    """The model raised on a batch (500; the cause is logged, never sent)."""
+
+    def __init__(self) -> None:
+        super().__init__("prediction failed")
+
+
+class ModelRejected(ServingError):
+    """A loaded version failed its load-time checks; it will not be served."""
+
+
+def error_body(error: str, detail: Any = None) -> bytes:
+    """The one error body of the service, as bytes (compact JSON, UTF-8)."""
+    # ASCII escapes: a field name taken from the request may hold a lone surrogate, which
+    # cannot be encoded as UTF-8; the body must render whatever the client sent.
+    return json.dumps({"error": error, "detail": detail}, separators=(",", ":")).encode("ascii")

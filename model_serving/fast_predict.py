@@ -1,61 +1,92 @@
-"""The common case of ``POST /v1/predict`` answered without FastAPI's per-request machinery.
+"""``POST /v1/predict`` with a JSON body answered without FastAPI's per-request machinery.
 
-A well-formed JSON body without ``explain`` is parsed straight from bytes
-(``PredictRequest.model_validate_json``), then checked, scored, recorded and serialised by the
-same functions the FastAPI route uses (``routes.check_texts``, ``score_texts``,
-``record_predictions``, ``predictions_response``). Routing, dependency solving, the ``Request``
-object and the JSON -> dict -> model double parse cost a large share of a request's CPU next to
-the model call.
-
-Anything else -- invalid JSON or UTF-8, a validation or limit error, ``explain``, another content
-type -- returns ``None``, and the middleware replays the body to the FastAPI route, so every
-error body and the OpenAPI description stay exactly those of ``routes.predict``. A 503 (no model)
-or 500 from scoring is answered here by ``errors.error_response``, as the route's handler does.
+An ASGI layer in front of the FastAPI app: it reads the body and hands it to
+``prediction.answer_predict`` -- the very function the FastAPI route calls -- and sends the bytes
+it returns, or the ``errors.error_body`` of the ``ServingError`` it raises, exactly as the route's
+error handler would. Routing, dependency solving and the ``Request`` object cost a large share of
+a request's CPU next to the model call. Every other request goes to the FastAPI app untouched;
+nothing is replayed, so there is one parser and one validator whichever path answers.
 """
 
 from __future__ import annotations
 
-from pydantic import ValidationError
-from starlette.responses import Response
+from dataclasses import dataclass
 
-from model_serving.errors import ServiceError, error_response
-from model_serving.routes import (
-    check_texts,
-    predictions_response,
-    record_predictions,
-    score_texts,
-)
-from model_serving.schemas import PredictRequest
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from model_serving.errors import ServingError, error_body
+from model_serving.prediction import answer_predict
+from model_serving.rate_limit import client_key
+from model_serving.request_parsing import is_json_content_type
 from model_serving.state import ServingState
 
 PATH = "/v1/predict"
 
 
-def wants_fast_path(scope: dict, method: str) -> bool:
+@dataclass(frozen=True)
+class RouteTemplate:
+    """What the metrics middleware reads from ``scope["route"]`` (the route's path template)."""
+
+    path: str
+
+
+FAST_ROUTE = RouteTemplate(PATH)
+
+
+def wants_fast_path(scope: Scope) -> bool:
     """POST /v1/predict with a JSON content type."""
-    if method != "POST" or scope.get("path") != PATH:
+    if scope.get("method") != "POST" or scope.get("path") != PATH:
         return False
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            return value.split(b";", 1)[0].strip().lower() == b"application/json"
+            return is_json_content_type(value.decode("latin-1"))
     return False
 
 
-async def fast_predict(state: ServingState, body: bytes) -> Response | None:
-    """The response for the common case; ``None`` to let the FastAPI route answer."""
-    try:
-        request = PredictRequest.model_validate_json(body)
-    except (ValidationError, ValueError):
-        return None
-    if request.explain:
-        return None
-    single = request.text is not None
-    try:
-        texts = check_texts(state, request.all_texts(), "text" if single else "texts")
-    except ServiceError:
-        return None
-    try:
-        result = await score_texts(state, texts)
-    except ServiceError as exc:
-        return error_response(exc.status_code, exc.error, exc.detail)
-    return predictions_response(record_predictions(state, texts, result), single=single)
+class FastPredict:
+    """Answers ``POST /v1/predict`` (JSON) itself; passes everything else to ``app``."""
+
+    def __init__(self, app: ASGIApp, *, state: ServingState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not wants_fast_path(scope):
+            await self.app(scope, receive, send)
+            return
+        scope["route"] = FAST_ROUTE
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        content_type = forwarded = None
+        client_header = self.state.settings.rate_limit_client_header
+        wanted = client_header.lower().encode("latin-1") if client_header else None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == wanted:
+                forwarded = value.decode("latin-1")
+        peer = scope.get("client")
+        client = client_key(peer[0] if peer else None, forwarded)
+        status, headers = 200, {}
+        try:
+            body = await answer_predict(self.state, b"".join(chunks), content_type, client)
+        except ServingError as exc:
+            status, headers, body = exc.status_code, exc.headers, error_body(exc.error, exc.detail)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                    *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

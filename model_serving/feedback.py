@@ -24,6 +24,7 @@ class RecentPredictions:
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._items: OrderedDict[str, PredictedLabel] = OrderedDict()
+        self._with_feedback: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
 
     def add(self, prediction_id: str, predicted: PredictedLabel) -> None:
@@ -35,6 +36,20 @@ class RecentPredictions:
     def get(self, prediction_id: str) -> PredictedLabel | None:
         with self._lock:
             return self._items.get(prediction_id)
+
+    def claim_feedback(self, prediction_id: str) -> bool:
+        """Mark ``prediction_id`` as having feedback; False if it already was (atomic)."""
+        with self._lock:
+            if prediction_id in self._with_feedback:
+                return False
+            self._with_feedback[prediction_id] = None
+            while len(self._with_feedback) > self.capacity:
+                self._with_feedback.popitem(last=False)
+            return True
+
+    def release_feedback(self, prediction_id: str) -> None:
+        with self._lock:
+            self._with_feedback.pop(prediction_id, None)
 
 
 class AccuracyWindow:

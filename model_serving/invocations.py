@@ -4,7 +4,8 @@ Accepted bodies (JSON): ``{"dataframe_split": {"columns": [...], "data": [[...],
 ``{"dataframe_records": [{"text": ...}, ...]}``, ``{"inputs": [...]}`` / ``{"instances": [...]}``
 (a list of strings, a list of one-key records, or ``{"text": [...]}``). The text column is taken
 by this module -- column ``text``, or the only column -- and the pipeline gets a plain list of
-strings: no DataFrame reaches the vectorizer (see the DataFrame trap in MEASURED-TRAPS.md).
+strings: no DataFrame reaches the vectorizer. (A DataFrame handed to a ``TfidfVectorizer``
+is iterated over its column names: every row would silently be scored as the word "text".)
 
 The answer is ``{"predictions": [...]}`` shaped like the version's pyfunc output: labels
 (0 human / 1 AI, at the version's threshold) for models logged with the default ``predict``, or
@@ -14,25 +15,24 @@ The answer is ``{"predictions": [...]}`` shaped like the version's pyfunc output
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+from model_serving.errors import RequestInvalid
+from model_serving.request_parsing import decode_json
 
 TEXT_COLUMN = "text"
 PREDICT_FNS = ("predict", "predict_proba")
 
 
-class InvocationError(ValueError):
-    """The body does not follow the scoring protocol; the message says how."""
+class InvocationError(RequestInvalid):
+    """The body does not follow the scoring protocol (400); the message says how."""
+
+    status_code = 400
 
 
 def parse_invocation(raw: bytes) -> tuple[list[Any], str | None]:
     """Return the raw text column (values not yet validated) and the requested predict_fn."""
-    try:
-        body = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InvocationError("request body is not valid UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise InvocationError(f"request body is not valid JSON: {exc.msg} at {exc.pos}") from exc
+    body = decode_json(raw, invalid_status=400)
     if not isinstance(body, dict):
         raise InvocationError(
             "expected a JSON object with one of dataframe_split, dataframe_records, inputs"

@@ -24,6 +24,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from model_registry import contract
+
 __all__ = ["PROMETHEUS_CONTENT_TYPE", "ServingMetrics", "multiprocess_enabled"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -70,6 +72,12 @@ class ServingMetrics:
             "detector_predictions_total",
             "Texts scored, by predicted label and model version.",
             ["label", "model_version"],
+            registry=r,
+        )
+        self.out_of_scope = Counter(
+            "detector_out_of_scope_total",
+            "Texts out of the model's scope (answered 'uncertain'), by reason.",
+            ["reason"],
             registry=r,
         )
         self.probability = Histogram(
@@ -125,6 +133,17 @@ class ServingMetrics:
             "Prediction-log rows dropped because the queue was full.",
             registry=r,
         )
+        self.log_rejected = Counter(
+            "detector_prediction_log_rejected_total",
+            "Prediction-log rows the database refused for what they hold (set aside, not retried).",
+            registry=r,
+        )
+        self.rate_limited = Counter(
+            "detector_rate_limited_total",
+            "Requests refused with 429 because their client sent more than its share, by route.",
+            ["route"],
+            registry=r,
+        )
         self.feedback = Counter(
             "detector_feedback_total",
             "Feedback received, by whether the prediction was correct.",
@@ -145,8 +164,12 @@ class ServingMetrics:
         )
         for result in ("success", "refused", "error"):
             self.model_reloads.labels(result=result)
+        for reason in contract.ScopeReason.ALL:
+            self.out_of_scope.labels(reason=reason)
         for outcome in ("correct", "incorrect"):
             self.feedback.labels(outcome=outcome)
+        for route in ("/v1/predict", "/v1/feedback", "/invocations"):
+            self.rate_limited.labels(route=route)
         self.model_loaded.set(0)
 
     def render(self) -> bytes:

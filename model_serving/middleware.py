@@ -3,39 +3,22 @@
 Pure ASGI (no ``BaseHTTPMiddleware``) to keep the per-request cost to a few microseconds. A body
 announced bigger than the limit (``Content-Length``) is refused before any of it is read; a body
 streamed without a length is counted as it arrives and refused as soon as it passes the limit.
-Given the serving state, it also answers the common ``POST /v1/predict`` request itself
-(``model_serving.fast_predict``) and replays anything else to the FastAPI route.
+It is the outermost layer: the route template it labels metrics with is the one the inner layer
+that answered left in ``scope["route"]`` (FastAPI's route, or ``fast_predict``'s).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
-from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from model_serving.fast_predict import PATH as FAST_PATH
-from model_serving.fast_predict import fast_predict, wants_fast_path
+from model_serving.errors import BodyTooLarge, error_body
 from model_serving.metrics import ServingMetrics
-from model_serving.state import ServingState
 
 logger = logging.getLogger(__name__)
 UNMATCHED_ROUTE = "unmatched"
-
-
-class BodyTooLarge(HTTPException):
-    """The request body is over ``SERVING_MAX_BODY_BYTES`` (an HTTPException, so that FastAPI's
-    body parsing lets it through to the 413 handler)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than the limit of {limit} bytes")
-
-
-def json_error(status: int, error: str, detail: Any = None) -> bytes:
-    return json.dumps({"error": error, "detail": detail}).encode()
 
 
 class ServingMiddleware:
@@ -47,13 +30,10 @@ class ServingMiddleware:
         *,
         metrics: ServingMetrics,
         max_body_bytes: int,
-        state: ServingState | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
-        #: With a state, ``POST /v1/predict`` takes the fast path (``model_serving.fast_predict``).
-        self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -75,7 +55,7 @@ class ServingMiddleware:
         try:
             length = _content_length(scope)
             if length is not None and length > self.max_body_bytes:
-                await _send_json(send_wrapper, 413, BodyTooLarge(self.max_body_bytes).detail)
+                await _send_json(send_wrapper, 413, BodyTooLarge(self.max_body_bytes).error)
                 return
             if length == -1:
                 await _send_json(send_wrapper, 400, "invalid Content-Length header")
@@ -93,14 +73,10 @@ class ServingMiddleware:
                 return message
 
             try:
-                if self.state is not None and wants_fast_path(scope, scope.get("method", "")):
-                    template = FAST_PATH
-                    await self._fast(scope, receive_counting, send_wrapper)
-                else:
-                    await self.app(scope, receive_counting, send_wrapper)
+                await self.app(scope, receive_counting, send_wrapper)
             except BodyTooLarge as exc:
                 if not response_started:
-                    await _send_json(send_wrapper, 413, exc.detail)
+                    await _send_json(send_wrapper, 413, exc.error)
             except Exception:
                 logger.exception("unhandled error on %s %s", scope.get("method"), scope["path"])
                 if not response_started:
@@ -111,32 +87,6 @@ class ServingMiddleware:
                 template = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
             self.metrics.http_requests.labels(template, scope.get("method", ""), str(status)).inc()
             self.metrics.http_duration.labels(template).observe(time.perf_counter() - started)
-
-    async def _fast(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Answer the common predict request here, or replay its body to the FastAPI route."""
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":  # the client went away
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        answer = await fast_predict(self.state, body)  # type: ignore[arg-type]
-        if answer is None:
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if replayed:
-                    return await receive()
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send)
-            return
-        await answer(scope, receive, send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -151,7 +101,7 @@ def _content_length(scope: Scope) -> int | None:
 
 
 async def _send_json(send: Send, status: int, error: str) -> None:
-    body = json_error(status, error)
+    body = error_body(error)
     await send(
         {
             "type": "http.response.start",

@@ -1,29 +1,27 @@
-"""HTTP routes: prediction, feedback, model info, health, metrics, admin reload, /invocations."""
+"""HTTP routes: prediction, feedback, model info, health, metrics, admin reload, /invocations.
+
+Thin: each route takes its dependencies (``dependencies``), calls the prediction logic
+(``prediction``) or the state, and returns a schema; failures are ``errors.ServingError``.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import time
-import uuid
-from datetime import UTC, datetime
+import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
 from model_serving import invocations
-from model_serving.batching import BatchResult, ModelUnavailable
-from model_serving.errors import ServiceError
-from model_serving.explain import Explanation
-from model_serving.feedback import PredictedLabel
+from model_serving.dependencies import AdminDep, ClientDep, StateDep
+from model_serving.errors import ModelUnavailable
+from model_serving.feedback_intake import record_feedback
 from model_serving.metrics import PROMETHEUS_CONTENT_TYPE
-from model_serving.model_holder import LoadedModel
-from model_serving.prediction_log.writer import FeedbackRow, PredictionRow
+from model_serving.model_version import LoadedModel
+from model_serving.prediction import answer_predict, check_invocation_texts, score_and_record
 from model_serving.schemas import (
     BatchPrediction,
     ErrorBody,
-    ExplanationOut,
     FeedbackRequest,
     FeedbackResponse,
     Health,
@@ -33,185 +31,56 @@ from model_serving.schemas import (
     PredictRequest,
     Readiness,
     ReloadResponse,
+    ScopeInfo,
 )
 from model_serving.state import ServingState
 
+logger = logging.getLogger(__name__)
 router = APIRouter()
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorBody} for code in (413, 422, 503)}
-FEEDBACK_LOOKUP_SECONDS = 2.0
-SCHEMA_WAIT_SECONDS = 5.0
-
-
-def _state(request: Request) -> ServingState:
-    return request.app.state.serving
-
-
-def check_texts(state: ServingState, texts: list[Any], field: str) -> list[str]:
-    settings = state.settings
-    if not texts:
-        raise ServiceError(422, f"{field} is empty: give at least one text")
-    if len(texts) > settings.max_batch_size:
-        raise ServiceError(
-            422, f"{field} has {len(texts)} texts; the limit is {settings.max_batch_size}"
-        )
-    for index, text in enumerate(texts):
-        where = f"{field}[{index}]" if len(texts) > 1 or field != "text" else field
-        if not isinstance(text, str):
-            raise ServiceError(422, f"{where} must be a string, got {type(text).__name__}")
-        if not text.strip():
-            raise ServiceError(422, f"{where} is empty or only whitespace")
-        if len(text) > settings.max_text_chars:
-            raise ServiceError(
-                422,
-                f"{where} has {len(text)} characters; the limit is {settings.max_text_chars}",
-            )
-    return texts
-
-
-async def score_texts(state: ServingState, texts: list[str]) -> BatchResult:
-    try:
-        return await state.batcher.predict(texts)
-    except ModelUnavailable as exc:
-        raise ServiceError(503, "model not available", str(exc)) from exc
-    except RuntimeError as exc:
-        raise ServiceError(500, "prediction failed", str(exc)) from exc
-
-
-def record_predictions(
-    state: ServingState, texts: list[str], result: BatchResult
-) -> list[Prediction]:
-    """Metrics, prediction log and the recent-id map for every scored text."""
-    model = result.model
-    metrics = state.metrics
-    version = model.version
-    now = datetime.now(UTC).replace(tzinfo=None)
-    out = []
-    for text, probability in zip(texts, result.probabilities.tolist(), strict=True):
-        label = model.label(probability)
-        prediction_id = uuid.uuid4().hex
-        metrics.predictions.labels(label, version).inc()
-        metrics.probability.observe(probability)
-        metrics.input_length.observe(len(text))
-        state.writer.submit(
-            PredictionRow(
-                id=prediction_id,
-                created_at=now,
-                model_version=version,
-                probability_ai=probability,
-                label=label,
-                text_length=len(text),
-                text_sha256=hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest(),
-                text=text,
-            )
-        )
-        state.recent.add(prediction_id, PredictedLabel(label, version))
-        out.append(
-            Prediction(
-                label=label,
-                probability_ai=probability,
-                threshold=model.threshold,
-                model_version=version,
-                prediction_id=prediction_id,
-            )
-        )
-    return out
-
-
-def _explanation_out(explanation: Explanation) -> ExplanationOut:
-    return ExplanationOut.model_validate(explanation, from_attributes=True)
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 413, 422, 429, 503)
+}
+PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": PredictRequest.model_json_schema()}},
+    }
+}
 
 
 @router.post(
     "/v1/predict",
     response_model=Prediction | BatchPrediction,
-    response_model_exclude_none=True,
     responses=ERRORS,
     summary="Classify one text or a batch of texts as AI-generated or human-written",
+    openapi_extra=PREDICT_BODY,
 )
-async def predict(body: PredictRequest, request: Request) -> Response:
-    state = _state(request)
-    single = body.text is not None
-    texts = check_texts(state, body.all_texts(), "text" if single else "texts")
-    result = await score_texts(state, texts)
-    predictions = record_predictions(state, texts, result)
-    if body.explain:
-        explanations = await run_in_threadpool(
-            result.model.explainer.explain, texts, state.settings.explain_top_k
-        )
-        for prediction, explanation in zip(predictions, explanations, strict=True):
-            prediction.explanation = _explanation_out(explanation)
-    return predictions_response(predictions, single=single)
+async def predict(request: Request, state: StateDep, client: ClientDep) -> Response:
+    """Parsed, checked and answered by ``prediction.answer_predict``, as on the fast path.
 
-
-def predictions_response(predictions: list[Prediction], *, single: bool) -> Response:
-    """The ``/v1/predict`` body: one prediction, or ``{"predictions": [...]}``.
-
-    Serialised here (pydantic-core, exclude_none) and returned as a Response: FastAPI would
-    otherwise validate the returned model again against the response union (~10% of a
-    request's CPU). The route's declared response_model still documents the body in OpenAPI.
+    The body is read here rather than declared as a parameter: FastAPI's own parsing would be a
+    second parser next to the one the fast path uses. The schema above documents it.
     """
-    out = predictions[0] if single else BatchPrediction(predictions=predictions)
-    return Response(out.model_dump_json(exclude_none=True), media_type="application/json")
-
-
-def _find_prediction(state: ServingState, prediction_id: str) -> PredictedLabel | None:
-    deadline = time.monotonic() + FEEDBACK_LOOKUP_SECONDS
-    state.writer.wait_schema(SCHEMA_WAIT_SECONDS)  # just after startup the migration may run
-    while True:
-        found = state.recent.get(prediction_id)
-        if found is not None:
-            return found
-        try:
-            row = state.writer.find_prediction(prediction_id)
-        except Exception as exc:
-            raise ServiceError(503, "prediction log database unavailable", str(exc)[:200]) from exc
-        if row is not None:
-            return PredictedLabel(row[0], row[1])
-        # With several workers another one may have made it and not flushed yet: look again
-        # briefly. A single worker knows all its unflushed ids, so it answers at once.
-        if state.settings.workers == 1 or time.monotonic() >= deadline:
-            return None
-        time.sleep(0.1)
+    body = await request.body()
+    answer = await answer_predict(state, body, request.headers.get("content-type"), client)
+    return Response(answer, media_type="application/json")
 
 
 @router.post(
     "/v1/feedback",
     response_model=FeedbackResponse,
-    responses={404: {"model": ErrorBody}, 422: {"model": ErrorBody}, 503: {"model": ErrorBody}},
-    summary="Give the true label of an earlier prediction",
+    responses={code: {"model": ErrorBody} for code in (404, 409, 422, 429, 503)},
+    summary="Give the true label of an earlier prediction (once per prediction)",
 )
-def feedback(body: FeedbackRequest, request: Request) -> FeedbackResponse:
-    state = _state(request)
-    predicted = _find_prediction(state, body.prediction_id)
-    if predicted is None:
-        raise ServiceError(404, "unknown prediction_id", body.prediction_id)
-    accepted = state.writer.submit(
-        FeedbackRow(
-            prediction_id=body.prediction_id,
-            label=body.label,
-            created_at=datetime.now(UTC).replace(tzinfo=None),
-        )
-    )
-    if not accepted:
-        raise ServiceError(503, "prediction log queue is full; retry later")
-    correct = predicted.label == body.label
-    metrics = state.metrics
-    metrics.feedback.labels(outcome="correct" if correct else "incorrect").inc()
-    accuracy, window = state.accuracy.add(correct)
-    metrics.feedback_accuracy.set(accuracy)
-    metrics.feedback_window.set(window)
-    return FeedbackResponse(
-        prediction_id=body.prediction_id,
-        label=body.label,
-        predicted_label=predicted.label,  # type: ignore[arg-type]
-        correct=correct,
-    )
+def feedback(body: FeedbackRequest, state: StateDep, client: ClientDep) -> FeedbackResponse:
+    state.take_token("/v1/feedback", client)
+    return record_feedback(state, body.prediction_id, body.label)
 
 
 def _current(state: ServingState) -> LoadedModel:
     model = state.holder.current
     if model is None:
-        raise ServiceError(503, "model not available", state.holder.reason)
+        raise ModelUnavailable(state.holder.reason)
     return model
 
 
@@ -221,8 +90,8 @@ def _current(state: ServingState) -> LoadedModel:
     responses={503: {"model": ErrorBody}},
     summary="The model version being served",
 )
-async def model_info(request: Request) -> ModelInfo:
-    model = _current(_state(request))
+async def model_info(state: StateDep) -> ModelInfo:
+    model = _current(state)
     info = model.info
     return ModelInfo(
         name=info.name,
@@ -235,6 +104,12 @@ async def model_info(request: Request) -> ModelInfo:
         loaded_at=model.loaded_at,
         explain_method=model.explainer.method,
         scoring=model.scoring,
+        scope=ScopeInfo(
+            reference=model.scope.reference is not None,
+            min_chars=model.scope.min_chars,
+            novelty_threshold=model.scope.novelty_threshold,
+        ),
+        evaluation=model.evaluation,
     )
 
 
@@ -249,8 +124,7 @@ async def healthz() -> Health:
     responses={503: {"model": Readiness}},
     summary="Readiness: a model is loaded",
 )
-async def readyz(request: Request, response: Response) -> Readiness:
-    state = _state(request)
+async def readyz(state: StateDep, response: Response) -> Readiness:
     model = state.holder.current
     if model is None:
         response.status_code = 503
@@ -259,8 +133,7 @@ async def readyz(request: Request, response: Response) -> Readiness:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    state = _state(request)
+async def metrics(state: StateDep) -> Response:
     state.refresh_drift()
     return Response(state.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
 
@@ -272,17 +145,10 @@ async def metrics(request: Request) -> Response:
     summary="Check the alias now and load the version it points at (bearer token)",
 )
 async def admin_reload(
-    request: Request,
-    authorization: Annotated[str | None, Header()] = None,
+    state: StateDep,
+    _admin: AdminDep,
     force: Annotated[bool, Query(description="Retry versions refused earlier")] = False,
 ) -> ReloadResponse:
-    state = _state(request)
-    token = state.settings.admin_token
-    if token is None:
-        raise ServiceError(403, "admin routes are disabled: SERVING_ADMIN_TOKEN is not set")
-    expected = f"Bearer {token.get_secret_value()}".encode()
-    if not hmac.compare_digest((authorization or "").encode(), expected):
-        raise ServiceError(401, "missing or wrong bearer token")
     result = await run_in_threadpool(lambda: state.holder.check_now(force=force))
     current = state.holder.current
     return ReloadResponse(
@@ -318,15 +184,12 @@ async def admin_reload(
         }
     },
 )
-async def invocations_route(request: Request) -> InvocationsResponse:
-    state = _state(request)
-    try:
-        values, predict_fn = invocations.parse_invocation(await request.body())
-    except invocations.InvocationError as exc:
-        raise ServiceError(400, str(exc)) from exc
-    texts = check_texts(state, values, "inputs")
-    result = await score_texts(state, texts)
-    record_predictions(state, texts, result)
+async def invocations_route(
+    request: Request, state: StateDep, client: ClientDep
+) -> InvocationsResponse:
+    state.take_token("/invocations", client)
+    values, predict_fn = invocations.parse_invocation(await request.body())
+    result, _ = await score_and_record(state, check_invocation_texts(state, values))
     return InvocationsResponse(
         predictions=invocations.format_predictions(
             result.probabilities.tolist(),

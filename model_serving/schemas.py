@@ -1,7 +1,8 @@
 """Request and response bodies of the HTTP API (they define the OpenAPI schema).
 
-Types are strict: a number where a string is expected is an error, not coerced. Limits that come
-from settings (text length, batch size) are checked in the routes, with a message naming them.
+Types are strict: a number where a string is expected is an error, not coerced. The texts
+themselves (empty, too long, too many, not encodable) are checked by
+``request_parsing.check_texts``, with a message naming the limit.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 Label = Literal["ai", "human"]
-
-
-def _require_text(value: str, where: str) -> str:
-    if not value.strip():
-        raise ValueError(f"{where} is empty or only whitespace")
-    return value
+#: What ``/v1/predict`` answers: the model's label, or "uncertain" when the text is out of scope.
+Verdict = Literal["ai", "human", "uncertain"]
+ScopeReasonName = Literal["too_short", "not_english", "unlike_training_data"]
 
 
 class PredictRequest(BaseModel):
@@ -45,10 +43,6 @@ class PredictRequest(BaseModel):
     def _exactly_one(self) -> PredictRequest:
         if (self.text is None) == (self.texts is None):
             raise ValueError("give exactly one of 'text' (a string) or 'texts' (a list of strings)")
-        if self.text is not None:
-            _require_text(self.text, "text")
-        for index, text in enumerate(self.texts or []):
-            _require_text(text, f"texts[{index}]")
         return self
 
     def all_texts(self) -> list[str]:
@@ -67,12 +61,19 @@ class ExplanationOut(BaseModel):
 
 
 class Prediction(BaseModel):
-    label: Label
+    label: Verdict = Field(
+        description="'ai' or 'human' (the model's label at the threshold); 'uncertain' when the "
+        "text is out of the model's scope (see scope_reason; probability_ai is still the model's)."
+    )
     probability_ai: float = Field(ge=0.0, le=1.0)
     threshold: float
-    model_version: str
+    model_version: str = Field(description="The model version that answered.")
     prediction_id: str
-    explanation: ExplanationOut | None = None
+    in_scope: bool = Field(description="Whether the model can judge this text.")
+    scope_reason: ScopeReasonName | None = Field(
+        description="Why the text is out of scope; null when in scope."
+    )
+    explanation: ExplanationOut | None = Field(default=None, exclude_if=lambda value: value is None)
 
 
 class BatchPrediction(BaseModel):
@@ -93,6 +94,17 @@ class FeedbackResponse(BaseModel):
     correct: bool
 
 
+class ScopeInfo(BaseModel):
+    """Which scope checks this version runs (``model_monitoring.scope``)."""
+
+    reference: bool = Field(
+        description="The version has a scope reference: texts unlike every training domain are "
+        "out of scope. Without one only the length and language checks run."
+    )
+    min_chars: int
+    novelty_threshold: float | None
+
+
 class ModelInfo(BaseModel):
     name: str
     alias: str
@@ -106,6 +118,11 @@ class ModelInfo(BaseModel):
     scoring: str = Field(
         description="How texts are scored: 'compiled' (the pipeline compiled to arrays, checked "
         "to give the pipeline's probabilities at load) or 'pipeline' (scikit-learn itself)."
+    )
+    scope: ScopeInfo
+    evaluation: dict[str, Any] | None = Field(
+        description="The version's per-domain evaluation (run artifact evaluation/by_domain.json, "
+        "schema in docs/CONTRACTS.md); null when the version has none."
     )
 
 

@@ -35,6 +35,10 @@ class ServingSettings(BaseSettings):
     #: Bearer token for ``POST /admin/reload``; admin routes are disabled when unset.
     admin_token: SecretStr | None = None
 
+    #: Refuse a version that has no ``model_sha256`` tag (a version with a tag that does not match
+    #: its artifact is always refused).
+    require_model_sha256: bool = False
+
     database_url: str = Field(default_factory=default_database_url)
     store_text: bool = False
     log_queue_size: int = Field(default=10_000, ge=1)
@@ -53,9 +57,24 @@ class ServingSettings(BaseSettings):
     #: with the scikit-learn pipeline itself.
     compiled_scorer: bool = True
 
+    #: Answer ``POST /v1/predict`` with JSON in an ASGI layer before FastAPI's routing (same
+    #: parser, validator and answer as the route; only the per-request overhead differs).
+    fast_path: bool = True
+
     batching_enabled: bool = True
     batch_max_wait_ms: float = Field(default=2.0, ge=0)
     batch_max_size: int = Field(default=32, ge=1)
+
+    #: Per client and worker (token bucket; 0 switches a limit off): requests per second and
+    #: the burst allowed above it, for /v1/predict and /invocations, and for /v1/feedback.
+    rate_limit_predict_per_second: float = Field(default=50.0, ge=0)
+    rate_limit_predict_burst: int = Field(default=200, ge=1)
+    rate_limit_feedback_per_second: float = Field(default=2.0, ge=0)
+    rate_limit_feedback_burst: int = Field(default=20, ge=1)
+    #: A header set by a trusted reverse proxy naming the client (``X-Forwarded-For``); unset:
+    #: the peer address is the client. Never set it without such a proxy: clients could pick
+    #: their own key.
+    rate_limit_client_header: str | None = None
 
     explain_top_k: int = Field(default=10, ge=1, le=100)
     feedback_window_size: int = Field(default=500, ge=1)

@@ -7,10 +7,14 @@ from dataclasses import dataclass
 
 from model_registry import contract
 from model_serving.batching import MicroBatcher
+from model_serving.errors import RateLimited
 from model_serving.feedback import AccuracyWindow, RecentPredictions
 from model_serving.metrics import ServingMetrics
-from model_serving.model_holder import LoadedModel, MlflowModelSource, ModelHolder, ModelSource
+from model_serving.mlflow_source import MlflowModelSource
+from model_serving.model_holder import ModelHolder
+from model_serving.model_version import LoadedModel, ModelSource
 from model_serving.prediction_log.writer import PredictionLogWriter, PredictionRow
+from model_serving.rate_limit import RateLimiter
 from model_serving.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -25,6 +29,8 @@ class ServingState:
     writer: PredictionLogWriter
     recent: RecentPredictions
     accuracy: AccuracyWindow
+    predict_limit: RateLimiter
+    feedback_limit: RateLimiter
     drift: object | None  # model_monitoring.live_drift.LiveDriftMonitor when enabled
 
     def start(self) -> None:
@@ -38,6 +44,15 @@ class ServingState:
         self.batcher.stop()
         self.writer.close()
         self.metrics.mark_process_dead()
+
+    def take_token(self, route: str, client: str) -> None:
+        """Count ``client``'s request on ``route`` against its rate limit (``RateLimited``)."""
+        limiter = self.feedback_limit if route == "/v1/feedback" else self.predict_limit
+        try:
+            limiter.take(client)
+        except RateLimited:
+            self.metrics.rate_limited.labels(route=route).inc()
+            raise
 
     def refresh_drift(self) -> None:
         if self.drift is not None:
@@ -75,7 +90,9 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
             drift.set_reference(new.reference_profile, new.threshold, new.version)
 
     if source is None:
-        source = MlflowModelSource(contract.tracking_uri())
+        source = MlflowModelSource(
+            contract.tracking_uri(), require_model_sha256=settings.require_model_sha256
+        )
     holder = ModelHolder(
         source,
         name=settings.model_name,
@@ -104,6 +121,7 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
         linger=settings.log_linger_seconds,
         on_written=metrics.log_written.inc,
         on_dropped=metrics.log_dropped.inc,
+        on_rejected=metrics.log_rejected.inc,
         on_depth=metrics.log_queue_depth.set,
         observers=observers,
     )
@@ -115,5 +133,11 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
         writer=writer,
         recent=RecentPredictions(),
         accuracy=AccuracyWindow(settings.feedback_window_size),
+        predict_limit=RateLimiter(
+            settings.rate_limit_predict_per_second, settings.rate_limit_predict_burst
+        ),
+        feedback_limit=RateLimiter(
+            settings.rate_limit_feedback_per_second, settings.rate_limit_feedback_burst
+        ),
         drift=drift,
     )

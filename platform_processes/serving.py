@@ -30,6 +30,7 @@ def start_serving(
     port: int | None = None,
     wait_ready: bool = False,
     timeout: float = 90.0,
+    cwd: Path | None = None,
 ) -> ServerProcess:
     """Start serving on a free port; wait for ``/healthz`` (or ``/readyz`` with ``wait_ready``).
 
@@ -37,11 +38,14 @@ def start_serving(
     own ``SO_REUSEPORT`` socket, and keep-alive connections opened earlier stay on the first one.
 
     ``port`` fixes the port instead, for a client that must know the URL before serving is up.
+    ``cwd`` runs ``python -m model_serving`` from another source tree (``bench/serve.py
+    --compare-with`` measures an earlier checkout: the current folder comes first on ``sys.path``).
 
     ``env`` is added to this process's environment: pass ``MLFLOW_TRACKING_URI`` (+ S3 variables)
     and any ``SERVING_*`` setting. Unless given, the prediction log goes to a SQLite file in
     ``log_dir`` and ``SERVING_ADMIN_TOKEN`` is generated; both are in ``server.extra``
-    (``database_url``, ``admin_token``).
+    (``database_url``, ``admin_token``). The per-client rate limits are off unless given: tests
+    and benchmarks load serving from one address.
     """
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
@@ -52,6 +56,8 @@ def start_serving(
         "SERVING_DATABASE_URL": f"sqlite:///{log_dir / f'{name}-predictions.db'}",
         "SERVING_ADMIN_TOKEN": secrets.token_urlsafe(16),
         "SERVING_LOG_LEVEL": "info",
+        "SERVING_RATE_LIMIT_PREDICT_PER_SECOND": "0",
+        "SERVING_RATE_LIMIT_FEEDBACK_PER_SECOND": "0",
         **env,
     }
     server = start_process(
@@ -62,6 +68,7 @@ def start_serving(
         health=f"{url}/readyz" if wait_ready else f"{url}/healthz",
         env=full_env,
         timeout=timeout,
+        cwd=cwd,
     )
     workers = int(full_env.get("SERVING_WORKERS", "1"))
     if wait_ready and workers > 1:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,18 @@ def make_engine(url: str) -> Engine:
     prepare_sqlite_folder(url)
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
-        return create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 5})
+        # SQLite checks foreign keys only when asked, per connection: ask, so that a feedback
+        # row for a missing prediction fails here as it does on MySQL.
+        event.listen(engine, "connect", _sqlite_foreign_keys)
+        return engine
     return create_engine(url, pool_pre_ping=True, pool_recycle=1800, pool_size=4)
+
+
+def _sqlite_foreign_keys(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
 
 
 def upgrade(url: str, engine: Engine | None = None) -> None:

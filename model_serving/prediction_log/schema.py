@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 PREDICTION_ID_LENGTH = 32  # uuid4 hex
@@ -33,6 +33,10 @@ class Prediction(Base):
     text_length: Mapped[int] = mapped_column(Integer, nullable=False)
     text_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     text: Mapped[str | None] = mapped_column(Text().with_variant(Text(length=2**24), "mysql"))
+    #: Whether the model could judge the text (``label`` is still the model's own label; the API
+    #: answered "uncertain" when this is false). NULL for rows written before scope existed.
+    in_scope: Mapped[bool | None] = mapped_column(Boolean)
+    scope_reason: Mapped[str | None] = mapped_column(String(32))
 
     __table_args__ = (
         Index("ix_predictions_created_at", "created_at"),
@@ -41,7 +45,8 @@ class Prediction(Base):
 
 
 class Feedback(Base):
-    """A user's true label for a prediction."""
+    """A user's true label for a prediction: at most one per prediction (a repeat would count
+    twice in the live accuracy and in training data)."""
 
     __tablename__ = "feedback"
 
@@ -52,7 +57,7 @@ class Feedback(Base):
     label: Mapped[str] = mapped_column(String(8), nullable=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=False), nullable=False)
 
-    __table_args__ = (Index("ix_feedback_prediction_id", "prediction_id"),)
+    __table_args__ = (Index("ux_feedback_prediction_id", "prediction_id", unique=True),)
 
 
 metadata = Base.metadata

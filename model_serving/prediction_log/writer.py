@@ -3,8 +3,20 @@
 ``submit`` never blocks: when the queue is full the row is dropped and counted (the
 ``detector_prediction_log_dropped_total`` metric), never silently lost. The writer thread applies
 the migrations (retrying while the database is down), then inserts rows in batches, in arrival
-order, so a feedback row always follows the prediction it refers to. A failed batch is retried
-with backoff and kept meanwhile. ``close`` flushes everything still queued.
+order, so a feedback row always follows the prediction it refers to. ``close`` flushes everything
+still queued.
+
+Two kinds of write failure are told apart, so that no row can stop the log:
+
+- the database is unreachable or busy (anything else): the unwritten rows are kept and retried
+  with backoff, in order;
+- a row is refused for what it holds (an integrity, data or encoding error): the batch is split
+  in halves until the refused row is alone; it is set aside (``rejected_rows``, the last 100),
+  counted (``detector_prediction_log_rejected_total``) and logged by id, and the rows behind it
+  are written. A single row refused for a duplicate key that is already in the table exactly
+  (the same prediction id; feedback with the same label) was written by an earlier attempt
+  whose commit outcome was unknown (the connection dropped after the commit): it counts as
+  written.
 """
 
 from __future__ import annotations
@@ -13,11 +25,12 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, exc, insert, select
 
 from model_serving.prediction_log import migrate
 from model_serving.prediction_log.schema import feedback_table, predictions_table
@@ -38,6 +51,8 @@ class PredictionRow:
     text_length: int
     text_sha256: str
     text: str
+    in_scope: bool = True
+    scope_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,7 @@ class PredictionLogWriter:
         linger: float = 0.1,
         on_written: Callable[[int], None] = lambda n: None,
         on_dropped: Callable[[int], None] = lambda n: None,
+        on_rejected: Callable[[int], None] = lambda n: None,
         on_depth: Callable[[int], None] = lambda n: None,
         observers: tuple[Callable[[PredictionRow], None], ...] = (),
     ) -> None:
@@ -75,6 +91,7 @@ class PredictionLogWriter:
         self._queue: queue.Queue[Row] = queue.Queue(maxsize=queue_size)
         self._on_written = on_written
         self._on_dropped = on_dropped
+        self._on_rejected = on_rejected
         self._on_depth = on_depth
         self._observers = observers
         self._stop = threading.Event()
@@ -83,6 +100,9 @@ class PredictionLogWriter:
         self._engine: Engine | None = None
         self.dropped = 0
         self.written = 0
+        self.rejected = 0
+        #: The last rows the database refused for what they hold, with the error's type.
+        self.rejected_rows: deque[tuple[Row, str]] = deque(maxlen=100)
 
     # --- producer side (request path) ----------------------------------------------------
 
@@ -118,6 +138,15 @@ class PredictionLogWriter:
                 )
             ).first()
         return (found[0], found[1]) if found else None
+
+    def has_feedback(self, prediction_id: str) -> bool:
+        """Whether the database holds feedback on ``prediction_id``."""
+        engine = self._require_engine()
+        with engine.connect() as conn:
+            found = conn.execute(
+                select(feedback_table.c.id).where(feedback_table.c.prediction_id == prediction_id)
+            ).first()
+        return found is not None
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -165,8 +194,7 @@ class PredictionLogWriter:
             self._on_depth(self.depth)
             if pending:
                 try:
-                    self._write(pending)
-                    pending = []
+                    self._write_all(pending)  # removes rows from pending as they are settled
                     backoff = 0.5
                 except Exception as exc:
                     logger.warning("prediction log write failed (%s); retrying", _short(exc))
@@ -223,6 +251,55 @@ class PredictionLogWriter:
                         logger.exception("prediction observer failed")
         return rows
 
+    def _write_all(self, pending: list[Row]) -> None:
+        """Write ``pending`` in order, setting aside rows refused for their content.
+
+        Rows leave ``pending`` once written or set aside; a failure that is not a row's fault
+        propagates with the unwritten rows still in ``pending``. A refused batch is bisected:
+        a bad row among n costs about log2(n) extra transactions.
+        """
+        chunk = len(pending)
+        while pending:
+            rows = pending[:chunk]
+            try:
+                self._write(rows)
+            except Exception as error:
+                if not row_caused(error):
+                    raise
+                if len(rows) > 1:
+                    chunk = (len(rows) + 1) // 2
+                    continue
+                self._settle_refused(rows[0], error)
+            del pending[: len(rows)]
+            chunk = len(pending)
+
+    def _settle_refused(self, row: Row, error: BaseException) -> None:
+        if isinstance(error, exc.IntegrityError) and self._already_written(row):
+            logger.info("prediction log: %s was already written (earlier commit)", _describe(row))
+            self.written += 1
+            self._on_written(1)
+            return
+        logger.warning(
+            "prediction log: the database refused %s (%s); set aside, the rows behind it go on",
+            _describe(row),
+            _short(error),
+        )
+        self.rejected += 1
+        self.rejected_rows.append((row, type(error).__name__))
+        self._on_rejected(1)
+
+    def _already_written(self, row: Row) -> bool:
+        engine = self._require_engine()
+        with engine.connect() as conn:
+            if isinstance(row, PredictionRow):
+                query = select(predictions_table.c.id).where(predictions_table.c.id == row.id)
+            else:
+                query = select(feedback_table.c.id).where(
+                    (feedback_table.c.prediction_id == row.prediction_id)
+                    & (feedback_table.c.label == row.label)
+                )
+            return conn.execute(query).first() is not None
+
     def _write(self, rows: list[Row]) -> None:
         engine = self._require_engine()
         with engine.begin() as conn:
@@ -255,7 +332,22 @@ class PredictionLogWriter:
             "text_length": row.text_length,
             "text_sha256": row.text_sha256,
             "text": row.text if self.store_text else None,
+            "in_scope": row.in_scope,
+            "scope_reason": row.scope_reason,
         }
+
+
+def row_caused(error: BaseException) -> bool:
+    """Whether the database refused a write for what a row holds, not for being unreachable."""
+    if isinstance(error, exc.IntegrityError | exc.DataError | UnicodeError):
+        return True
+    return isinstance(getattr(error, "orig", None), UnicodeError)
+
+
+def _describe(row: Row) -> str:
+    if isinstance(row, PredictionRow):
+        return f"prediction {row.id}"
+    return f"feedback on prediction {row.prediction_id}"
 
 
 def _runs(rows: list[Row]) -> list[tuple[type, list[Row]]]:

@@ -214,3 +214,42 @@ def test_feedback_and_prediction_log_in_mariadb_survive_a_clean_shutdown(
     assert all(row.model_version == version and row.text is None for row in logged.values())
     assert logged[ids[0]].text_length == len(texts[0])
     assert [(r.prediction_id, r.label) for r in feedback_rows] == [(first["prediction_id"], "ai")]
+
+
+def test_scope_reference_and_evaluation_come_from_the_versions_run(
+    serving: dict[str, Any], model_name: str
+) -> None:
+    """The run that logged the model holds the scope reference and the per-domain evaluation;
+    serving loads both with the model and answers with them (a version without them serves too,
+    as the other tests show)."""
+    import json
+
+    from mlflow import MlflowClient
+
+    from model_monitoring.scope import build_scope_reference
+    from model_registry import contract
+
+    uri = serving["tracking_uri"]
+    version = register_small_model(uri, model_name=model_name, n_train=300, alias=None)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    run_id = client.get_model_version(model_name, version).run_id
+    texts = sample(60, seed=13)["text"].tolist()
+    reference = build_scope_reference(texts, [contract.DEFAULT_DOMAIN] * len(texts))
+    evaluation = {"threshold": 0.5, "domains": {contract.DEFAULT_DOMAIN: {"f1": 0.97}}}
+    client.log_text(run_id, reference.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
+    client.log_text(run_id, json.dumps(evaluation), contract.EVALUATION_BY_DOMAIN_ARTIFACT)
+    client.set_registered_model_alias(model_name, contract.CHAMPION_ALIAS, version)
+
+    url = serving["start"]().url
+    wait_until(http_ok_json(f"{url}/readyz"), timeout=90, what="ready")
+    info = httpx.get(f"{url}/v1/model").json()
+    assert info["version"] == version
+    assert info["evaluation"] == evaluation
+    assert info["scope"]["reference"] is True
+    short = httpx.post(f"{url}/v1/predict", json={"text": "Too short."}).json()
+    assert (short["label"], short["in_scope"], short["scope_reason"]) == (
+        "uncertain",
+        False,
+        "too_short",
+    )
+    assert metric(url, 'detector_out_of_scope_total{reason="too_short"}') == 1.0

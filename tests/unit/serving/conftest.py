@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from model_serving.app import create_app
-from model_serving.model_holder import LoadedArtifacts, VersionInfo
+from model_serving.model_version import LoadedArtifacts, VersionInfo
 from model_serving.settings import ServingSettings
 from tests.model_fixtures import sample, small_pipeline
 
@@ -37,9 +37,22 @@ class FakeSource:
     down: bool = False
     loads: int = 0
 
-    def publish(self, version: str, pipeline: Any, threshold: str = "0.5") -> None:
+    scope: dict[str, Any] = field(default_factory=dict)
+    evaluations: dict[str, Any] = field(default_factory=dict)
+
+    def publish(
+        self,
+        version: str,
+        pipeline: Any,
+        threshold: str = "0.5",
+        *,
+        scope_reference: Any = None,
+        evaluation: dict[str, Any] | None = None,
+    ) -> None:
         self.versions[version] = pipeline
         self.tags[version] = {"threshold": threshold, "test_f1": "0.9", "dataset_digest": "d1"}
+        self.scope[version] = scope_reference
+        self.evaluations[version] = evaluation
         self.alias_target = version
 
     def resolve(self, name: str, alias: str) -> VersionInfo:
@@ -57,7 +70,11 @@ class FakeSource:
 
     def load(self, info: VersionInfo) -> LoadedArtifacts:
         self.loads += 1
-        return LoadedArtifacts(pipeline=self.versions[info.version])
+        return LoadedArtifacts(
+            pipeline=self.versions[info.version],
+            scope_reference=self.scope.get(info.version),
+            evaluation=self.evaluations.get(info.version),
+        )
 
 
 @pytest.fixture
@@ -76,6 +93,8 @@ def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
             "admin_token": "secret-token",
             "drift_enabled": False,
             "log_flush_interval_seconds": 0.05,
+            "rate_limit_predict_per_second": 0,
+            "rate_limit_feedback_per_second": 0,
         }
         values.update(overrides)
         return ServingSettings(**values)
@@ -91,6 +110,24 @@ def client(pipeline: Any, fake_source: FakeSource, settings_factory: Any) -> Ite
     with TestClient(app) as test_client:
         wait_ready(test_client)
         yield test_client
+
+
+@pytest.fixture
+def serve(pipeline: Any, settings_factory: Any) -> Iterator[Any]:
+    """``serve(publish={...}, **settings)``: a running app on its own fake registry holding
+    version 1 of the fixture pipeline (``publish``: extra ``FakeSource.publish`` arguments), as a
+    context manager yielding a ready ``TestClient``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def start(publish: dict[str, Any] | None = None, **settings: Any) -> Iterator[TestClient]:
+        source = FakeSource()
+        source.publish("1", pipeline, **(publish or {}))
+        with TestClient(create_app(settings_factory(**settings), source=source)) as test_client:
+            wait_ready(test_client)
+            yield test_client
+
+    yield start
 
 
 def wait_ready(client: TestClient, version: str | None = None, timeout: float = 20.0) -> None:

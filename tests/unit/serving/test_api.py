@@ -89,6 +89,8 @@ def test_model_info(client: TestClient) -> None:
     assert body["metrics"] == {"f1": 0.9}
     assert body["dataset_digest"] == "d1"
     assert body["loaded_at"]
+    assert body["evaluation"] is None  # the fixture version has no per-domain evaluation
+    assert body["scope"] == {"reference": False, "min_chars": 400, "novelty_threshold": None}
 
 
 def test_invocations_speaks_the_mlflow_protocol(
@@ -182,6 +184,8 @@ def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[
         "threshold",
         "model_version",
         "prediction_id",
+        "in_scope",
+        "scope_reason",
     }
 
 

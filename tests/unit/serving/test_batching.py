@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from model_serving.batching import MicroBatcher, ModelUnavailable
+from model_serving.batching import MicroBatcher
+from model_serving.errors import ModelUnavailable, PredictionFailed
 
 
 class RecordingModel:
@@ -91,7 +92,7 @@ def test_a_failing_model_fails_its_requests_not_the_thread() -> None:
     async def scenario() -> list[Any]:
         batcher.start()
         try:
-            with pytest.raises(RuntimeError, match="prediction failed"):
+            with pytest.raises(PredictionFailed, match="prediction failed"):
                 await batcher.predict(["boom"])
             return [await batcher.predict(["fine"])]
         finally:

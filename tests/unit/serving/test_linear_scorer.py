@@ -20,7 +20,8 @@ from model_registry.text_input import TextColumn
 from model_serving import linear_scorer
 from model_serving.examples import CHECK_TEXTS
 from model_serving.linear_scorer import IntHashTable, compile_linear_scorer
-from model_serving.model_holder import LoadedArtifacts, VersionInfo, build_loaded_model
+from model_serving.model_checks import build_loaded_model
+from model_serving.model_version import LoadedArtifacts, VersionInfo
 from tests.model_fixtures import corpus, sample
 
 #: Texts a vocabulary partly or wholly misses, repeats, punctuation only, one word, casing.
@@ -219,6 +220,6 @@ def test_a_loaded_model_scores_compiled_only_when_allowed_and_identical(data, mo
 
     real_compile = linear_scorer.compile_linear_scorer
     monkeypatch.setattr(
-        "model_serving.model_holder.compile_linear_scorer", lambda p: Off(real_compile(p))
+        "model_serving.model_checks.compile_linear_scorer", lambda p: Off(real_compile(p))
     )
     assert build_loaded_model(ServedVersion.info, artifacts).scoring == "pipeline"

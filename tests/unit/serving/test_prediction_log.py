@@ -47,6 +47,8 @@ def test_migrations_create_the_contract_tables(tmp_path: Path) -> None:
         "text_length",
         "text_sha256",
         "text",
+        "in_scope",
+        "scope_reason",
     }
     assert {c["name"] for c in inspector.get_columns("feedback")} == {
         "id",
@@ -117,3 +119,122 @@ def test_rows_arriving_within_the_linger_share_one_transaction(tmp_path: Path) -
         time.sleep(0.05)  # requests arriving apart, well within the linger (not a readiness wait)
     writer.close()
     assert batches == [30]
+
+
+def wait_settled(writer: PredictionLogWriter, rows: int, timeout: float = 20.0) -> None:
+    from tests.servers import wait_until
+
+    wait_until(
+        lambda: writer.written + writer.rejected >= rows,
+        timeout=timeout,
+        what=f"{rows} rows written or set aside",
+        interval=0.02,
+    )
+
+
+def test_a_row_the_database_refuses_is_set_aside_and_the_rows_behind_it_are_written(
+    tmp_path: Path,
+) -> None:
+    """A text that cannot be encoded as UTF-8 used to fail its whole batch forever."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    rejected: list[int] = []
+    writer = PredictionLogWriter(url, store_text=True, linger=0.5, on_rejected=rejected.append)
+    writer.start()
+    assert writer.wait_schema(30)
+    for i in range(10):
+        writer.submit(row(i, "a \ud800 lone surrogate" if i == 4 else f"text {i}"))
+    wait_settled(writer, 10)
+    for i in range(10, 30):  # nothing behind it is blocked
+        writer.submit(row(i))
+    writer.close()
+    assert count(url) == 29
+    assert writer.rejected == 1 and sum(rejected) == 1
+    assert [r.id for r, _ in writer.rejected_rows] == [f"{4:032x}"]
+
+
+def test_feedback_on_a_missing_prediction_does_not_block_the_log(tmp_path: Path) -> None:
+    """A foreign-key violation is the row's fault: set aside, the others written."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    writer = PredictionLogWriter(url, linger=0.5)
+    writer.start()
+    assert writer.wait_schema(30)
+    writer.submit(row(1))
+    writer.submit(FeedbackRow(prediction_id=f"{999:032x}", label="ai", created_at=datetime.now()))
+    writer.submit(FeedbackRow(prediction_id=f"{1:032x}", label="ai", created_at=datetime.now()))
+    for i in range(2, 12):
+        writer.submit(row(i))
+    writer.close()
+    assert count(url) == 11
+    assert count(url, feedback_table) == 1
+    assert writer.rejected == 1
+
+
+def test_a_duplicate_key_after_an_unknown_commit_counts_as_written(tmp_path: Path) -> None:
+    """The connection dropped after the commit: the retried rows are in the table already."""
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    writer = PredictionLogWriter(url, linger=0.5)
+    writer.start()
+    assert writer.wait_schema(30)
+    for i in range(5):
+        writer.submit(row(i))
+    writer.submit(FeedbackRow(prediction_id=f"{2:032x}", label="ai", created_at=datetime.now()))
+    wait_settled(writer, 6)
+    for i in range(8):  # the same five rows and feedback again, then new ones
+        writer.submit(row(i))
+    writer.submit(FeedbackRow(prediction_id=f"{2:032x}", label="ai", created_at=datetime.now()))
+    writer.submit(FeedbackRow(prediction_id=f"{3:032x}", label="ai", created_at=datetime.now()))
+    writer.close()
+    assert count(url) == 8
+    assert count(url, feedback_table) == 2
+    assert writer.rejected == 0
+    assert writer.written == 6 + 10
+
+
+def test_migration_keeps_one_feedback_per_prediction(tmp_path: Path) -> None:
+    from alembic import command
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    config = migrate.alembic_config(url)
+    command.upgrade(config, "0001")
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert_prediction(), [{"id": "p1"}, {"id": "p2"}])
+        conn.execute(
+            text(
+                "INSERT INTO feedback (prediction_id, label, created_at) VALUES "
+                "('p1', 'ai', '2026-01-01'), ('p1', 'human', '2026-01-02'), "
+                "('p2', 'ai', '2026-01-01')"
+            )
+        )
+    migrate.upgrade(url)
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT prediction_id, label FROM feedback ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("p1", "ai"), ("p2", "ai")]
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO feedback (prediction_id, label, created_at) "
+                    "VALUES ('p2', 'human', '2026-01-03')"
+                )
+            )
+    except IntegrityError:
+        pass
+    else:
+        raise AssertionError("a second feedback on one prediction was accepted")
+
+
+def insert_prediction():  # type: ignore[no-untyped-def]
+    from sqlalchemy import bindparam, insert
+
+    return insert(predictions_table).values(
+        id=bindparam("id"),
+        created_at=datetime(2026, 1, 1),
+        model_version="1",
+        probability_ai=0.5,
+        label="ai",
+        text_length=1,
+        text_sha256="0" * 64,
+    )

@@ -21,7 +21,7 @@ keeps the defaults below equal to them):
    unlike: 0.3-11 %).
 
 No downloads and no models: the checks read the first ``WINDOW_CHARS`` characters, a few bytes-
-level counts and one small numpy product per text, ~54 microseconds of CPU per text with a
+level counts and one small numpy product per text, ~53 microseconds of CPU per text with a
 reference (measured), since serving runs them on every request.
 """
 

@@ -42,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train candidates, register the best, run the gate")
-    train.add_argument("--data", help="labelled CSV (text,generated); default REGISTRY_DATA_PATH")
+    train.add_argument(
+        "--data",
+        help="labelled CSV(s), comma-separated (text,generated[,domain,generator,group_id]); "
+        "default REGISTRY_DATA_PATH (the shipped essays + multi-domain corpus)",
+    )
     train.add_argument(
         "--summary-json",
         metavar="PATH",

@@ -17,8 +17,12 @@ from model_registry import contract
 ALL_CANDIDATES = ("word_tfidf_lr", "char_tfidf_lr", "word_char_tfidf_lr", "word_tfidf_cnb")
 
 
-def default_data_path() -> Path:
-    return contract.project_root() / "data" / "ai_human_essays.csv.gz"
+DATA_FILES = ("ai_human_essays.csv.gz", "ai_human_multidomain.csv.gz")
+
+
+def default_data_paths() -> tuple[Path, ...]:
+    """The shipped corpus: student essays (domain ``student_essay``) and six other genres."""
+    return tuple(contract.project_root() / "data" / name for name in DATA_FILES)
 
 
 def default_dataset_store() -> str:
@@ -32,7 +36,9 @@ class RegistrySettings(BaseSettings):
 
     model_name: str = contract.MODEL_NAME
     experiment: str = contract.EXPERIMENT_NAME
-    data_path: Path = Field(default_factory=default_data_path)
+    #: One labelled CSV or several, comma-separated (``REGISTRY_DATA_PATH=a.csv.gz,b.csv.gz``);
+    #: their rows are concatenated before validation.
+    data_path: Annotated[tuple[Path, ...], NoDecode] = Field(default_factory=default_data_paths)
     #: Local folder, or ``s3://bucket/prefix`` (endpoint and credentials from MLFLOW_S3_* / AWS_*).
     dataset_store: str = Field(default_factory=default_dataset_store)
     #: Optuna trials per candidate (each a nested MLflow run).
@@ -54,6 +60,13 @@ class RegistrySettings(BaseSettings):
     #: ``train`` refuses data with more rejected rows than this share (they are left out and
     #: counted in the validation report logged with the run otherwise).
     max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
+
+    @field_validator("data_path", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str | Path):
+            value = [part.strip() for part in str(value).split(",") if part.strip()]
+        return value
 
     @field_validator("candidates", mode="before")
     @classmethod

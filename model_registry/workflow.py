@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from model_registry import contract
-from model_registry.data import LABEL_COLUMN, load_labelled_csv
+from model_registry.data import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
 from model_registry.datasets import DatasetStore, dataset_digest
 from model_registry.errors import DataValidationError
 from model_registry.gate import GateDecision, run_gate
@@ -81,9 +81,11 @@ def validated_data(
     settings: RegistrySettings, data: pd.DataFrame | str | Path | None
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Load (when needed) and validate; raise ``DataValidationError`` on unusable data."""
-    frame = (
-        data if isinstance(data, pd.DataFrame) else load_labelled_csv(data or settings.data_path)
-    )
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        paths = str(data).split(",") if data else settings.data_path
+        frame = load_corpus([p for p in paths if str(p).strip()])
     report = validate(
         frame,
         min_chars=settings.min_text_chars,
@@ -106,12 +108,16 @@ def validated_data(
 
 
 def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """At most ``n`` rows, as class-balanced as the data allows, deterministic for ``seed``."""
+    """About ``n`` rows, as class-balanced as the data allows, every domain kept in proportion
+    within each class; deterministic for ``seed``."""
     per_class = n // 2
-    parts = [
-        group.sample(min(per_class, len(group)), random_state=seed)
-        for _, group in df.groupby(LABEL_COLUMN)
-    ]
+    parts = []
+    for _, rows in df.groupby(LABEL_COLUMN):
+        share = min(1.0, per_class / len(rows))
+        parts.extend(
+            domain_rows.sample(max(1, round(share * len(domain_rows))), random_state=seed)
+            for _, domain_rows in rows.groupby(DOMAIN_COLUMN)
+        )
     return pd.concat(parts).reset_index(drop=True)
 
 
@@ -129,12 +135,21 @@ def prepare_splits(
         validation_share=settings.validation_share,
         test_share=settings.test_share,
     )
-    if frozen_digest is None:
+    if frozen_digest is None or splits.added_test_domains:
+        # New, or grown by the domains it lacked: the gate scores champion and challenger on
+        # this (same) split, so the champion is re-scored on the new domains before it compares.
         frozen_digest = store.put(splits.test)
         client.set_registered_model_tag(  # type: ignore[attr-defined]
             settings.model_name, contract.ModelTag.FROZEN_TEST_SPLIT, frozen_digest
         )
-        log.info("froze test split %s (%d rows)", frozen_digest[:12], len(splits.test))
+        log.info(
+            "froze test split %s (%d rows%s)",
+            frozen_digest[:12],
+            len(splits.test),
+            f", added domains {list(splits.added_test_domains)}"
+            if splits.added_test_domains
+            else "",
+        )
     return splits, frozen_digest
 
 

@@ -31,7 +31,7 @@ from model_orchestration.flows.common import (
     with_io_retries,
 )
 from model_registry import contract
-from model_registry.data import load_labelled_csv
+from model_registry.data import load_corpus
 from model_registry.datasets import DatasetStore
 from model_registry.gate import GateDecision, run_gate
 from model_registry.registration import RegisteredCandidate, register_best
@@ -73,12 +73,12 @@ def connect_tracking(experiment: str) -> Any:
 
 
 @task(cache_policy=NO_CACHE)
-def load_dataset(store_uri: str, digest: str | None, fallback_path: str) -> pd.DataFrame:
-    """Dataset ``digest`` (default: ``LATEST``) from the store; the seed CSV on an empty store."""
+def load_dataset(store_uri: str, digest: str | None, fallback_paths: list[str]) -> pd.DataFrame:
+    """Dataset ``digest`` (default: ``LATEST``) from the store; the seed CSVs on an empty store."""
     store = DatasetStore.from_uri(store_uri)
     digest = digest or store.latest()
     if digest is None:
-        return load_labelled_csv(fallback_path)
+        return load_corpus(fallback_paths)
     return store.get(digest)
 
 
@@ -200,7 +200,9 @@ def train(
         return with_io_retries(step, settings)
 
     client = io(connect_tracking)(registry.experiment)
-    data = io(load_dataset)(registry.dataset_store, dataset_digest, str(registry.data_path))
+    data = io(load_dataset)(
+        registry.dataset_store, dataset_digest, [str(p) for p in registry.data_path]
+    )
     accepted, report = validate_dataset(registry, data)
     digest = io(store_as_latest)(registry.dataset_store, accepted)
     splits, test_digest = io(split_dataset)(client, registry, accepted)

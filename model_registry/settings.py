@@ -14,7 +14,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
 
-ALL_CANDIDATES = ("word_tfidf_lr", "char_tfidf_lr", "word_char_tfidf_lr", "word_tfidf_cnb")
+ALL_CANDIDATES = (
+    "word_tfidf_lr",
+    "char_tfidf_lr",
+    "word_char_tfidf_lr",
+    "word_tfidf_cnb",
+    "style_lr",
+    "word_style_lr",
+)
 
 
 DATA_FILES = ("ai_human_essays.csv.gz", "ai_human_multidomain.csv.gz")
@@ -48,6 +55,18 @@ class RegistrySettings(BaseSettings):
     f1_floor: float = Field(default=0.95, ge=0.0, le=1.0)
     #: Gate: promote iff challenger F1 + margin >= champion F1 on the frozen test split.
     gate_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: Gate, per domain of the frozen test split: challenger F1 + this >= champion F1 there.
+    gate_domain_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    #: Gate, per domain: the challenger's F1 must be at least this in every gated domain.
+    gate_domain_f1_floor: float = Field(default=0.80, ge=0.0, le=1.0)
+    #: Domains with fewer test rows than this are reported but not gated (too noisy).
+    gate_min_domain_rows: int = Field(default=60, ge=1)
+    #: The served threshold keeps the false-positive rate on human text at most this, on
+    #: validation, overall and in every domain with at least ``threshold_min_human`` human rows.
+    fpr_target: float = Field(default=0.01, gt=0.0, lt=0.5)
+    threshold_min_human: int = Field(default=100, ge=1)
+    #: Leave-one-domain-out estimate for every candidate (best parameters, no re-tuning).
+    leave_one_domain_out: bool = True
     #: Use at most this many rows (class-balanced sample), for tests and quick runs.
     max_rows: int | None = Field(default=None, ge=20)
     candidates: Annotated[tuple[str, ...], NoDecode] = ALL_CANDIDATES

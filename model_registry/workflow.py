@@ -20,7 +20,7 @@ from model_registry import contract
 from model_registry.data import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
 from model_registry.datasets import DatasetStore, dataset_digest
 from model_registry.errors import DataValidationError
-from model_registry.gate import GateDecision, run_gate
+from model_registry.gate import DomainRule, GateDecision, run_gate
 from model_registry.registration import ensure_registered_model, register_best
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits, make_splits
@@ -68,6 +68,8 @@ class TrainOutcome:
                     "log_model_seconds": round(r.log_seconds, 2),
                     "load_model_seconds": round(r.load_seconds, 2),
                     "model_size_bytes": r.model_size_bytes,
+                    "lodo_seconds": round(r.lodo_seconds, 2),
+                    "evaluation": r.evaluation,
                     "run_id": r.run_id,
                 }
                 for r in self.results
@@ -105,6 +107,15 @@ def validated_data(
     if settings.max_rows is not None and len(accepted) > settings.max_rows:
         accepted = balanced_sample(accepted, settings.max_rows, settings.seed)
     return accepted, report
+
+
+def domain_rule(settings: RegistrySettings) -> DomainRule:
+    """The per-domain part of the gate, from the settings."""
+    return DomainRule(
+        floor=settings.gate_domain_f1_floor,
+        margin=settings.gate_domain_margin,
+        min_rows=settings.gate_min_domain_rows,
+    )
 
 
 def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
@@ -220,6 +231,8 @@ def train(
         model_name=settings.model_name,
         floor=settings.f1_floor,
         margin=settings.gate_margin,
+        challenger_domains=registered.result.test_domains,
+        domain_rule=domain_rule(settings),
     )
     seconds["register_and_gate"] = time.perf_counter() - started
     seconds["total"] = time.perf_counter() - start

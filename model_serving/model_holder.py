@@ -26,9 +26,9 @@ import numpy as np
 
 from model_monitoring.profile import ReferenceProfile
 from model_registry import contract
+from model_registry.linear_scorer import MAX_ABS_DIFFERENCE, LinearTextScorer, compile_linear_scorer
 from model_serving.examples import CHECK_TEXTS
 from model_serving.explain import Explainer
-from model_serving.linear_scorer import MAX_ABS_DIFFERENCE, LinearTextScorer, compile_linear_scorer
 
 logger = logging.getLogger(__name__)
 DEFAULT_THRESHOLD = 0.5

@@ -39,7 +39,7 @@ from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 from model_registry.training import CandidateResult, TrainingContext, train_candidates
 from model_registry.validation import ValidationReport
-from model_registry.workflow import prepare_splits, validated_data
+from model_registry.workflow import domain_rule, prepare_splits, validated_data
 
 
 @dataclass
@@ -167,6 +167,8 @@ def promotion_gate(
         model_name=settings.model_name,
         floor=settings.f1_floor,
         margin=settings.gate_margin,
+        challenger_domains=registered.result.test_domains,
+        domain_rule=domain_rule(settings),
     )
 
 

@@ -9,6 +9,8 @@ word_char_tfidf_lr     both of the above, concatenated             LogisticRegre
 word_tfidf_cnb         word 1-2-gram TF-IDF                        ComplementNB
 style_lr               style profile (``style_features``)          LogisticRegression
 word_style_lr          word TF-IDF + style profile                 LogisticRegression
+word_style_stack       word TF-IDF + style profile                 one LR per block, log-odds
+                                                                   summed (``ensemble``)
 =====================  ==========================================  =========================
 
 The first four are the baselines; the style candidates aim at genres nobody trained on (function
@@ -41,7 +43,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from model_registry.style_features import StyleFeatures
+from model_registry.ensemble import TwoBlockLogitSum
+from model_registry.style_features import StyleFeatures, feature_names
 from model_registry.text_input import TextColumn
 
 #: Words, and single punctuation marks, case kept: a lower-case "i" is a human-writing cue.
@@ -92,6 +95,12 @@ def _suggest_lr(trial: Any) -> dict[str, Any]:
 
 def _suggest_style_lr(trial: Any) -> dict[str, Any]:
     return {"C": trial.suggest_float("C", 0.01, 30.0, log=True)}
+
+
+def _word_style_stack(params: dict[str, Any], seed: int) -> TwoBlockLogitSum:
+    return TwoBlockLogitSum(
+        C=params["C"], tail_C=1.0, tail_width=len(feature_names()), random_state=seed
+    )
 
 
 def _complement_nb(params: dict[str, Any], seed: int) -> ComplementNB:
@@ -164,6 +173,14 @@ CANDIDATES: dict[str, CandidateSpec] = {
             _suggest_lr,
             {"C": 10.0},
             "word TF-IDF + style profile concatenated + logistic regression",
+        ),
+        CandidateSpec(
+            "word_style_stack",
+            ("word", "style"),
+            _word_style_stack,
+            _suggest_lr,
+            {"C": 30.0},
+            "word TF-IDF LR + style-profile LR, log-odds summed, calibrated (one linear model)",
         ),
     )
 }

@@ -333,8 +333,10 @@ def linear_weights(classifier: Any) -> tuple[np.ndarray, float]:
     classes = getattr(classifier, "classes_", None)
     if classes is None or len(classes) != 2:
         raise TypeError("the classifier is not a fitted two-class classifier")
+    from sklearn.linear_model import LogisticRegression
+
     name = type(classifier).__name__
-    if name == "LogisticRegression":
+    if isinstance(classifier, LogisticRegression):  # also ensemble.TwoBlockLogitSum
         weights = np.asarray(classifier.coef_, dtype=np.float64)[0]
         return weights, float(np.asarray(classifier.intercept_).ravel()[0])
     if name == "MultinomialNB" or (name == "ComplementNB" and not getattr(classifier, "norm", 0)):

@@ -21,6 +21,7 @@ ALL_CANDIDATES = (
     "word_tfidf_cnb",
     "style_lr",
     "word_style_lr",
+    "word_style_stack",
 )
 
 

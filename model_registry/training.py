@@ -467,9 +467,9 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int]:
     import mlflow
     from mlflow.models import infer_signature
 
-    from model_registry import style_features, text_input
+    from model_registry import ensemble, style_features, text_input
 
-    for module in (text_input, style_features):
+    for module in (text_input, style_features, ensemble):
         cloudpickle.register_pickle_by_value(module)
     examples = splits.test[TEXT_COLUMN].head(2).str.slice(0, INPUT_EXAMPLE_CHARS).tolist()
     input_example = pd.DataFrame({TEXT_COLUMN: examples})

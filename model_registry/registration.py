@@ -1,10 +1,12 @@
 """Register the best candidate as a new version of ``ai-text-detector`` with alias ``challenger``.
 
-The best candidate is chosen by the unseen-genre estimate, not by in-domain F1: the highest
-leave-one-domain-out mean ROC-AUC (then the highest worst-domain ROC-AUC, then validation F1),
-among those whose behaviour tests passed (all candidates when none passed: the gate then rejects
-it). Without a LODO estimate (one domain, or ``REGISTRY_LEAVE_ONE_DOMAIN_OUT=false``) validation
-F1 decides (PR-AUC breaks ties). The test split is kept for the promotion gate.
+The best candidate is chosen by the unseen-genre estimate, not by in-domain F1: among the
+candidates whose leave-one-domain-out mean ROC-AUC is within ``REGISTRY_SELECTION_LODO_TOLERANCE``
+(default 0.01: differences this small between means over a handful of domains are noise) of the
+best mean, the one with the highest worst-domain ROC-AUC wins (then validation F1), among those
+whose behaviour tests passed (all candidates when none passed: the gate then rejects it). Without
+a LODO estimate (one domain, or ``REGISTRY_LEAVE_ONE_DOMAIN_OUT=false``) validation F1 decides
+(PR-AUC breaks ties). The test split is kept for the promotion gate.
 
 The version's tags record the operating point: FPR target, threshold, the FPR on human text and
 TPR on AI text it achieved on validation, the worst domain of the test split (F1 and FPR) and the
@@ -24,6 +26,8 @@ from model_registry.training import CandidateResult, TrainingContext
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LODO_TOLERANCE = 0.01
+
 
 @dataclass(frozen=True)
 class RegisteredCandidate:
@@ -31,21 +35,24 @@ class RegisteredCandidate:
     result: CandidateResult
 
 
-def choose_best(results: Sequence[CandidateResult]) -> CandidateResult:
+def choose_best(
+    results: Sequence[CandidateResult], lodo_tolerance: float = DEFAULT_LODO_TOLERANCE
+) -> CandidateResult:
     if not results:
         raise ValueError("no candidate was trained")
     pool = [r for r in results if r.behaviour.passed] or list(results)
+    means = [r.lodo.get("mean_roc_auc") for r in pool]
+    if all(m is not None for m in means):
+        best_mean = max(means)  # type: ignore[type-var]
+        pool = [r for r, m in zip(pool, means, strict=True) if m >= best_mean - lodo_tolerance]
     return max(pool, key=selection_key)
 
 
 def selection_key(result: CandidateResult) -> tuple[float, ...]:
-    """Order of preference (see the module docstring); higher is better."""
-    lodo = result.lodo
-    mean, worst = lodo.get("mean_roc_auc"), lodo.get("worst_roc_auc")
+    """Order of preference within the pool (see the module docstring); higher is better."""
+    worst = result.lodo.get("worst_roc_auc")
     validation = (result.validation_metrics["f1"], result.validation_metrics["pr_auc"])
-    if mean is None or worst is None:
-        return (float("-inf"), float("-inf"), *validation)
-    return (round(mean, 4), round(worst, 4), *validation)
+    return (float("-inf") if worst is None else worst, *validation)
 
 
 def ensure_registered_model(client: Any, name: str) -> Any:
@@ -99,11 +106,12 @@ def register_best(
     results: Sequence[CandidateResult],
     context: TrainingContext,
     model_name: str = contract.MODEL_NAME,
+    lodo_tolerance: float = DEFAULT_LODO_TOLERANCE,
 ) -> RegisteredCandidate:
     """Register the best candidate, tag the version, move ``challenger`` to it."""
     import mlflow
 
-    best = choose_best(results)
+    best = choose_best(results, lodo_tolerance)
     ensure_registered_model(client, model_name)
     version = str(mlflow.register_model(best.model_uri, model_name).version)
     for key, value in version_tags(best, context).items():

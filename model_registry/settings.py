@@ -14,6 +14,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
 
+#: Trained by default: the word baseline, the cheap generative baseline and the candidates aimed
+#: at unseen genres. The char-n-gram baselines (and the joint word+style fit) stay available
+#: through ``REGISTRY_CANDIDATES``: measured, they generalise worse to unseen genres than word
+#: TF-IDF and cost the most (char features ~4 min of the run here), see model_registry/README.md.
+DEFAULT_CANDIDATES = ("word_tfidf_lr", "word_tfidf_cnb", "style_lr", "word_style_stack")
 ALL_CANDIDATES = (
     "word_tfidf_lr",
     "char_tfidf_lr",
@@ -50,7 +55,7 @@ class RegistrySettings(BaseSettings):
     #: Local folder, or ``s3://bucket/prefix`` (endpoint and credentials from MLFLOW_S3_* / AWS_*).
     dataset_store: str = Field(default_factory=default_dataset_store)
     #: Optuna trials per candidate (each a nested MLflow run).
-    trials: int = Field(default=6, ge=1, le=200)
+    trials: int = Field(default=4, ge=1, le=200)
     seed: int = 20240607
     #: With no champion yet, a challenger needs at least this test F1 to become champion.
     f1_floor: float = Field(default=0.95, ge=0.0, le=1.0)
@@ -59,7 +64,7 @@ class RegistrySettings(BaseSettings):
     #: Gate, per domain of the frozen test split: challenger F1 + this >= champion F1 there.
     gate_domain_margin: float = Field(default=0.02, ge=0.0, le=1.0)
     #: Gate, per domain: the challenger's F1 must be at least this in every gated domain.
-    gate_domain_f1_floor: float = Field(default=0.80, ge=0.0, le=1.0)
+    gate_domain_f1_floor: float = Field(default=0.70, ge=0.0, le=1.0)
     #: Domains with fewer test rows than this are reported but not gated (too noisy).
     gate_min_domain_rows: int = Field(default=60, ge=1)
     #: The served threshold keeps the false-positive rate on human text at most this, on
@@ -70,7 +75,10 @@ class RegistrySettings(BaseSettings):
     leave_one_domain_out: bool = True
     #: Use at most this many rows (class-balanced sample), for tests and quick runs.
     max_rows: int | None = Field(default=None, ge=20)
-    candidates: Annotated[tuple[str, ...], NoDecode] = ALL_CANDIDATES
+    candidates: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CANDIDATES
+    #: Champion choice: candidates within this of the best LODO mean ROC-AUC compete on their
+    #: worst-domain LODO ROC-AUC (``registration.choose_best``).
+    selection_lodo_tolerance: float = Field(default=0.01, ge=0.0, le=1.0)
     validation_share: float = Field(default=0.15, gt=0.0, lt=0.5)
     test_share: float = Field(default=0.15, gt=0.0, lt=0.5)
     min_text_chars: int = Field(default=50, ge=1)

@@ -220,7 +220,9 @@ def train(
     seconds["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    registered = register_best(client, results, context, settings.model_name)
+    registered = register_best(
+        client, results, context, settings.model_name, settings.selection_lodo_tolerance
+    )
     say(f"registered version {registered.version} ({registered.result.name}); running the gate")
     decision = run_gate(
         client,

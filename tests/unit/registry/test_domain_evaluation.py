@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -131,3 +132,28 @@ def test_leave_one_domain_out_never_trains_on_the_left_out_domain() -> None:
     assert block["worst_domain"] in block["domains"]
     one_domain = [(x, y, np.array(["a"] * len(y))) for x, y, _ in parts]
     assert leave_one_domain_out(fit, one_domain, fpr_target=0.05, min_human=10) is None
+
+
+def test_champion_choice_uses_the_unseen_genre_estimate_not_in_domain_f1() -> None:
+    from types import SimpleNamespace
+
+    from model_registry.registration import choose_best
+
+    def result(name: str, mean: float, worst: float, val_f1: float, passed: bool = True) -> Any:
+        return SimpleNamespace(
+            name=name,
+            lodo={"mean_roc_auc": mean, "worst_roc_auc": worst},
+            validation_metrics={"f1": val_f1, "pr_auc": val_f1},
+            behaviour=SimpleNamespace(passed=passed),
+        )
+
+    in_domain_best = result("in_domain", 0.80, 0.70, 0.999)
+    general = result("general", 0.93, 0.90, 0.95)
+    close_but_worse_worst = result("close", 0.935, 0.88, 0.96)
+    assert choose_best([in_domain_best, general]).name == "general"
+    # Means within the tolerance: the better worst domain wins.
+    assert choose_best([general, close_but_worse_worst], 0.01).name == "general"
+    assert choose_best([general, close_but_worse_worst], 0.0).name == "close"
+    # A candidate that failed its behaviour tests is not chosen while another passed.
+    failed = result("failed", 0.99, 0.99, 0.99, passed=False)
+    assert choose_best([failed, general]).name == "general"

@@ -164,7 +164,7 @@ def run_gate(
     test: pd.DataFrame,
     *,
     model_name: str = contract.MODEL_NAME,
-    floor: float = 0.95,
+    floor: float = 0.80,
     margin: float = 0.0,
     challenger_domains: dict[str, dict[str, Any]] | None = None,
     domain_rule: DomainRule | None = None,

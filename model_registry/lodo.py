@@ -10,8 +10,8 @@ figures (``domain_evaluation.lodo_summary``).
 Cost: one classifier fit per domain on matrices already built. The feature extractors are the ones
 fitted on the whole training split: they saw the left-out domain's texts (vocabulary, IDF, the
 style profile's word ranks and scaling) but never its labels. That unsupervised part is shared,
-which keeps the estimate to seconds per domain; a fully refitted run (extractors too) is measured
-in bench/results/train_lodo.json for comparison.
+which keeps the estimate to seconds per domain; a fully refitted run (extractors too) of the word
+candidate differed by at most 0.023 ROC-AUC per domain (bench/results/train_lodo.json).
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ class RegistrySettings(BaseSettings):
     trials: int = Field(default=4, ge=1, le=200)
     seed: int = 20240607
     #: With no champion yet, a challenger needs at least this test F1 to become champion.
-    f1_floor: float = Field(default=0.95, ge=0.0, le=1.0)
+    f1_floor: float = Field(default=0.80, ge=0.0, le=1.0)
     #: Gate: promote iff challenger F1 + margin >= champion F1 on the frozen test split.
     gate_margin: float = Field(default=0.0, ge=0.0, le=1.0)
     #: Gate, per domain of the frozen test split: challenger F1 + this >= champion F1 there.

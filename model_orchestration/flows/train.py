@@ -138,12 +138,16 @@ def discard_versions(client: Any, model_name: str, versions: list[str]) -> None:
 
 @task(cache_policy=NO_CACHE)
 def register_challenger(
-    client: Any, results: list[CandidateResult], context: TrainingContext, model_name: str
+    client: Any,
+    results: list[CandidateResult],
+    context: TrainingContext,
+    model_name: str,
+    lodo_tolerance: float,
 ) -> RegisteredCandidate:
     """Register the best candidate; a retry first removes what a failed attempt left."""
     run_ids = {r.run_id for r in results}
     discard_versions(client, model_name, unfinished_versions(client, model_name, run_ids))
-    return register_best(client, results, context, model_name)
+    return register_best(client, results, context, model_name, lodo_tolerance)
 
 
 @task(cache_policy=NO_CACHE)
@@ -216,7 +220,9 @@ def train(
         git_commit=git_commit(),
     )
     results = io(train_and_evaluate)(splits, registry, context, report)
-    registered = io(register_challenger)(client, results, context, registry.model_name)
+    registered = io(register_challenger)(
+        client, results, context, registry.model_name, registry.selection_lodo_tolerance
+    )
     try:
         decision = io(promotion_gate)(client, registered, splits.test, registry)
     except Exception:

@@ -18,7 +18,7 @@ alone) and stay up; the measurements then run in interleaved rounds (order rotat
 and the medians are reported, so that the shared machine's noise falls on every configuration
 alike. The model
 alone in this process (one core, single vs batches of 32; the scikit-learn pipeline and the
-compiled scorer that serving uses, ``model_serving/linear_scorer.py``) is measured too.
+compiled scorer that serving uses, ``model_registry/linear_scorer.py``) is measured too.
 Results go to ``bench/results/serve.json``, with the target ratios in ``summary``.
 
     uv run --frozen python bench/serve.py            # ~14 minutes
@@ -449,7 +449,7 @@ def write_all_bodies(workdir: Path, texts: list[str]) -> Bodies:
 def in_process_rates(pipeline: Any, texts: list[str]) -> dict[str, dict[str, float]]:
     """The model alone in this process (one core): texts/s scored one by one and 32 at a time,
     by the scikit-learn pipeline and by the compiled scorer serving uses."""
-    from model_serving.linear_scorer import compile_linear_scorer
+    from model_registry.linear_scorer import compile_linear_scorer
 
     scorer = compile_linear_scorer(pipeline)
     if scorer is None:

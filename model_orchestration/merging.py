@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
+from model_registry.data import DATASET_COLUMNS, LABEL_COLUMN, TEXT_COLUMN, with_defaults
 from model_registry.text import normalised_key
 
 
@@ -34,7 +34,8 @@ class MergeResult:
 
 def merge_new_rows(current: pd.DataFrame, new: pd.DataFrame) -> MergeResult:
     """``current`` plus the rows of ``new`` whose normalised text it does not hold yet."""
-    columns = [TEXT_COLUMN, LABEL_COLUMN]
+    columns = list(DATASET_COLUMNS)  # the optional columns (with their defaults) are kept
+    current, new = with_defaults(current), with_defaults(new)
     current_keys = current[TEXT_COLUMN].map(normalised_key)
     known = dict(zip(current_keys, current[LABEL_COLUMN].astype(int), strict=True))
     keep: list[bool] = []

@@ -42,7 +42,11 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train candidates, register the best, run the gate")
-    train.add_argument("--data", help="labelled CSV (text,generated); default REGISTRY_DATA_PATH")
+    train.add_argument(
+        "--data",
+        help="labelled CSV(s), comma-separated (text,generated[,domain,generator,group_id]); "
+        "default REGISTRY_DATA_PATH (the shipped essays + multi-domain corpus)",
+    )
     train.add_argument(
         "--summary-json",
         metavar="PATH",
@@ -119,13 +123,17 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _figure(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
 def summary_table(outcome: object) -> str:
     """The end-of-training table: one row per candidate, then the gate decision."""
     o = outcome  # TrainOutcome (kept untyped to avoid importing training code at CLI import)
     header = (
         f"{'candidate':<20} {'trials':>6} {'thr':>6} {'val_f1':>7} {'test_f1':>7} "
         f"{'test_acc':>8} {'roc_auc':>7} {'pr_auc':>7} {'behav':>6} {'train_s':>7} "
-        f"{'log_s':>6} {'load_s':>6} {'size_MB':>7}"
+        f"{'log_s':>6} {'load_s':>6} {'size_MB':>7} {'lodo_mean':>9} {'lodo_worst':>10}"
     )
     lines = [
         f"dataset {o.dataset_digest[:12]}  test split {o.test_split_digest[:12]}  "  # type: ignore[attr-defined]
@@ -141,7 +149,8 @@ def summary_table(outcome: object) -> str:
             f"{r.test_metrics['accuracy']:>8.4f} {r.test_metrics['roc_auc']:>7.4f} "
             f"{r.test_metrics['pr_auc']:>7.4f} {'ok' if r.behaviour.passed else 'FAIL':>6} "
             f"{r.train_seconds:>7.1f} {r.log_seconds:>6.1f} {r.load_seconds:>6.1f} "
-            f"{r.model_size_bytes / 1e6:>7.1f}"
+            f"{r.model_size_bytes / 1e6:>7.1f} {_figure(r.lodo.get('mean_roc_auc')):>9} "
+            f"{_figure(r.lodo.get('worst_roc_auc'))} {r.lodo.get('worst_domain') or ''}"
         )
     d = o.decision  # type: ignore[attr-defined]
     champion = "none" if d.champion_f1 is None else f"v{d.champion_version} F1 {d.champion_f1:.4f}"

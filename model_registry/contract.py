@@ -59,6 +59,15 @@ class VersionTag:
     GATE_CHALLENGER_F1 = "gate_challenger_f1"
     GATE_CHAMPION_F1 = "gate_champion_f1"
     BEHAVIOUR_TESTS = "behaviour_tests"  # "passed" | "failed"
+    #: The operating point: FPR target on human text, and the rates achieved on validation.
+    FPR_TARGET = "fpr_target"
+    VAL_FPR_HUMAN = "val_fpr_human"
+    VAL_TPR_AI = "val_tpr_ai"
+    #: Leave-one-domain-out (unseen-genre) estimate.
+    LODO_MEAN_ROC_AUC = "lodo_mean_roc_auc"
+    LODO_WORST_ROC_AUC = "lodo_worst_roc_auc"
+    LODO_WORST_DOMAIN = "lodo_worst_domain"
+    GATE_WORST_DOMAIN = "gate_worst_domain"
     #: Test metrics are tagged ``test_<metric>``: accuracy, precision, recall, f1, roc_auc, pr_auc.
     TEST_METRIC_PREFIX = "test_"
 

@@ -1,10 +1,13 @@
 """Content digests of datasets and the store that keeps every dataset under its digest.
 
-The digest depends only on the set of ``(text, generated)`` rows, not on their order, so the same
-data always gets the same name. The store is a local folder (default ``.local/datasets``) or an S3
-prefix (``s3://bucket/prefix``; endpoint from ``MLFLOW_S3_ENDPOINT_URL``, credentials from
-``AWS_*``). Each dataset is one deterministic gzip CSV, ``<digest>.csv.gz``; ``LATEST`` names the
-most recently validated dataset.
+The digest depends only on the set of rows, not on their order, so the same data always gets the
+same name. A row is ``(text, generated)`` plus its ``domain, generator, group_id`` when any of them
+differs from its default (``data.with_defaults``): a dataset of plain ``text,generated`` rows keeps
+the digest it had before those columns existed, so earlier frozen test splits stay valid.
+
+The store is a local folder (default ``.local/datasets``) or an S3 prefix (``s3://bucket/prefix``;
+endpoint from ``MLFLOW_S3_ENDPOINT_URL``, credentials from ``AWS_*``). Each dataset is one
+deterministic gzip CSV, ``<digest>.csv.gz``; ``LATEST`` names the most recently validated dataset.
 """
 
 from __future__ import annotations
@@ -20,7 +23,18 @@ from typing import Any
 
 import pandas as pd
 
-from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
+from model_registry.contract import DEFAULT_DOMAIN
+from model_registry.data import (
+    DATASET_COLUMNS,
+    DOMAIN_COLUMN,
+    GENERATOR_COLUMN,
+    GROUP_COLUMN,
+    LABEL_COLUMN,
+    TEXT_COLUMN,
+    default_generator,
+    default_group,
+    with_defaults,
+)
 from model_registry.errors import DataValidationError, RegistryUnavailable
 
 log = logging.getLogger(__name__)
@@ -28,26 +42,45 @@ log = logging.getLogger(__name__)
 LATEST_NAME = "LATEST"
 
 
+def _row_text(text: str, label: int, domain: str, generator: str, group: str) -> str:
+    row = f"{int(label)}\x1f{text}"
+    if (domain, generator, group) != (
+        DEFAULT_DOMAIN,
+        default_generator(label),
+        default_group(text),
+    ):
+        row += f"\x1e{domain}\x1f{generator}\x1f{group}"
+    return row
+
+
 def dataset_digest(df: pd.DataFrame) -> str:
-    """SHA-256 over the sorted row hashes of ``(generated, text)``: order-independent."""
-    row_hashes = sorted(
-        hashlib.sha256(f"{int(label)}\x1f{text}".encode()).hexdigest()
-        for text, label in zip(df[TEXT_COLUMN], df[LABEL_COLUMN], strict=True)
+    """SHA-256 over the sorted row hashes (see the module docstring): order-independent."""
+    full = with_defaults(df) if any(c not in df.columns for c in DATASET_COLUMNS) else df
+    rows = zip(
+        full[TEXT_COLUMN],
+        full[LABEL_COLUMN],
+        full[DOMAIN_COLUMN],
+        full[GENERATOR_COLUMN],
+        full[GROUP_COLUMN],
+        strict=True,
     )
+    row_hashes = sorted(hashlib.sha256(_row_text(*row).encode()).hexdigest() for row in rows)
     return hashlib.sha256("\n".join(row_hashes).encode()).hexdigest()
 
 
 def to_bytes(df: pd.DataFrame) -> bytes:
-    """Deterministic gzip CSV of the two dataset columns (gzip mtime fixed at 0)."""
-    csv_text = df[[TEXT_COLUMN, LABEL_COLUMN]].to_csv(index=False)
+    """Deterministic gzip CSV of the five dataset columns (gzip mtime fixed at 0)."""
+    full = with_defaults(df) if any(c not in df.columns for c in DATASET_COLUMNS) else df
+    csv_text = full[list(DATASET_COLUMNS)].to_csv(index=False)
     return gzip.compress(csv_text.encode("utf-8"), compresslevel=6, mtime=0)
 
 
 def from_bytes(data: bytes) -> pd.DataFrame:
-    df = pd.read_csv(io.BytesIO(data), compression="gzip", dtype={TEXT_COLUMN: str})
-    df[TEXT_COLUMN] = df[TEXT_COLUMN].fillna("").astype(object)
+    """A stored dataset; one stored before the optional columns existed gets their defaults."""
+    df = pd.read_csv(io.BytesIO(data), compression="gzip", dtype=object, keep_default_na=False)
+    df[TEXT_COLUMN] = df[TEXT_COLUMN].astype(object)
     df[LABEL_COLUMN] = df[LABEL_COLUMN].astype(int)
-    return df
+    return with_defaults(df)
 
 
 class DatasetNotFound(DataValidationError):

@@ -1,4 +1,5 @@
-"""Metrics at a tuned decision threshold, and the evaluation plots logged with every candidate."""
+"""Metrics at a decision threshold, probability calibration, and the plots logged with every
+candidate (per-domain evaluation: ``domain_evaluation``)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from sklearn.metrics import (
 )
 
 METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
+#: Also returned by ``classification_metrics``: FPR on human rows, TPR on AI rows.
+RATE_NAMES = ("fpr_human", "tpr_ai")
 
 
 def tune_threshold(y_true: Sequence[int], probabilities: Sequence[float]) -> float:
@@ -36,6 +39,7 @@ def classification_metrics(
     p = np.asarray(probabilities, dtype=float)
     predicted = (p >= threshold).astype(int)
     two_classes = len(np.unique(y)) == 2
+    human, ai = y == 0, y == 1
     return {
         "accuracy": float(accuracy_score(y, predicted)),
         "precision": float(precision_score(y, predicted, zero_division=0)),
@@ -43,7 +47,31 @@ def classification_metrics(
         "f1": float(f1_score(y, predicted, zero_division=0)),
         "roc_auc": float(roc_auc_score(y, p)) if two_classes else float("nan"),
         "pr_auc": float(average_precision_score(y, p)) if two_classes else float("nan"),
+        "fpr_human": float(predicted[human].mean()) if human.any() else float("nan"),
+        "tpr_ai": float(predicted[ai].mean()) if ai.any() else float("nan"),
     }
+
+
+def calibrate_linear(classifier: Any, x_val: Any, y_val: Sequence[int]) -> tuple[float, float]:
+    """Platt scaling on validation, folded into a linear classifier's weights (in place).
+
+    ``P(AI) = sigmoid(a * (x . w + b0) + b)`` is again a logistic model, with weights ``a * w`` and
+    intercept ``a * b0 + b``: the calibrated pipeline is the same kind of model (the compiled
+    scorer and the explanations stay exact). Returns ``(a, b)``; ``(1, 0)`` when the classifier
+    has no linear weights (naive Bayes keeps its own probabilities) or the fit is degenerate.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if not hasattr(classifier, "coef_") or len(np.unique(np.asarray(y_val))) < 2:
+        return 1.0, 0.0
+    z = np.asarray(classifier.decision_function(x_val), dtype=float).reshape(-1, 1)
+    platt = LogisticRegression(C=1e6, max_iter=1000).fit(z, np.asarray(y_val))
+    a, b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+    if not a > 0:
+        return 1.0, 0.0
+    classifier.coef_ = np.asarray(classifier.coef_) * a
+    classifier.intercept_ = np.asarray(classifier.intercept_) * a + b
+    return a, b
 
 
 def evaluation_figures(

@@ -1,9 +1,16 @@
 """The promotion gate, and the manual promote / rollback commands.
 
 Rule (``GATE_RULE``): the challenger is promoted to ``champion`` iff its behavioural tests passed
-and, on the frozen test split, ``challenger_f1 + margin >= champion_f1`` (both scored now, each at
-its own tagged threshold; margin ``REGISTRY_GATE_MARGIN``, default 0: at least as good). With no
-champion yet, it needs ``challenger_f1 >= floor`` (``REGISTRY_F1_FLOOR``, default 0.95).
+and, on the frozen test split (champion and challenger scored now on the same texts, each at its
+own tagged threshold):
+
+* in every domain with at least ``REGISTRY_GATE_MIN_DOMAIN_ROWS`` test rows, its F1 is at least
+  ``REGISTRY_GATE_DOMAIN_F1_FLOOR`` and, when there is a champion, ``challenger_f1(domain) +
+  REGISTRY_GATE_DOMAIN_MARGIN >= champion_f1(domain)``: a gain on essays cannot buy a loss on news;
+* overall, ``challenger_f1 + margin >= champion_f1`` (``REGISTRY_GATE_MARGIN``, default 0: at least
+  as good), or with no champion yet ``challenger_f1 >= floor`` (``REGISTRY_F1_FLOOR``).
+
+A rejection's reason names the first domain (alphabetically) that failed.
 
 Every decision is written as version tags on the challenger (``gate_decision``, ``gate_reason``,
 ``gate_challenger_f1``, ``gate_champion_f1``). Each version that becomes champion gets the tag
@@ -22,14 +29,17 @@ import pandas as pd
 
 from model_registry import contract
 from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
+from model_registry.domain_evaluation import by_domain
 from model_registry.errors import PromotionError, RegistryError
 from model_registry.evaluation import classification_metrics
+from model_registry.splits import split_frame
 
 log = logging.getLogger(__name__)
 
 GATE_RULE = (
-    "promote iff behaviour tests passed and challenger_f1 + margin >= champion_f1 on the frozen "
-    "test split (no champion: challenger_f1 >= floor)"
+    "promote iff behaviour tests passed, every gated domain of the frozen test split has "
+    "challenger F1 >= domain floor and challenger F1 + domain margin >= champion F1, and overall "
+    "challenger_f1 + margin >= champion_f1 (no champion: challenger_f1 >= floor)"
 )
 PREVIOUS_CHAMPION_TAG = "previous_champion"
 ROLLED_BACK_TAG = "rolled_back_from_champion"
@@ -50,6 +60,25 @@ class GateDecision:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class DomainRule:
+    """The per-domain part of the gate (see the module docstring)."""
+
+    floor: float = 0.0
+    margin: float = 0.0
+    min_rows: int = 1
+
+
+def _gated(domains: dict[str, dict[str, Any]] | None, rule: DomainRule) -> dict[str, float]:
+    """F1 per domain with enough rows to be gated."""
+    return {
+        domain: float(metrics["f1"])
+        for domain, metrics in sorted((domains or {}).items())
+        if metrics.get("f1") is not None
+        and metrics.get("n_human", 0) + metrics.get("n_ai", 0) >= rule.min_rows
+    }
+
+
 def decide(
     challenger_f1: float,
     behaviour_passed: bool,
@@ -57,18 +86,42 @@ def decide(
     *,
     floor: float,
     margin: float,
+    challenger_domains: dict[str, dict[str, Any]] | None = None,
+    champion_domains: dict[str, dict[str, Any]] | None = None,
+    domain_rule: DomainRule | None = None,
 ) -> tuple[bool, str]:
-    """The gate rule alone (pure): ``(promoted, one-line reason)``."""
+    """The gate rule alone (pure): ``(promoted, one-line reason)``.
+
+    ``*_domains`` are per-domain metrics of the frozen test split (``n_human``, ``n_ai``, ``f1``).
+    """
     if not behaviour_passed:
         return False, "behaviour tests failed"
+    rule = domain_rule or DomainRule()
+    challenger_by_domain = _gated(challenger_domains, rule)
+    champion_by_domain = _gated(champion_domains, rule) if champion_f1 is not None else {}
+    for domain, f1 in challenger_by_domain.items():
+        if f1 < rule.floor:
+            return False, (
+                f"domain {domain}: challenger F1 {f1:.4f} < domain floor {rule.floor:.4f}"
+            )
+        if domain in champion_by_domain and f1 + rule.margin < champion_by_domain[domain]:
+            return False, (
+                f"domain {domain}: challenger F1 {f1:.4f} + margin {rule.margin:.4f} < "
+                f"champion F1 {champion_by_domain[domain]:.4f}"
+            )
+    gated = (
+        f"; {len(challenger_by_domain)} domains within floor/margin" if challenger_by_domain else ""
+    )
     if champion_f1 is None:
         if challenger_f1 >= floor:
-            return True, f"no champion; challenger F1 {challenger_f1:.4f} >= floor {floor:.4f}"
+            return True, (
+                f"no champion; challenger F1 {challenger_f1:.4f} >= floor {floor:.4f}{gated}"
+            )
         return False, f"no champion; challenger F1 {challenger_f1:.4f} < floor {floor:.4f}"
     if challenger_f1 + margin >= champion_f1:
         return True, (
             f"challenger F1 {challenger_f1:.4f} + margin {margin:.4f} >= "
-            f"champion F1 {champion_f1:.4f}"
+            f"champion F1 {champion_f1:.4f}{gated}"
         )
     return False, (
         f"challenger F1 {challenger_f1:.4f} + margin {margin:.4f} < champion F1 {champion_f1:.4f}"
@@ -85,15 +138,22 @@ def current_champion(client: Any, model_name: str) -> Any | None:
         return None
 
 
-def score_version(client: Any, model_name: str, version: Any, test: pd.DataFrame) -> float:
-    """F1 of a registered version on ``test`` at its own tagged threshold."""
+def score_version(
+    client: Any, model_name: str, version: Any, test: pd.DataFrame
+) -> tuple[float, dict[str, dict[str, Any]]]:
+    """F1 of a registered version on ``test`` at its own tagged threshold, overall and per domain
+    (a version trained before domains existed is scored on the new domains just the same)."""
     import mlflow
 
     threshold = float(version.tags.get(contract.VersionTag.THRESHOLD, "0.5"))
     model = mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}")
     probabilities = model.predict_proba(test[TEXT_COLUMN].tolist())[:, 1]
     y = np.asarray(test[LABEL_COLUMN])
-    return classification_metrics(y, probabilities, threshold)["f1"]
+    domains = split_frame(test).domains
+    return (
+        classification_metrics(y, probabilities, threshold)["f1"],
+        by_domain(y, probabilities, domains, threshold),
+    )
 
 
 def run_gate(
@@ -104,21 +164,31 @@ def run_gate(
     test: pd.DataFrame,
     *,
     model_name: str = contract.MODEL_NAME,
-    floor: float = 0.95,
+    floor: float = 0.80,
     margin: float = 0.0,
+    challenger_domains: dict[str, dict[str, Any]] | None = None,
+    domain_rule: DomainRule | None = None,
 ) -> GateDecision:
     """Compare the challenger with the champion on ``test`` (the frozen split); apply and tag."""
     champion = current_champion(client, model_name)
     champion_f1 = None
+    champion_domains = None
     if champion is not None:
         try:
-            champion_f1 = score_version(client, model_name, champion, test)
+            champion_f1, champion_domains = score_version(client, model_name, champion, test)
         except Exception as exc:
             raise RegistryError(
                 f"cannot score champion version {champion.version}: {exc}".splitlines()[0]
             ) from exc
     promoted, reason = decide(
-        challenger_f1, behaviour_passed, champion_f1, floor=floor, margin=margin
+        challenger_f1,
+        behaviour_passed,
+        champion_f1,
+        floor=floor,
+        margin=margin,
+        challenger_domains=challenger_domains,
+        champion_domains=champion_domains,
+        domain_rule=domain_rule,
     )
     decision = GateDecision(
         promoted=promoted,
@@ -137,6 +207,10 @@ def run_gate(
         else f"{champion_f1:.6f}",
         "gate_champion_version": decision.champion_version or NO_VERSION,
     }
+    if reason.startswith("domain "):
+        tags[contract.VersionTag.GATE_WORST_DOMAIN] = reason.split(":", 1)[0].removeprefix(
+            "domain "
+        )
     for key, value in tags.items():
         client.set_model_version_tag(model_name, str(challenger_version), key, value)
     if promoted:

@@ -1,8 +1,16 @@
 """Register the best candidate as a new version of ``ai-text-detector`` with alias ``challenger``.
 
-The best candidate is chosen on *validation* F1 (PR-AUC breaks ties) among those whose behaviour
-tests passed (all candidates when none passed: the gate then rejects it); the test split is kept
-for the promotion gate.
+The best candidate is chosen by the unseen-genre estimate, not by in-domain F1: among the
+candidates whose leave-one-domain-out mean ROC-AUC is within ``REGISTRY_SELECTION_LODO_TOLERANCE``
+(default 0.01: differences this small between means over a handful of domains are noise) of the
+best mean, the one with the highest worst-domain ROC-AUC wins (then validation F1), among those
+whose behaviour tests passed (all candidates when none passed: the gate then rejects it). Without
+a LODO estimate (one domain, or ``REGISTRY_LEAVE_ONE_DOMAIN_OUT=false``) validation F1 decides
+(PR-AUC breaks ties). The test split is kept for the promotion gate.
+
+The version's tags record the operating point: FPR target, threshold, the FPR on human text and
+TPR on AI text it achieved on validation, the worst domain of the test split (F1 and FPR) and the
+LODO mean / worst ROC-AUC.
 """
 
 from __future__ import annotations
@@ -13,9 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from model_registry import contract
+from model_registry.domain_evaluation import worst_domain
 from model_registry.training import CandidateResult, TrainingContext
 
 log = logging.getLogger(__name__)
+
+DEFAULT_LODO_TOLERANCE = 0.01
 
 
 @dataclass(frozen=True)
@@ -24,11 +35,24 @@ class RegisteredCandidate:
     result: CandidateResult
 
 
-def choose_best(results: Sequence[CandidateResult]) -> CandidateResult:
+def choose_best(
+    results: Sequence[CandidateResult], lodo_tolerance: float = DEFAULT_LODO_TOLERANCE
+) -> CandidateResult:
     if not results:
         raise ValueError("no candidate was trained")
     pool = [r for r in results if r.behaviour.passed] or list(results)
-    return max(pool, key=lambda r: (r.validation_metrics["f1"], r.validation_metrics["pr_auc"]))
+    means = [r.lodo.get("mean_roc_auc") for r in pool]
+    if all(m is not None for m in means):
+        best_mean = max(means)  # type: ignore[type-var]
+        pool = [r for r, m in zip(pool, means, strict=True) if m >= best_mean - lodo_tolerance]
+    return max(pool, key=selection_key)
+
+
+def selection_key(result: CandidateResult) -> tuple[float, ...]:
+    """Order of preference within the pool (see the module docstring); higher is better."""
+    worst = result.lodo.get("worst_roc_auc")
+    validation = (result.validation_metrics["f1"], result.validation_metrics["pr_auc"])
+    return (float("-inf") if worst is None else worst, *validation)
 
 
 def ensure_registered_model(client: Any, name: str) -> Any:
@@ -52,9 +76,28 @@ def version_tags(result: CandidateResult, context: TrainingContext) -> dict[str,
         contract.VersionTag.GIT_COMMIT: context.git_commit,
         contract.VersionTag.BEHAVIOUR_TESTS: "passed" if result.behaviour.passed else "failed",
         "run_id": result.run_id,
+        contract.VersionTag.FPR_TARGET: f"{result.evaluation.get('fpr_target', '')}",
+        contract.VersionTag.VAL_FPR_HUMAN: f"{result.validation_metrics['fpr_human']:.6f}",
+        contract.VersionTag.VAL_TPR_AI: f"{result.validation_metrics['tpr_ai']:.6f}",
     }
+    worst_f1_domain, worst_f1 = worst_domain(result.test_domains, "f1")
+    worst_fpr_domain, worst_fpr = worst_domain(
+        result.test_domains, "fpr_human", highest_is_worst=True
+    )
+    if worst_f1_domain is not None:
+        tags["test_worst_f1_domain"] = worst_f1_domain
+        tags["test_worst_domain_f1"] = f"{worst_f1:.6f}"
+    if worst_fpr_domain is not None:
+        tags["test_worst_fpr_domain"] = worst_fpr_domain
+        tags["test_worst_domain_fpr_human"] = f"{worst_fpr:.6f}"
+    lodo = result.lodo
+    if lodo.get("mean_roc_auc") is not None:
+        tags[contract.VersionTag.LODO_MEAN_ROC_AUC] = f"{lodo['mean_roc_auc']:.6f}"
+        tags[contract.VersionTag.LODO_WORST_ROC_AUC] = f"{lodo['worst_roc_auc']:.6f}"
+        tags[contract.VersionTag.LODO_WORST_DOMAIN] = str(lodo["worst_domain"])
     for metric, value in result.test_metrics.items():
-        tags[f"{contract.VersionTag.TEST_METRIC_PREFIX}{metric}"] = f"{value:.6f}"
+        if value == value:  # not NaN
+            tags[f"{contract.VersionTag.TEST_METRIC_PREFIX}{metric}"] = f"{value:.6f}"
     return tags
 
 
@@ -63,11 +106,12 @@ def register_best(
     results: Sequence[CandidateResult],
     context: TrainingContext,
     model_name: str = contract.MODEL_NAME,
+    lodo_tolerance: float = DEFAULT_LODO_TOLERANCE,
 ) -> RegisteredCandidate:
     """Register the best candidate, tag the version, move ``challenger`` to it."""
     import mlflow
 
-    best = choose_best(results)
+    best = choose_best(results, lodo_tolerance)
     ensure_registered_model(client, model_name)
     version = str(mlflow.register_model(best.model_uri, model_name).version)
     for key, value in version_tags(best, context).items():

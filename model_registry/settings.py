@@ -14,11 +14,28 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
 
-ALL_CANDIDATES = ("word_tfidf_lr", "char_tfidf_lr", "word_char_tfidf_lr", "word_tfidf_cnb")
+#: Trained by default: the word baseline, the cheap generative baseline and the candidates aimed
+#: at unseen genres. The char-n-gram baselines (and the joint word+style fit) stay available
+#: through ``REGISTRY_CANDIDATES``: measured, they generalise worse to unseen genres than word
+#: TF-IDF and cost the most (char features ~4 min of the run here), see model_registry/README.md.
+DEFAULT_CANDIDATES = ("word_tfidf_lr", "word_tfidf_cnb", "style_lr", "word_style_stack")
+ALL_CANDIDATES = (
+    "word_tfidf_lr",
+    "char_tfidf_lr",
+    "word_char_tfidf_lr",
+    "word_tfidf_cnb",
+    "style_lr",
+    "word_style_lr",
+    "word_style_stack",
+)
 
 
-def default_data_path() -> Path:
-    return contract.project_root() / "data" / "ai_human_essays.csv.gz"
+DATA_FILES = ("ai_human_essays.csv.gz", "ai_human_multidomain.csv.gz")
+
+
+def default_data_paths() -> tuple[Path, ...]:
+    """The shipped corpus: student essays (domain ``student_essay``) and six other genres."""
+    return tuple(contract.project_root() / "data" / name for name in DATA_FILES)
 
 
 def default_dataset_store() -> str:
@@ -32,19 +49,36 @@ class RegistrySettings(BaseSettings):
 
     model_name: str = contract.MODEL_NAME
     experiment: str = contract.EXPERIMENT_NAME
-    data_path: Path = Field(default_factory=default_data_path)
+    #: One labelled CSV or several, comma-separated (``REGISTRY_DATA_PATH=a.csv.gz,b.csv.gz``);
+    #: their rows are concatenated before validation.
+    data_path: Annotated[tuple[Path, ...], NoDecode] = Field(default_factory=default_data_paths)
     #: Local folder, or ``s3://bucket/prefix`` (endpoint and credentials from MLFLOW_S3_* / AWS_*).
     dataset_store: str = Field(default_factory=default_dataset_store)
     #: Optuna trials per candidate (each a nested MLflow run).
-    trials: int = Field(default=6, ge=1, le=200)
+    trials: int = Field(default=4, ge=1, le=200)
     seed: int = 20240607
     #: With no champion yet, a challenger needs at least this test F1 to become champion.
-    f1_floor: float = Field(default=0.95, ge=0.0, le=1.0)
+    f1_floor: float = Field(default=0.80, ge=0.0, le=1.0)
     #: Gate: promote iff challenger F1 + margin >= champion F1 on the frozen test split.
     gate_margin: float = Field(default=0.0, ge=0.0, le=1.0)
+    #: Gate, per domain of the frozen test split: challenger F1 + this >= champion F1 there.
+    gate_domain_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    #: Gate, per domain: the challenger's F1 must be at least this in every gated domain.
+    gate_domain_f1_floor: float = Field(default=0.70, ge=0.0, le=1.0)
+    #: Domains with fewer test rows than this are reported but not gated (too noisy).
+    gate_min_domain_rows: int = Field(default=60, ge=1)
+    #: The served threshold keeps the false-positive rate on human text at most this, on
+    #: validation, overall and in every domain with at least ``threshold_min_human`` human rows.
+    fpr_target: float = Field(default=0.01, gt=0.0, lt=0.5)
+    threshold_min_human: int = Field(default=100, ge=1)
+    #: Leave-one-domain-out estimate for every candidate (best parameters, no re-tuning).
+    leave_one_domain_out: bool = True
     #: Use at most this many rows (class-balanced sample), for tests and quick runs.
     max_rows: int | None = Field(default=None, ge=20)
-    candidates: Annotated[tuple[str, ...], NoDecode] = ALL_CANDIDATES
+    candidates: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CANDIDATES
+    #: Champion choice: candidates within this of the best LODO mean ROC-AUC compete on their
+    #: worst-domain LODO ROC-AUC (``registration.choose_best``).
+    selection_lodo_tolerance: float = Field(default=0.01, ge=0.0, le=1.0)
     validation_share: float = Field(default=0.15, gt=0.0, lt=0.5)
     test_share: float = Field(default=0.15, gt=0.0, lt=0.5)
     min_text_chars: int = Field(default=50, ge=1)
@@ -54,6 +88,13 @@ class RegistrySettings(BaseSettings):
     #: ``train`` refuses data with more rejected rows than this share (they are left out and
     #: counted in the validation report logged with the run otherwise).
     max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
+
+    @field_validator("data_path", mode="before")
+    @classmethod
+    def _split_paths(cls, value: object) -> object:
+        if isinstance(value, str | Path):
+            value = [part.strip() for part in str(value).split(",") if part.strip()]
+        return value
 
     @field_validator("candidates", mode="before")
     @classmethod

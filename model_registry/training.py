@@ -2,9 +2,12 @@
 
 Per candidate: the feature extractors are fitted once on the training split (cached across
 candidates), the classifier is tuned with Optuna on the validation split (one nested MLflow run
-per trial), the decision threshold is tuned on validation for F1, and the chosen pipeline is
-evaluated on validation and test, checked by the behavioural tests and logged with its plots,
-reference profile, signature and input example.
+per trial), its probabilities are calibrated on validation (Platt scaling folded into the linear
+weights), the served threshold is chosen on validation for the false-positive-rate target on human
+text (``domain_evaluation.fpr_threshold``), and the pipeline is evaluated on validation and test,
+overall, per domain and per generator, estimated on unseen genres (``lodo``), checked by the
+behavioural tests and logged with its plots, ``evaluation/by_domain.json``, reference profile,
+signature and input example.
 
 Serialization: ``serialization_format="cloudpickle"``. MLflow's default (skops) took ~28 min to
 save a 200k-term TF-IDF pipeline here; cloudpickle takes seconds. Unpickling runs code from the
@@ -28,14 +31,23 @@ import scipy.sparse as sp
 from model_registry import contract
 from model_registry.behaviour import BehaviourResult, run_behaviour_tests
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, CandidateSpec, build_pipeline
-from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
+from model_registry.data import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
+from model_registry.domain_evaluation import (
+    by_domain,
+    by_generator,
+    domain_figures,
+    evaluation_document,
+    fpr_threshold,
+)
 from model_registry.evaluation import (
     METRIC_NAMES,
+    calibrate_linear,
     classification_metrics,
     close_figures,
     evaluation_figures,
     tune_threshold,
 )
+from model_registry.lodo import leave_one_domain_out
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 
@@ -62,11 +74,22 @@ class CandidateResult:
     log_seconds: float
     load_seconds: float
     model_size_bytes: int
+    #: The ``evaluation/by_domain.json`` document (test split per domain / generator, LODO).
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    lodo_seconds: float = 0.0
     pipeline: Any = field(default=None, repr=False)
 
     @property
     def test_f1(self) -> float:
         return self.test_metrics["f1"]
+
+    @property
+    def test_domains(self) -> dict[str, dict[str, Any]]:
+        return dict(self.evaluation.get("domains") or {})
+
+    @property
+    def lodo(self) -> dict[str, Any]:
+        return dict(self.evaluation.get("leave_one_domain_out") or {})
 
 
 @dataclass(frozen=True)
@@ -185,21 +208,60 @@ def _train_one(
     )
     _log_inputs(splits, context)
     classifier, params, n_trials = _tune(spec, x_train, y_train, x_val, y_val, settings, say)
-    train_seconds = time.perf_counter() - start + feature_seconds
 
+    platt = calibrate_linear(classifier, x_val, y_val)
     p_val = classifier.predict_proba(x_val)[:, 1]
     p_test = classifier.predict_proba(x_test)[:, 1]
-    threshold = tune_threshold(y_val, p_val)
+    d_val, d_test = np.asarray(splits.validation.domains), np.asarray(splits.test.domains)
+    threshold, domain_thresholds = fpr_threshold(
+        y_val, p_val, d_val, settings.fpr_target, settings.threshold_min_human
+    )
     val_metrics = classification_metrics(y_val, p_val, threshold)
     test_metrics = classification_metrics(y_test, p_test, threshold)
+    train_seconds = time.perf_counter() - start + feature_seconds
     pipeline = build_pipeline(vectorizers, spec, classifier)
+
+    started = time.perf_counter()
+    lodo = None
+    if settings.leave_one_domain_out:
+        say(f"    {spec.name}: leave-one-domain-out")
+        lodo = leave_one_domain_out(
+            lambda x, y: spec.make_classifier(params, settings.seed).fit(x, y),
+            [
+                (x_train, y_train, np.asarray(splits.train.domains)),
+                (x_val, y_val, d_val),
+                (x_test, y_test, d_test),
+            ],
+            fpr_target=settings.fpr_target,
+            min_human=settings.threshold_min_human,
+        )
+    lodo_seconds = time.perf_counter() - started
+    test_domains = by_domain(y_test, p_test, d_test, threshold)
+    evaluation = evaluation_document(
+        threshold=threshold,
+        fpr_target=settings.fpr_target,
+        domains=test_domains,
+        generators=by_generator(
+            y_test, p_test, d_test, splits.test[GENERATOR_COLUMN].to_numpy(), threshold
+        ),
+        leave_one_domain_out=lodo,
+    )
+    _log_domain_evaluation(
+        spec.name,
+        evaluation,
+        by_domain(y_val, p_val, d_val, threshold),
+        domain_thresholds,
+        (y_test, p_test, d_test),
+    )
 
     mlflow.log_params({**params, "features": "+".join(spec.features), "n_trials": n_trials})
     mlflow.log_params({f"split_{k}": v for k, v in splits.sizes().items()})
+    mlflow.log_params({"fpr_target": settings.fpr_target, "platt_a": platt[0], "platt_b": platt[1]})
     mlflow.log_metrics(
         {
             "threshold": threshold,
             "train_seconds": train_seconds,
+            "lodo_seconds": lodo_seconds,
             "n_features": float(x_train.shape[1]),
             **{f"val_{k}": v for k, v in val_metrics.items()},
             **{f"test_{k}": v for k, v in test_metrics.items()},
@@ -243,6 +305,8 @@ def _train_one(
         log_seconds=log_seconds,
         load_seconds=load_seconds,
         model_size_bytes=size,
+        evaluation=evaluation,
+        lodo_seconds=lodo_seconds,
         pipeline=pipeline,
     )
 
@@ -322,6 +386,53 @@ def _log_inputs(splits: Splits, context: TrainingContext) -> None:
         )
 
 
+def _log_domain_evaluation(
+    name: str,
+    evaluation: dict[str, Any],
+    validation_domains: dict[str, dict[str, Any]],
+    domain_thresholds: dict[str, float],
+    test_scores: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """``evaluation/by_domain.json``, the per-domain / generator / LODO tables, heatmap and
+    reliability plot, and the headline figures as metrics."""
+    import mlflow
+
+    from model_registry.domain_evaluation import worst_domain
+
+    mlflow.log_dict(evaluation, contract.EVALUATION_BY_DOMAIN_ARTIFACT)
+
+    def table(rows: dict[str, dict[str, Any]], key: str) -> pd.DataFrame:
+        return pd.DataFrame.from_dict(rows, orient="index").rename_axis(key).reset_index()
+
+    mlflow.log_table(table(evaluation["domains"], "domain"), "evaluation/test_by_domain.json")
+    mlflow.log_table(table(validation_domains, "domain"), "evaluation/validation_by_domain.json")
+    mlflow.log_table(
+        table(evaluation["generators"], "generator"), "evaluation/test_by_generator.json"
+    )
+    lodo = evaluation.get("leave_one_domain_out") or {}
+    if lodo.get("domains"):
+        mlflow.log_table(table(lodo["domains"], "left_out_domain"), "evaluation/lodo.json")
+        mlflow.log_metrics(
+            {f"lodo_roc_auc_{d}": m["roc_auc"] for d, m in lodo["domains"].items() if m["roc_auc"]}
+        )
+        mlflow.log_metrics(
+            {"lodo_mean_roc_auc": lodo["mean_roc_auc"], "lodo_worst_roc_auc": lodo["worst_roc_auc"]}
+        )
+    mlflow.log_dict(domain_thresholds, "evaluation/validation_domain_thresholds.json")
+    for domain, metrics in evaluation["domains"].items():
+        mlflow.log_metrics(
+            {f"test_{k}_{domain}": v for k, v in metrics.items() if isinstance(v, float)}
+        )
+    _, worst_f1 = worst_domain(evaluation["domains"], "f1")
+    _, worst_fpr = worst_domain(evaluation["domains"], "fpr_human", highest_is_worst=True)
+    if worst_f1 is not None and worst_fpr is not None:
+        mlflow.log_metrics({"test_worst_domain_f1": worst_f1, "test_worst_domain_fpr": worst_fpr})
+    figures = domain_figures(*test_scores, evaluation["domains"], f"{name} (test)")
+    for file_name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/test_{file_name}")
+    close_figures(figures)
+
+
 def _log_reference_profile(splits: Splits, p_val: np.ndarray, threshold: float) -> None:
     import mlflow
 
@@ -356,9 +467,10 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int]:
     import mlflow
     from mlflow.models import infer_signature
 
-    from model_registry import text_input
+    from model_registry import ensemble, style_features, text_input
 
-    cloudpickle.register_pickle_by_value(text_input)
+    for module in (text_input, style_features, ensemble):
+        cloudpickle.register_pickle_by_value(module)
     examples = splits.test[TEXT_COLUMN].head(2).str.slice(0, INPUT_EXAMPLE_CHARS).tolist()
     input_example = pd.DataFrame({TEXT_COLUMN: examples})
     signature = infer_signature(input_example, pipeline.predict_proba(input_example))

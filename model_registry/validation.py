@@ -1,16 +1,20 @@
 """Validate a labelled text dataset with pandera and say exactly which rows break which rule.
 
-Row rules (a row breaking any of them is rejected and listed with every rule it breaks):
-``utf8``, ``text_not_empty``, ``label_in_0_1``, ``text_min_length``, ``text_max_length``,
-``exact_duplicate`` (a later copy of an earlier text), ``normalised_duplicate`` (same text after
-NFKC / whitespace / case normalisation as an earlier row), ``conflicting_labels`` (every copy of
-a normalised text that appears with both labels). Dataset rules: ``required_columns``,
-``class_balance`` (minority class share of the accepted rows). Rows are numbered from 0 (the
+Row rules (a row breaking any of them is rejected and listed with every rule it breaks): ``utf8``,
+``text_not_empty``, ``label_in_0_1``, ``text_min_length``, ``text_max_length``, ``exact_duplicate``
+(a later copy of an earlier text), ``normalised_duplicate`` (same text after NFKC / whitespace /
+case normalisation as an earlier row), ``conflicting_labels`` (every copy of a normalised text that
+appears with both labels), and for the optional columns, when present, ``domain_format``,
+``generator_format``, ``group_id_format`` (a blank value is allowed and gets the default, see
+``data.with_defaults``). Dataset rules: ``required_columns``, ``class_balance`` (minority class
+share of the accepted rows), ``domain_count`` (at most ``MAX_DOMAINS`` domains: each domain becomes
+a row of the per-domain evaluation, the gate and the model page). Rows are numbered from 0 (the
 first data row after the header). Nothing is dropped without being counted in the report.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +23,28 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from model_registry.data import LABEL_COLUMN, REQUIRED_COLUMNS, TEXT_COLUMN
+from model_registry.data import (
+    DOMAIN_COLUMN,
+    GENERATOR_COLUMN,
+    GROUP_COLUMN,
+    LABEL_COLUMN,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    TEXT_COLUMN,
+    with_defaults,
+)
 from model_registry.text import normalised_key
 
 DEFAULT_MIN_CHARS = 50
 DEFAULT_MAX_CHARS = 20_000
 DEFAULT_MIN_CLASS_SHARE = 0.2
+MAX_DOMAINS = 50
+#: Optional columns: the pattern a non-blank value must match (bounded length, no spaces).
+OPTIONAL_PATTERNS = {
+    DOMAIN_COLUMN: re.compile(r"[a-z0-9][a-z0-9_]{0,39}"),
+    GENERATOR_COLUMN: re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}"),
+    GROUP_COLUMN: re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}"),
+}
 
 RULE_DESCRIPTIONS = {
     "required_columns": f"the columns {list(REQUIRED_COLUMNS)} must exist",
@@ -36,7 +56,11 @@ RULE_DESCRIPTIONS = {
     "exact_duplicate": "same text as an earlier row",
     "normalised_duplicate": "same normalised text as an earlier row",
     "conflicting_labels": "the same normalised text appears with both labels",
+    "domain_format": "domain must be blank or 1-40 of a-z, 0-9, _ (starting with a letter/digit)",
+    "generator_format": "generator must be blank or 1-64 of A-Z a-z 0-9 . _ : + -",
+    "group_id_format": "group_id must be blank or 1-128 of A-Z a-z 0-9 . _ : + -",
     "class_balance": "minority class share below the minimum",
+    "domain_count": f"at most {MAX_DOMAINS} distinct domains",
 }
 
 
@@ -163,6 +187,15 @@ def _label_value(value: object) -> int | None:
     return None
 
 
+def _optional_ok(pattern: re.Pattern[str]) -> Any:
+    def check(value: object) -> bool:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return True
+        return isinstance(value, str) and pattern.fullmatch(value.strip()) is not None
+
+    return check
+
+
 def normalised_keys(texts: pd.Series) -> pd.Series:
     """Normalised-text key per row (None for blank or non-text values)."""
     return texts.map(lambda t: normalised_key(t) if _is_text(t) and t.strip() else None)
@@ -200,12 +233,21 @@ def build_schema(min_chars: int, max_chars: int, keys: pd.Series) -> pa.DataFram
         pa.Check(lambda s: ~(s.duplicated(keep="first") & s.notna()), name="exact_duplicate"),
         pa.Check(not_normalised_duplicate, name="normalised_duplicate"),
     ]
+    optional = {
+        column: pa.Column(
+            None,
+            checks=[pa.Check(_optional_ok(pattern), element_wise=True, name=f"{column}_format")],
+            required=False,
+        )
+        for column, pattern in OPTIONAL_PATTERNS.items()
+    }
     return pa.DataFrameSchema(
         {
             TEXT_COLUMN: pa.Column(None, checks=text_checks),
             LABEL_COLUMN: pa.Column(
                 None, checks=[pa.Check(_label_ok, element_wise=True, name="label_in_0_1")]
             ),
+            **optional,
         },
         checks=[pa.Check(no_conflicting_labels, name="conflicting_labels")],
         strict=False,
@@ -218,6 +260,9 @@ def _detail(rule: str, value: object, min_chars: int, max_chars: int) -> str:
         return f"{len(value)} chars (bound {bound})"  # type: ignore[arg-type]
     if rule == "label_in_0_1":
         return f"label {value!r}"
+    if rule.endswith("_format"):
+        shown = value if not isinstance(value, str) else _escape(value)[:80]
+        return f"{rule.removesuffix('_format')} {shown!r}: {RULE_DESCRIPTIONS[rule]}"
     return RULE_DESCRIPTIONS[rule]
 
 
@@ -231,12 +276,13 @@ def validate(
     """Check ``df`` against every rule; return the report (never raises on bad data)."""
     limits = {"min_chars": min_chars, "max_chars": max_chars, "min_class_share": min_class_share}
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
-    empty = pd.DataFrame({TEXT_COLUMN: pd.Series(dtype=object), LABEL_COLUMN: pd.Series(dtype=int)})
+    empty = with_defaults(pd.DataFrame({TEXT_COLUMN: [], LABEL_COLUMN: []}))
     if missing:
         error = Rejection(None, "required_columns", f"missing {missing}; found {list(df.columns)}")
         return ValidationReport(len(df), empty, dataset_errors=[error], limits=limits)
 
-    frame = df[list(REQUIRED_COLUMNS)].reset_index(drop=True).astype(object)
+    present_optional = [c for c in OPTIONAL_COLUMNS if c in df.columns]
+    frame = df[[*REQUIRED_COLUMNS, *present_optional]].reset_index(drop=True).astype(object)
     # Undecodable bytes (kept as surrogate escapes by the loader) are checked here: pandera
     # cannot format such strings, so it sees a backslash-escaped copy of those texts.
     not_utf8 = ~frame[TEXT_COLUMN].map(_utf8_ok)
@@ -257,7 +303,7 @@ def validate(
             if rule not in RULE_DESCRIPTIONS or pd.isna(row.index):
                 raise
             index = int(row.index)
-            value = frame.at[index, LABEL_COLUMN if rule == "label_in_0_1" else TEXT_COLUMN]
+            value = frame.at[index, _rule_column(rule)]
             rejections.append(Rejection(index, rule, _detail(rule, value, min_chars, max_chars)))
     # Dataframe-wide checks are reported once per column: keep one rejection per (row, rule).
     rejections = sorted(
@@ -266,14 +312,28 @@ def validate(
 
     bad_rows = {r.row for r in rejections}
     keep = [i for i in range(len(frame)) if i not in bad_rows]
-    accepted = pd.DataFrame(
-        {
-            TEXT_COLUMN: frame.loc[keep, TEXT_COLUMN].astype(str).to_numpy(),
-            LABEL_COLUMN: frame.loc[keep, LABEL_COLUMN].map(_label_value).astype(int).to_numpy(),
-        }
+    kept = frame.loc[keep].reset_index(drop=True)
+    kept[LABEL_COLUMN] = kept[LABEL_COLUMN].map(_label_value).astype(int)
+    accepted = with_defaults(kept)
+    dataset_errors = _class_balance_errors(accepted, min_class_share) + _domain_count_errors(
+        accepted
     )
-    dataset_errors = _class_balance_errors(accepted, min_class_share)
     return ValidationReport(len(frame), accepted, rejections, dataset_errors, limits)
+
+
+def _rule_column(rule: str) -> str:
+    if rule == "label_in_0_1":
+        return LABEL_COLUMN
+    if rule.endswith("_format"):
+        return rule.removesuffix("_format")
+    return TEXT_COLUMN
+
+
+def _domain_count_errors(accepted: pd.DataFrame) -> list[Rejection]:
+    n_domains = accepted[DOMAIN_COLUMN].nunique() if len(accepted) else 0
+    if n_domains > MAX_DOMAINS:
+        return [Rejection(None, "domain_count", f"{n_domains} domains > {MAX_DOMAINS}")]
+    return []
 
 
 def _class_balance_errors(accepted: pd.DataFrame, min_class_share: float) -> list[Rejection]:

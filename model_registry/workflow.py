@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 
 from model_registry import contract
-from model_registry.data import LABEL_COLUMN, load_labelled_csv
+from model_registry.data import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
 from model_registry.datasets import DatasetStore, dataset_digest
 from model_registry.errors import DataValidationError
-from model_registry.gate import GateDecision, run_gate
+from model_registry.gate import DomainRule, GateDecision, run_gate
 from model_registry.registration import ensure_registered_model, register_best
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits, make_splits
@@ -68,6 +68,8 @@ class TrainOutcome:
                     "log_model_seconds": round(r.log_seconds, 2),
                     "load_model_seconds": round(r.load_seconds, 2),
                     "model_size_bytes": r.model_size_bytes,
+                    "lodo_seconds": round(r.lodo_seconds, 2),
+                    "evaluation": r.evaluation,
                     "run_id": r.run_id,
                 }
                 for r in self.results
@@ -81,9 +83,11 @@ def validated_data(
     settings: RegistrySettings, data: pd.DataFrame | str | Path | None
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Load (when needed) and validate; raise ``DataValidationError`` on unusable data."""
-    frame = (
-        data if isinstance(data, pd.DataFrame) else load_labelled_csv(data or settings.data_path)
-    )
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        paths = str(data).split(",") if data else settings.data_path
+        frame = load_corpus([p for p in paths if str(p).strip()])
     report = validate(
         frame,
         min_chars=settings.min_text_chars,
@@ -105,13 +109,26 @@ def validated_data(
     return accepted, report
 
 
+def domain_rule(settings: RegistrySettings) -> DomainRule:
+    """The per-domain part of the gate, from the settings."""
+    return DomainRule(
+        floor=settings.gate_domain_f1_floor,
+        margin=settings.gate_domain_margin,
+        min_rows=settings.gate_min_domain_rows,
+    )
+
+
 def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
-    """At most ``n`` rows, as class-balanced as the data allows, deterministic for ``seed``."""
+    """About ``n`` rows, as class-balanced as the data allows, every domain kept in proportion
+    within each class; deterministic for ``seed``."""
     per_class = n // 2
-    parts = [
-        group.sample(min(per_class, len(group)), random_state=seed)
-        for _, group in df.groupby(LABEL_COLUMN)
-    ]
+    parts = []
+    for _, rows in df.groupby(LABEL_COLUMN):
+        share = min(1.0, per_class / len(rows))
+        parts.extend(
+            domain_rows.sample(max(1, round(share * len(domain_rows))), random_state=seed)
+            for _, domain_rows in rows.groupby(DOMAIN_COLUMN)
+        )
     return pd.concat(parts).reset_index(drop=True)
 
 
@@ -129,12 +146,21 @@ def prepare_splits(
         validation_share=settings.validation_share,
         test_share=settings.test_share,
     )
-    if frozen_digest is None:
+    if frozen_digest is None or splits.added_test_domains:
+        # New, or grown by the domains it lacked: the gate scores champion and challenger on
+        # this (same) split, so the champion is re-scored on the new domains before it compares.
         frozen_digest = store.put(splits.test)
         client.set_registered_model_tag(  # type: ignore[attr-defined]
             settings.model_name, contract.ModelTag.FROZEN_TEST_SPLIT, frozen_digest
         )
-        log.info("froze test split %s (%d rows)", frozen_digest[:12], len(splits.test))
+        log.info(
+            "froze test split %s (%d rows%s)",
+            frozen_digest[:12],
+            len(splits.test),
+            f", added domains {list(splits.added_test_domains)}"
+            if splits.added_test_domains
+            else "",
+        )
     return splits, frozen_digest
 
 
@@ -194,7 +220,9 @@ def train(
     seconds["train"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    registered = register_best(client, results, context, settings.model_name)
+    registered = register_best(
+        client, results, context, settings.model_name, settings.selection_lodo_tolerance
+    )
     say(f"registered version {registered.version} ({registered.result.name}); running the gate")
     decision = run_gate(
         client,
@@ -205,6 +233,8 @@ def train(
         model_name=settings.model_name,
         floor=settings.f1_floor,
         margin=settings.gate_margin,
+        challenger_domains=registered.result.test_domains,
+        domain_rule=domain_rule(settings),
     )
     seconds["register_and_gate"] = time.perf_counter() - started
     seconds["total"] = time.perf_counter() - start

@@ -17,7 +17,7 @@ from model_monitoring.profile import ReferenceProfile
 from model_monitoring.scope import ScopeChecker, ScopeReference, ScopeVerdict
 from model_registry import contract
 from model_serving.explain import Explainer
-from model_serving.linear_scorer import LinearTextScorer
+from model_registry.linear_scorer import LinearTextScorer
 
 
 @dataclass(frozen=True)

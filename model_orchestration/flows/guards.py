@@ -60,6 +60,19 @@ def inside(location: str | None, area: str, what: str) -> None:
         raise UnsafeParameter(f"{what} {location!r} is outside the configured {area!r}")
 
 
+def inside_any(location: str, areas: set[str], what: str) -> None:
+    """``location`` is inside at least one of ``areas`` (see :func:`inside`)."""
+    refusals = []
+    for area in sorted(areas):
+        try:
+            inside(location, area, what)
+        except UnsafeParameter as refused:
+            refusals.append(refused)
+        else:
+            return
+    raise refusals[0] if refusals else UnsafeParameter(f"{what} {location!r}: no area configured")
+
+
 def check_train_parameters(
     dataset_digest: str | None,
     data_path: str | None,
@@ -70,7 +83,10 @@ def check_train_parameters(
     configured = RegistrySettings()
     gate_not_weaker(configured, f1_floor, gate_margin)
     dataset_digest_shape(dataset_digest)
-    inside(data_path, str(Path(configured.data_path).parent), "data_path")
+    seed_folders = {str(path.parent) for path in configured.data_path}
+    for part in (data_path or "").split(","):
+        if part.strip():
+            inside_any(part.strip(), seed_folders, "data_path")
 
 
 def check_ingest_parameters(

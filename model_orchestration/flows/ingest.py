@@ -4,7 +4,9 @@ Sources: CSV files (``.csv`` / ``.csv.gz``) dropped in ``ORCHESTRATION_INGEST_SO
 the embedded mode, ``s3://bucket/prefix`` in the full stack) and, when configured, one CSV fetched
 from ``ORCHESTRATION_HTTP_SOURCE_URL``.
 
-Per batch, with the registry's validator: a batch breaking any row rule (or missing columns) is
+Batches may carry the optional columns ``domain``, ``generator``, ``group_id`` (validated; missing
+ones get their defaults, ``model_registry.data.with_defaults``). Per batch, with the registry's
+validator: a batch breaking any row rule (or missing columns) is
 quarantined whole, next to its report (``<name>.report.json`` / ``.report.txt``), and removed from
 the source. Class balance is checked on the merged dataset, not per batch (a feedback batch may
 well hold one class). Accepted rows are de-duplicated against the current dataset (normalised
@@ -44,7 +46,7 @@ from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.guards import check_ingest_parameters
 from model_orchestration.merging import merge_new_rows
 from model_orchestration.storage import BlobArea, area_from_uri, is_batch_name, move
-from model_registry.data import load_labelled_csv
+from model_registry.data import load_corpus, load_labelled_csv, with_defaults
 from model_registry.datasets import DatasetStore
 from model_registry.errors import DataValidationError
 from model_registry.validation import ValidationReport, validate
@@ -127,7 +129,7 @@ def validate_batch(name: str, content: bytes, min_chars: int, max_chars: int) ->
             # Unparseable: report it the way the validator reports a dataset-level error.
             from model_registry.validation import Rejection
 
-            empty = pd.DataFrame({"text": [], "generated": []})
+            empty = with_defaults(pd.DataFrame({"text": [], "generated": []}))
             error = Rejection(None, "required_columns", str(exc).replace(str(path), name))
             return ValidationReport(0, empty, dataset_errors=[error])
     return validate(df, min_chars=min_chars, max_chars=max_chars, min_class_share=0.0)
@@ -157,18 +159,18 @@ def quarantine_batch(
 
 
 @task(cache_policy=NO_CACHE)
-def load_current_dataset(store_uri: str, seed_path: str) -> tuple[str, pd.DataFrame]:
+def load_current_dataset(store_uri: str, seed_paths: list[str]) -> tuple[str, pd.DataFrame]:
     """The ``LATEST`` dataset version; on an empty store, the seed corpus becomes version one."""
     store = DatasetStore.from_uri(store_uri)
     digest = store.latest()
     if digest is not None:
         return digest, store.get(digest)
-    report = validate(load_labelled_csv(seed_path))
+    report = validate(load_corpus(seed_paths))
     if not report.usable:
-        raise DataValidationError(f"seed corpus {seed_path}: {report.summary_line()}", report)
+        raise DataValidationError(f"seed corpus {seed_paths}: {report.summary_line()}", report)
     digest = store.put(report.accepted)
     store.set_latest(digest)
-    logger.info("dataset store was empty: seeded it with %s as %s", seed_path, digest[:12])
+    logger.info("dataset store was empty: seeded it with %s as %s", seed_paths, digest[:12])
     return digest, report.accepted
 
 
@@ -203,7 +205,9 @@ def ingest(
     def io(step: T) -> T:
         return with_io_retries(step, settings)
 
-    previous, current = io(load_current_dataset)(registry.dataset_store, str(registry.data_path))
+    previous, current = io(load_current_dataset)(
+        registry.dataset_store, [str(p) for p in registry.data_path]
+    )
     summary = IngestSummary(previous_digest=previous, dataset_digest=previous, rows=len(current))
 
     pending: list[tuple[str, bytes, str | None]] = [

@@ -34,7 +34,7 @@ from model_orchestration.flows.common import (
 from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.guards import check_train_parameters
 from model_registry import contract
-from model_registry.data import load_labelled_csv
+from model_registry.data import load_corpus
 from model_registry.datasets import DatasetStore
 from model_registry.gate import GateDecision, run_gate
 from model_registry.registration import RegisteredCandidate, register_best
@@ -42,7 +42,7 @@ from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 from model_registry.training import CandidateResult, TrainingContext, train_candidates
 from model_registry.validation import ValidationReport
-from model_registry.workflow import prepare_splits, validated_data
+from model_registry.workflow import domain_rule, prepare_splits, validated_data
 
 
 @dataclass
@@ -76,12 +76,12 @@ def connect_tracking(experiment: str) -> Any:
 
 
 @task(cache_policy=NO_CACHE)
-def load_dataset(store_uri: str, digest: str | None, fallback_path: str) -> pd.DataFrame:
-    """Dataset ``digest`` (default: ``LATEST``) from the store; the seed CSV on an empty store."""
+def load_dataset(store_uri: str, digest: str | None, fallback_paths: list[str]) -> pd.DataFrame:
+    """Dataset ``digest`` (default: ``LATEST``) from the store; the seed CSVs on an empty store."""
     store = DatasetStore.from_uri(store_uri)
     digest = digest or store.latest()
     if digest is None:
-        return load_labelled_csv(fallback_path)
+        return load_corpus(fallback_paths)
     return store.get(digest)
 
 
@@ -141,12 +141,16 @@ def discard_versions(client: Any, model_name: str, versions: list[str]) -> None:
 
 @task(cache_policy=NO_CACHE)
 def register_challenger(
-    client: Any, results: list[CandidateResult], context: TrainingContext, model_name: str
+    client: Any,
+    results: list[CandidateResult],
+    context: TrainingContext,
+    model_name: str,
+    lodo_tolerance: float,
 ) -> RegisteredCandidate:
     """Register the best candidate; a retry first removes what a failed attempt left."""
     run_ids = {r.run_id for r in results}
     discard_versions(client, model_name, unfinished_versions(client, model_name, run_ids))
-    return register_best(client, results, context, model_name)
+    return register_best(client, results, context, model_name, lodo_tolerance)
 
 
 @task(cache_policy=NO_CACHE)
@@ -170,6 +174,8 @@ def promotion_gate(
         model_name=settings.model_name,
         floor=settings.f1_floor,
         margin=settings.gate_margin,
+        challenger_domains=registered.result.test_domains,
+        domain_rule=domain_rule(settings),
     )
 
 
@@ -206,7 +212,9 @@ def train(
 
     client = io(connect_tracking)(registry.experiment)
     latest = io(latest_digest)(registry.dataset_store)
-    data = io(load_dataset)(registry.dataset_store, dataset_digest, str(registry.data_path))
+    data = io(load_dataset)(
+        registry.dataset_store, dataset_digest, [str(p) for p in registry.data_path]
+    )
     accepted, report = validate_dataset(registry, data)
     digest = io(store_as_latest)(registry.dataset_store, accepted, latest)
     splits, test_digest = io(split_dataset)(client, registry, accepted)
@@ -218,7 +226,9 @@ def train(
         git_commit=git_commit(),
     )
     results = io(train_and_evaluate)(splits, registry, context, report)
-    registered = io(register_challenger)(client, results, context, registry.model_name)
+    registered = io(register_challenger)(
+        client, results, context, registry.model_name, registry.selection_lodo_tolerance
+    )
     try:
         decision = io(promotion_gate)(client, registered, splits.test, registry)
     except Exception:

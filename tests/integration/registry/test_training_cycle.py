@@ -67,6 +67,7 @@ def test_train_gate_rollback_cycle(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
+    import mlflow
     from mlflow import MlflowClient
 
     from model_registry.gate import promote
@@ -96,8 +97,31 @@ def test_train_gate_rollback_cycle(
         contract.VersionTag.BEHAVIOUR_TESTS,
         "test_f1",
         "test_roc_auc",
+        contract.VersionTag.FPR_TARGET,
+        contract.VersionTag.VAL_FPR_HUMAN,
+        contract.VersionTag.VAL_TPR_AI,
+        contract.VersionTag.LODO_MEAN_ROC_AUC,
+        contract.VersionTag.LODO_WORST_ROC_AUC,
+        contract.VersionTag.LODO_WORST_DOMAIN,
+        "test_worst_f1_domain",
     ):
         assert version.tags.get(tag), f"missing version tag {tag}"
+    # The served threshold keeps the FPR on human validation texts at most the target.
+    assert float(version.tags[contract.VersionTag.VAL_FPR_HUMAN]) <= float(
+        version.tags[contract.VersionTag.FPR_TARGET]
+    )
+    run_id = version.run_id
+    evaluation = mlflow.artifacts.load_dict(
+        f"runs:/{run_id}/{contract.EVALUATION_BY_DOMAIN_ARTIFACT}"
+    )
+    assert evaluation["threshold"] == pytest.approx(
+        float(version.tags[contract.VersionTag.THRESHOLD]), abs=1e-6
+    )
+    assert set(evaluation["domains"]) == set(outcome.best.test_domains)
+    assert contract.DEFAULT_DOMAIN in evaluation["domains"] and "news" in evaluation["domains"]
+    lodo = evaluation["leave_one_domain_out"]
+    assert set(lodo["domains"]) == set(evaluation["domains"])
+    assert lodo["worst_roc_auc"] == min(m["roc_auc"] for m in lodo["domains"].values())
     assert version.tags[contract.VersionTag.DATASET_DIGEST] == outcome.dataset_digest
     model_tags = client.get_registered_model(name).tags
     assert model_tags[contract.ModelTag.FROZEN_TEST_SPLIT] == outcome.test_split_digest
@@ -109,6 +133,9 @@ def test_train_gate_rollback_cycle(
     assert any(k.endswith("/model.pkl") for k in artifact_keys)
     assert any(k.endswith(contract.REFERENCE_PROFILE_ARTIFACT) for k in artifact_keys)
     assert any(k.endswith("plots/test_roc_curve.png") for k in artifact_keys)
+    assert any(k.endswith("plots/test_by_domain_heatmap.png") for k in artifact_keys)
+    assert any(k.endswith("plots/test_reliability_by_domain.png") for k in artifact_keys)
+    assert any(k.endswith("evaluation/test_by_domain.json") for k in artifact_keys)
 
     engine = sa.create_engine(backend_url(mlflow_server))
     with engine.connect() as conn:

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 from model_registry import text_input
-from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline, linear_weights
+from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline
+from model_registry.linear_scorer import linear_weights
 from tests.model_fixtures import sample
 
 
@@ -37,7 +38,7 @@ def test_every_candidate_scores_texts_from_any_container(name: str, data: pd.Dat
         assert np.allclose(pipeline.predict_proba(container)[:, 1], expected)
     # Not the column name scored for every row (the measured trap): probabilities differ.
     assert np.ptp(expected) > 0.01
-    weights = linear_weights(pipeline[-1])
+    weights, _ = linear_weights(pipeline[-1])
     assert weights.shape == (len(pipeline[:-1].get_feature_names_out()),)
 
 

@@ -15,11 +15,11 @@ from sklearn.naive_bayes import ComplementNB, MultinomialNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
-from model_registry.candidates import char_features, word_features
+from model_registry import linear_scorer
+from model_registry.candidates import char_features, style_features, word_features
+from model_registry.linear_scorer import IntHashTable, compile_linear_scorer
 from model_registry.text_input import TextColumn
-from model_serving import linear_scorer
 from model_serving.examples import CHECK_TEXTS
-from model_serving.linear_scorer import IntHashTable, compile_linear_scorer
 from model_serving.model_checks import build_loaded_model
 from model_serving.model_version import LoadedArtifacts, VersionInfo
 from tests.model_fixtures import corpus, sample
@@ -97,6 +97,43 @@ def test_the_projects_word_candidate_with_its_text_column_step(data) -> None:
         ("clf", LogisticRegression(C=30.0, max_iter=3000)),
     )
     assert_same_probabilities(pipeline, data[2], tolerance=linear_scorer.MAX_ABS_DIFFERENCE)
+
+
+def test_word_tfidf_plus_style_profile_gives_the_pipelines_probabilities(data) -> None:
+    """The word_style_lr candidate: the word block compiled, the style block run as it is."""
+    pipeline = fitted(
+        data,
+        ("text", TextColumn()),
+        ("features", FeatureUnion([("word", word_features()), ("style", style_features())])),
+        ("clf", LogisticRegression(C=10.0, max_iter=3000)),
+    )
+    assert_same_probabilities(pipeline, data[2], tolerance=linear_scorer.MAX_ABS_DIFFERENCE)
+
+
+def test_a_weighted_union_or_one_without_word_tfidf_is_not_compiled(data) -> None:
+    weighted = FeatureUnion(
+        [("word", word_features()), ("style", style_features())],
+        transformer_weights={"word": 1.0, "style": 2.0},
+    )
+    style_only = fitted(
+        data, ("f", FeatureUnion([("s", style_features())])), ("clf", LogisticRegression())
+    )
+    assert (
+        compile_linear_scorer(fitted(data, ("f", weighted), ("clf", LogisticRegression()))) is None
+    )
+    assert compile_linear_scorer(style_only) is None
+
+
+def test_linear_weights_is_the_decision_function(data) -> None:
+    held_out = data[2]
+    for classifier in (LogisticRegression(), ComplementNB(alpha=0.01), MultinomialNB(alpha=0.1)):
+        pipeline = fitted(data, ("tfidf", TfidfVectorizer(min_df=2)), ("clf", classifier))
+        weights, intercept = linear_scorer.linear_weights(pipeline[-1])
+        x = pipeline[:-1].transform(held_out)
+        positive = 1.0 / (1.0 + np.exp(-(x @ weights + intercept)))
+        np.testing.assert_allclose(positive, pipeline.predict_proba(held_out)[:, 1], atol=1e-9)
+    with pytest.raises(TypeError):
+        linear_scorer.linear_weights(LinearSVC().fit(np.eye(2), [0, 1]))
 
 
 def unfitted_or_other(data) -> dict[str, Pipeline]:

@@ -1,0 +1,208 @@
+"""Where the model fails: per-domain and per-generator metrics, the FPR-target threshold,
+calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONTRACTS.md).
+
+* ``fpr_threshold``: the lowest threshold whose false-positive rate on human text is at most the
+  target, overall and in every domain with at least ``min_human`` human rows (a domain with fewer
+  cannot show a 1% rate); the strictest of these wins. A false "AI" is the error that harms people.
+* ``by_domain`` / ``by_generator``: F1, ROC-AUC, FPR on human rows, TPR on AI rows at the served
+  threshold, and the Brier score, per group. A generator is scored against the human rows of the
+  domains it appears in.
+* ``lodo_summary``: the leave-one-domain-out block (mean and worst ROC-AUC are the headline
+  estimate of what happens on a genre nobody trained on).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
+
+from model_registry import contract
+
+#: Domains with fewer human rows than this get no threshold of their own.
+DEFAULT_MIN_HUMAN_FOR_THRESHOLD = 100
+
+
+def _nan_to_none(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), 6)
+
+
+def threshold_for_fpr(human_scores: np.ndarray, target: float) -> float:
+    """Lowest ``t`` with ``mean(human_scores >= t) <= target`` (a text is AI when ``p >= t``)."""
+    scores = np.sort(np.asarray(human_scores, dtype=float))[::-1]
+    if scores.size == 0:
+        return 0.0
+    allowed = math.floor(target * scores.size + 1e-9)
+    if allowed >= scores.size:
+        return 0.0
+    # Scores strictly above the (allowed+1)-th highest are the false positives we accept.
+    return float(np.nextafter(scores[allowed], np.inf))
+
+
+def fpr_threshold(
+    y: Sequence[int],
+    p: Sequence[float],
+    domains: Sequence[str],
+    target: float,
+    min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+) -> tuple[float, dict[str, float]]:
+    """The served threshold for ``target`` (see the module docstring) and each domain's own."""
+    y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
+    human = y_arr == contract.LABEL_HUMAN
+    per_domain = {}
+    for domain in sorted(set(d_arr.tolist())):
+        scores = p_arr[human & (d_arr == domain)]
+        if scores.size >= min_human:
+            per_domain[domain] = threshold_for_fpr(scores, target)
+    overall = threshold_for_fpr(p_arr[human], target)
+    return max([overall, *per_domain.values()]), per_domain
+
+
+def group_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Counts, F1, ROC-AUC, FPR on human rows, TPR on AI rows, Brier score of one group."""
+    predicted = p >= threshold
+    human, ai = y == contract.LABEL_HUMAN, y == contract.LABEL_AI
+    two_classes = bool(human.any() and ai.any())
+    return {
+        "n_human": int(human.sum()),
+        "n_ai": int(ai.sum()),
+        "f1": _nan_to_none(f1_score(y, predicted.astype(int), zero_division=0)),
+        "roc_auc": _nan_to_none(roc_auc_score(y, p) if two_classes else float("nan")),
+        "fpr_human": _nan_to_none(predicted[human].mean() if human.any() else float("nan")),
+        "tpr_ai": _nan_to_none(predicted[ai].mean() if ai.any() else float("nan")),
+        "brier": _nan_to_none(brier_score_loss(y, p, pos_label=1) if len(y) else float("nan")),
+    }
+
+
+def by_domain(
+    y: Sequence[int], p: Sequence[float], domains: Sequence[str], threshold: float
+) -> dict[str, dict[str, Any]]:
+    y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
+    return {
+        domain: group_metrics(y_arr[d_arr == domain], p_arr[d_arr == domain], threshold)
+        for domain in sorted(set(d_arr.tolist()))
+    }
+
+
+def by_generator(
+    y: Sequence[int],
+    p: Sequence[float],
+    domains: Sequence[str],
+    generators: Sequence[str],
+    threshold: float,
+) -> dict[str, dict[str, Any]]:
+    """Per AI generator: its rows against the human rows of the domains it appears in."""
+    y_arr, p_arr = np.asarray(y), np.asarray(p, dtype=float)
+    d_arr, g_arr = np.asarray(domains), np.asarray(generators)
+    ai = y_arr == contract.LABEL_AI
+    out = {}
+    for generator in sorted(set(g_arr[ai].tolist())):
+        own = ai & (g_arr == generator)
+        rows = own | ((y_arr == contract.LABEL_HUMAN) & np.isin(d_arr, list(set(d_arr[own]))))
+        metrics = group_metrics(y_arr[rows], p_arr[rows], threshold)
+        out[generator] = {k: metrics[k] for k in ("n_ai", "tpr_ai", "f1", "roc_auc")}
+    return out
+
+
+def lodo_summary(per_domain: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``leave_one_domain_out`` block: per-domain figures, mean and worst ROC-AUC."""
+    aucs = {d: m["roc_auc"] for d, m in per_domain.items() if m.get("roc_auc") is not None}
+    if not aucs:
+        return {
+            "domains": dict(per_domain),
+            "mean_roc_auc": None,
+            "worst_roc_auc": None,
+            "worst_domain": None,
+        }
+    worst = min(aucs, key=lambda d: aucs[d])
+    return {
+        "domains": {d: dict(m) for d, m in sorted(per_domain.items())},
+        "mean_roc_auc": round(float(np.mean(list(aucs.values()))), 6),
+        "worst_roc_auc": aucs[worst],
+        "worst_domain": worst,
+    }
+
+
+def evaluation_document(
+    *,
+    threshold: float,
+    fpr_target: float,
+    domains: dict[str, dict[str, Any]],
+    generators: dict[str, dict[str, Any]],
+    leave_one_domain_out: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The ``evaluation/by_domain.json`` document, exactly the contract's keys."""
+    return {
+        "threshold": round(float(threshold), 6),
+        "fpr_target": float(fpr_target),
+        "domains": domains,
+        "generators": generators,
+        "leave_one_domain_out": leave_one_domain_out,
+    }
+
+
+def worst_domain(
+    domains: Mapping[str, Mapping[str, Any]], metric: str, *, highest_is_worst: bool = False
+) -> tuple[str | None, float | None]:
+    """The domain with the worst value of ``metric`` (lowest, or highest for error rates)."""
+    values = {d: m[metric] for d, m in domains.items() if m.get(metric) is not None}
+    if not values:
+        return None, None
+    pick = max if highest_is_worst else min
+    domain = pick(values, key=lambda d: values[d])
+    return domain, values[domain]
+
+
+def domain_figures(
+    y: Sequence[int],
+    p: Sequence[float],
+    domains: Sequence[str],
+    table: Mapping[str, Mapping[str, Any]],
+    title: str,
+) -> dict[str, Any]:
+    """A heatmap of the per-domain table and a reliability plot with one curve per domain."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.calibration import calibration_curve
+
+    metrics = ("f1", "roc_auc", "fpr_human", "tpr_ai", "brier")
+    names = list(table)
+    values = np.asarray(
+        [[np.nan if table[d][m] is None else table[d][m] for m in metrics] for d in names],
+        dtype=float,
+    )
+    fig, ax = plt.subplots(figsize=(6.5, 0.45 * len(names) + 1.6))
+    image = ax.imshow(values, cmap="RdYlGn", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(len(metrics)), metrics)
+    ax.set_yticks(range(len(names)), names)
+    for i in range(len(names)):
+        for j in range(len(metrics)):
+            if not np.isnan(values[i, j]):
+                ax.text(j, i, f"{values[i, j]:.3f}", ha="center", va="center", fontsize=8)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    ax.set_title(f"{title}: per domain")
+    fig.tight_layout()
+    figures = {"by_domain_heatmap.png": fig}
+
+    y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.plot([0, 1], [0, 1], linestyle=":", color="grey", label="perfectly calibrated")
+    for domain in names:
+        rows = d_arr == domain
+        if len(set(y_arr[rows].tolist())) < 2:
+            continue
+        frac, mean = calibration_curve(y_arr[rows], p_arr[rows], n_bins=10, strategy="quantile")
+        brier = table[domain]["brier"]
+        ax.plot(mean, frac, marker=".", label=f"{domain} (Brier {brier:.3f})")
+    ax.set_xlabel("mean predicted P(AI)")
+    ax.set_ylabel("share of AI texts")
+    ax.legend(fontsize=7)
+    ax.set_title(f"{title}: reliability per domain")
+    fig.tight_layout()
+    figures["reliability_by_domain.png"] = fig
+    return figures

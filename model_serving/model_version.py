@@ -16,8 +16,8 @@ import numpy as np
 from model_monitoring.profile import ReferenceProfile
 from model_monitoring.scope import ScopeChecker, ScopeReference, ScopeVerdict
 from model_registry import contract
-from model_serving.explain import Explainer
 from model_registry.linear_scorer import LinearTextScorer
+from model_serving.explain import Explainer
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,15 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
+from model_registry.provenance import CODE_ROOT
 
 ALL_CANDIDATES = ("word_tfidf_lr", "char_tfidf_lr", "word_char_tfidf_lr", "word_tfidf_cnb")
 
 
 def default_data_path() -> Path:
-    return contract.project_root() / "data" / "ai_human_essays.csv.gz"
+    # The seed corpus ships with the code (images copy data/ next to the packages, /app/data),
+    # so its default follows the code, not PLATFORM_HOME (the state folder, /var/lib/platform).
+    return CODE_ROOT / "data" / "ai_human_essays.csv.gz"
 
 
 def default_dataset_store() -> str:

@@ -149,3 +149,22 @@ def test_minio_init_needs_no_grep_or_sed() -> None:
     script = (REPO_ROOT / "deploy/minio/init-buckets.sh").read_text()
     code = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("#"))
     assert not re.search(r"\b(grep|sed|awk)\b", code)
+
+
+def test_mlflow_allowed_hosts_keep_mlflows_defaults(compose: dict[str, Any]) -> None:
+    """--allowed-hosts replaces MLflow's default list: without it, LAN clients are refused."""
+    from mlflow.server.security_utils import get_default_allowed_hosts
+
+    command = compose["services"]["mlflow"]["command"]
+    allowed = set(command[command.index("--allowed-hosts") + 1].split(","))
+    assert set(get_default_allowed_hosts()) <= allowed
+    assert {"mlflow", "mlflow:5000"} <= allowed
+
+
+def test_exec_form_healthchecks_have_no_spaces_in_arguments(compose: dict[str, Any]) -> None:
+    """Podman's Docker-compatible API splits CMD healthcheck arguments at spaces (seen on 4.3):
+    code with spaces goes in a CMD-SHELL string."""
+    for name, service in compose["services"].items():
+        test = service.get("healthcheck", {}).get("test", [])
+        if test and test[0] == "CMD":
+            assert not any(" " in part for part in test[1:]), f"{name}: {test}"

@@ -2,18 +2,21 @@
 UV ?= uv
 PYTEST_ARGS ?=
 
-.PHONY: install test test-unit lint format train local bench-serve bench-train compose-config
+.PHONY: install test test-unit test-containers lint format train local bench-serve bench-train compose-config
 
 install:  ## create/refresh the locked environment (all services + dev tools)
 	$(UV) sync --frozen --all-extras --compile-bytecode
 
-test: install  ## the whole suite: lint, unit, integration, e2e (what CI runs)
+test: install  ## the whole suite: lint, unit, integration, e2e, containers (what CI runs)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-unit: install
 	$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)
+
+test-containers: install  ## build the four images and run the compose stack on Podman (root)
+	$(UV) run --frozen pytest tests/containers $(PYTEST_ARGS)
 
 lint:
 	$(UV) run --frozen ruff check .

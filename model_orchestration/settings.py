@@ -40,6 +40,10 @@ def _default_quarantine() -> str:
     return str(contract.local_state_dir() / "quarantine")
 
 
+def _default_worker_status_file() -> Path:
+    return contract.local_state_dir() / "worker" / "status"
+
+
 def _default_predictions_db() -> str:
     return f"sqlite:///{contract.local_state_dir() / 'serving' / 'predictions.db'}"
 
@@ -98,6 +102,8 @@ class OrchestrationSettings(BaseSettings):
     retrain_stale_after_seconds: float = Field(default=300.0, gt=0)
     #: Run ``train`` once at worker start when the registry has no champion.
     first_boot_train: bool = True
+    #: Where the worker records its state for its healthcheck (a failed first boot = unhealthy).
+    worker_status_file: Path = Field(default_factory=_default_worker_status_file)
 
     # --- prediction log (serving's database) --------------------------------------------------
     predictions_database_url: str = Field(default_factory=_default_predictions_db)

@@ -15,13 +15,22 @@ already has the training dependencies), so a work pool + worker + pulled code wo
 part and a code-storage step without buying anything. Scaling out means running a work pool later.
 
 First boot: when the registry has no champion (and ``FIRST_BOOT_TRAIN`` is true), ``train`` runs
-once in this process before serving, so an empty stack ends with a served model.
+once in this process before serving, so an empty stack ends with a served model. A first boot
+that cannot train logs ``FIRST BOOT FAILED`` with the cause and leaves the worker unhealthy
+(``python -m model_orchestration.worker healthcheck``, the compose healthcheck, reads the state
+the worker records in ``ORCHESTRATION_WORKER_STATUS_FILE``) until it is restarted: a stack that
+can never serve a model must say so, not look healthy. The deployments are served anyway, so
+``train`` can be run from the Prefect UI once the cause is fixed.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import urllib.request
 from datetime import timedelta
+from pathlib import Path
 
 from prefect.deployments.runner import RunnerDeployment
 
@@ -85,8 +94,12 @@ def has_champion() -> bool:
     return current_champion(registry_client(), RegistrySettings().model_name) is not None
 
 
+class FirstBootFailed(RuntimeError):
+    """The first boot had no champion and could not train one."""
+
+
 def first_boot(settings: OrchestrationSettings) -> None:
-    """Train once when there is no champion; a failure is logged, never fatal for the worker."""
+    """Train once when there is no champion; raises FirstBootFailed when that fails."""
     if not settings.first_boot_train:
         return
     try:
@@ -98,19 +111,63 @@ def first_boot(settings: OrchestrationSettings) -> None:
         logger.info("first boot: no champion in the registry, running train once")
         summary = train(return_state=True).result()
         logger.info("first boot: %s", summary.message())
-    except Exception:
-        logger.exception("first boot training failed; the worker serves its deployments anyway")
+    except Exception as exc:
+        raise FirstBootFailed(f"{type(exc).__name__}: {exc}") from exc
 
 
-def main() -> None:
+def write_status(path: Path, status: str) -> None:
+    """Record the worker's state for its healthcheck (``ok``, ``starting`` or ``failed: ...``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(status + "\n")
+
+
+def healthcheck(settings: OrchestrationSettings) -> int:
+    """0 when the first boot did not fail and the Prefect API answers; 1 otherwise."""
+    try:
+        status = settings.worker_status_file.read_text().strip()
+    except FileNotFoundError:
+        status = "starting"
+    if status.startswith("failed"):
+        print(f"unhealthy: first boot {status}", file=sys.stderr)
+        return 1
+    api = os.environ.get("PREFECT_API_URL")
+    if api:
+        try:
+            with urllib.request.urlopen(f"{api.rstrip('/')}/health", timeout=3):  # noqa: S310
+                pass
+        except OSError as exc:
+            print(f"unhealthy: Prefect API {api}: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    settings = OrchestrationSettings()
+    if argv == ["healthcheck"]:
+        return healthcheck(settings)
+    if argv:
+        print("usage: python -m model_orchestration.worker [healthcheck]", file=sys.stderr)
+        return 2
     from prefect import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # Importing Prefect already configured the root logger (WARNING): raise our packages to INFO.
     for package in ("model_orchestration", "model_registry"):
         logging.getLogger(package).setLevel(logging.INFO)
-    settings = OrchestrationSettings()
-    first_boot(settings)
+    write_status(settings.worker_status_file, "starting")
+    try:
+        first_boot(settings)
+    except FirstBootFailed as exc:
+        logger.error(
+            "FIRST BOOT FAILED, no champion could be trained (%s); this worker reports unhealthy "
+            "until it is restarted after the cause is fixed",
+            exc,
+            exc_info=exc.__cause__,
+        )
+        write_status(settings.worker_status_file, f"failed: {exc}")
+    else:
+        write_status(settings.worker_status_file, "ok")
     deployments = build_deployments(settings)
     logger.info("serving %s", [d.name for d in deployments])
     # Heartbeats let the webhook tell a live retrain from one whose worker was killed.
@@ -120,7 +177,8 @@ def main() -> None:
         heartbeat_seconds=settings.heartbeat_seconds,
         print_starting_message=False,
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
+from model_registry.provenance import CODE_ROOT
 
 #: Trained by default: the word baseline, the cheap generative baseline and the candidates aimed
 #: at unseen genres. The char-n-gram baselines (and the joint word+style fit) stay available
@@ -34,8 +35,11 @@ DATA_FILES = ("ai_human_essays.csv.gz", "ai_human_multidomain.csv.gz")
 
 
 def default_data_paths() -> tuple[Path, ...]:
-    """The shipped corpus: student essays (domain ``student_essay``) and six other genres."""
-    return tuple(contract.project_root() / "data" / name for name in DATA_FILES)
+    """The shipped corpus: student essays (domain ``student_essay``) and six other genres.
+
+    The seed corpus ships with the code (images copy data/ next to the packages, /app/data), so
+    its default follows the code, not PLATFORM_HOME (the state folder, /var/lib/platform)."""
+    return tuple(CODE_ROOT / "data" / name for name in DATA_FILES)
 
 
 def default_dataset_store() -> str:

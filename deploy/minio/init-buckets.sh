@@ -10,7 +10,11 @@ set -eu
 mc alias set platform http://minio:9000 "$MINIO_ROOT_USER" "$MINIO_ROOT_PASSWORD"
 mc mb --ignore-existing platform/mlflow platform/datasets
 mc admin user add platform "$S3_ACCESS_KEY" "$S3_SECRET_KEY"
-if ! mc admin policy entities platform --user "$S3_ACCESS_KEY" | grep -q readwrite; then
-  mc admin policy attach platform readwrite --user "$S3_ACCESS_KEY"
-fi
+# The mc image (ubi-micro) has no grep or sed: match with the shell's own `case`. Attaching a
+# policy that is already attached fails ("already in effect"), so a second `up` must skip it.
+entities="$(mc admin policy entities platform --user "$S3_ACCESS_KEY")"
+case "$entities" in
+  *readwrite*) ;;
+  *) mc admin policy attach platform readwrite --user "$S3_ACCESS_KEY" ;;
+esac
 echo "minio-init: buckets mlflow, datasets and service account ${S3_ACCESS_KEY} ready"

@@ -9,7 +9,7 @@ from typing import Any
 from tests.unit.compose.conftest import COMPOSE_FILE, ENV_FILE, REPO_ROOT, run_compose_config
 
 #: Services that run once and exit (gated by service_completed_successfully).
-ONE_SHOT = {"minio-init"}
+ONE_SHOT = {"minio-init", "secrets-check"}
 #: Services that keep state, with the container path their named volume must be mounted on.
 STATEFUL = {
     "mysql": "/var/lib/mysql",
@@ -31,7 +31,6 @@ PUBLISHED = {
     "prometheus": 9090,
     "alertmanager": 9093,
     "minio": 9001,
-    "webhook": 8100,
 }
 VENDOR_DEFAULT_PASSWORDS = {"admin", "minioadmin", "password", "password1234", "changeme", ""}
 
@@ -59,8 +58,8 @@ def test_compose_config_fails_without_a_required_secret(tmp_path: Path) -> None:
 
 def test_services_are_the_platform(compose: dict[str, Any]) -> None:
     expected = {
-        "mysql", "minio", "minio-init", "postgres", "mlflow", "prefect", "worker", "webhook",
-        "serving", "frontend", "prometheus", "alertmanager", "grafana",
+        "secrets-check", "mysql", "minio", "minio-init", "postgres", "mlflow", "prefect",
+        "worker", "webhook", "serving", "frontend", "prometheus", "alertmanager", "grafana",
     }  # fmt: skip
     assert set(compose["services"]) == expected
 
@@ -165,7 +164,7 @@ def test_secrets_come_from_env_with_required_markers() -> None:
 
 def test_no_vendor_default_passwords(compose: dict[str, Any], dotenv: dict[str, str]) -> None:
     for key, value in dotenv.items():
-        if "PASSWORD" in key or "SECRET" in key or "TOKEN" in key:
+        if key.endswith(("PASSWORD", "SECRET_KEY", "TOKEN")):
             assert value.lower() not in VENDOR_DEFAULT_PASSWORDS, f"{key} is a vendor default"
             assert len(value) >= 12, f"{key} is shorter than 12 characters"
     services = compose["services"]
@@ -223,7 +222,9 @@ def test_monitoring_configs_address_compose_services(compose: dict[str, Any]) ->
         if host == "localhost":
             continue
         assert host in compose["services"], f"{address}: no compose service {host}"
-        container_ports = {int(p["target"]) for p in compose["services"][host].get("ports", [])}
+        service = compose["services"][host]
+        container_ports = {int(p["target"]) for p in service.get("ports", [])}
+        container_ports |= {int(p) for p in service.get("expose", [])}
         assert int(port) in container_ports, f"{address}: {host} listens on {container_ports}"
     secrets = {s["source"]: s for s in compose["services"]["alertmanager"].get("secrets", [])}
     assert "webhook_token" in secrets

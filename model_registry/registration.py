@@ -1,11 +1,13 @@
 """Register the best candidate as a new version of ``ai-text-detector`` with alias ``challenger``.
 
-The best candidate is chosen by the unseen-genre estimate, not by in-domain F1: among the
-candidates whose leave-one-domain-out mean ROC-AUC is within ``REGISTRY_SELECTION_LODO_TOLERANCE``
-(default 0.01: differences this small between means over a handful of domains are noise) of the
-best mean, the one with the highest worst-domain ROC-AUC wins (then validation F1), among those
-whose behaviour tests passed (all candidates when none passed: the gate then rejects it). Without
-a LODO estimate (one domain, or ``REGISTRY_LEAVE_ONE_DOMAIN_OUT=false``) validation F1 decides
+The best candidate is chosen by the unseen-genre estimate, not by in-domain F1. Candidates whose
+leave-one-domain-out mean ROC-AUC *and* worst-domain ROC-AUC are both within
+``REGISTRY_SELECTION_LODO_TOLERANCE`` (default 0.01) of the best mean and the best worst are tied
+on it (differences that small over a handful of domains are noise); among them the highest
+validation F1 at the served threshold wins (more AI texts caught at the same FPR on human text).
+When no candidate is within reach of both bests, the best (mean, worst) wins. Only candidates
+whose behaviour tests passed compete (all when none passed: the gate then rejects it). Without a
+LODO estimate (one domain, or ``REGISTRY_LEAVE_ONE_DOMAIN_OUT=false``) validation F1 decides
 (PR-AUC breaks ties). The test split is kept for the promotion gate.
 
 The version's tags record the operating point: FPR target, threshold, the FPR on human text and
@@ -41,18 +43,23 @@ def choose_best(
     if not results:
         raise ValueError("no candidate was trained")
     pool = [r for r in results if r.behaviour.passed] or list(results)
-    means = [r.lodo.get("mean_roc_auc") for r in pool]
-    if all(m is not None for m in means):
-        best_mean = max(means)  # type: ignore[type-var]
-        pool = [r for r, m in zip(pool, means, strict=True) if m >= best_mean - lodo_tolerance]
-    return max(pool, key=selection_key)
+    figures = [(r.lodo.get("mean_roc_auc"), r.lodo.get("worst_roc_auc")) for r in pool]
+    if any(mean is None or worst is None for mean, worst in figures):
+        return max(pool, key=_validation_key)
+    best_mean = max(mean for mean, _ in figures)
+    best_worst = max(worst for _, worst in figures)
+    tied = [
+        r
+        for r, (mean, worst) in zip(pool, figures, strict=True)
+        if mean >= best_mean - lodo_tolerance and worst >= best_worst - lodo_tolerance
+    ]
+    if not tied:
+        return max(pool, key=lambda r: (r.lodo["mean_roc_auc"], r.lodo["worst_roc_auc"]))
+    return max(tied, key=_validation_key)
 
 
-def selection_key(result: CandidateResult) -> tuple[float, ...]:
-    """Order of preference within the pool (see the module docstring); higher is better."""
-    worst = result.lodo.get("worst_roc_auc")
-    validation = (result.validation_metrics["f1"], result.validation_metrics["pr_auc"])
-    return (float("-inf") if worst is None else worst, *validation)
+def _validation_key(result: CandidateResult) -> tuple[float, float]:
+    return (result.validation_metrics["f1"], result.validation_metrics["pr_auc"])
 
 
 def ensure_registered_model(client: Any, name: str) -> Any:

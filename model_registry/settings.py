@@ -80,8 +80,9 @@ class RegistrySettings(BaseSettings):
     #: Use at most this many rows (class-balanced sample), for tests and quick runs.
     max_rows: int | None = Field(default=None, ge=20)
     candidates: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CANDIDATES
-    #: Champion choice: candidates within this of the best LODO mean ROC-AUC compete on their
-    #: worst-domain LODO ROC-AUC (``registration.choose_best``).
+    #: Champion choice: candidates within this of both the best LODO mean and the best
+    #: worst-domain ROC-AUC are tied on unseen genres; validation F1 separates them
+    #: (``registration.choose_best``).
     selection_lodo_tolerance: float = Field(default=0.01, ge=0.0, le=1.0)
     validation_share: float = Field(default=0.15, gt=0.0, lt=0.5)
     test_share: float = Field(default=0.15, gt=0.0, lt=0.5)

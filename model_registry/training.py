@@ -283,6 +283,7 @@ def _train_one(
     mlflow.set_tag(contract.VersionTag.BEHAVIOUR_TESTS, "passed" if behaviour.passed else "failed")
 
     _log_reference_profile(splits, p_val, threshold)
+    _log_scope_reference(splits)
     model_uri, log_seconds, load_seconds, size = _log_model(pipeline, splits)
     mlflow.log_metrics(
         {
@@ -445,6 +446,17 @@ def _log_reference_profile(splits: Splits, p_val: np.ndarray, threshold: float) 
         threshold=threshold,
     )
     mlflow.log_text(profile.to_json(), contract.REFERENCE_PROFILE_ARTIFACT)
+
+
+def _log_scope_reference(splits: Splits) -> None:
+    """What serving compares a text with to say whether the model can judge it (the training
+    split's texts and genres; ``model_monitoring.scope``)."""
+    import mlflow
+
+    from model_monitoring.scope import build_scope_reference
+
+    reference = build_scope_reference(splits.train.texts, splits.train.domains)
+    mlflow.log_text(reference.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
 
 
 def pip_requirements() -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from model_monitoring.scope import ScopeReference
 from model_registry import contract
 from model_registry.errors import ChallengerRejected, DataValidationError, PromotionError
 from model_registry.settings import RegistrySettings
@@ -122,6 +123,11 @@ def test_train_gate_rollback_cycle(
     lodo = evaluation["leave_one_domain_out"]
     assert set(lodo["domains"]) == set(evaluation["domains"])
     assert lodo["worst_roc_auc"] == min(m["roc_auc"] for m in lodo["domains"].values())
+    # Serving says "uncertain" from this reference: it must be the training split's genres.
+    scope = ScopeReference.from_json(
+        mlflow.artifacts.load_text(f"runs:/{run_id}/{contract.SCOPE_REFERENCE_ARTIFACT}")
+    )
+    assert set(scope.domains) == set(evaluation["domains"])
     assert version.tags[contract.VersionTag.DATASET_DIGEST] == outcome.dataset_digest
     model_tags = client.get_registered_model(name).tags
     assert model_tags[contract.ModelTag.FROZEN_TEST_SPLIT] == outcome.test_split_digest

@@ -247,3 +247,15 @@ def test_grafana_provisioning_matches_the_mounts(compose: dict[str, Any]) -> Non
     for source_file in (grafana_dir / "provisioning" / "datasources").glob("*.y*ml"):
         for datasource in yaml.safe_load(source_file.read_text())["datasources"]:
             assert datasource["url"] == "http://prometheus:9090"
+
+
+def test_prefect_api_needs_a_login_and_every_client_has_it(compose: dict[str, Any]) -> None:
+    """Without an auth string anyone who reaches port 4200 can run `train` or `ingest`."""
+    services = compose["services"]
+    server = services["prefect"]["environment"]
+    login = server["PREFECT_SERVER_API_AUTH_STRING"]
+    assert login.startswith("admin:") and len(login) > len("admin:") + 15
+    assert server["PREFECT_SERVER_CSRF_PROTECTION_ENABLED"] == "true"
+    assert server["PREFECT_SERVER_CORS_ALLOWED_ORIGINS"] != "*"
+    for client in ("worker", "webhook"):
+        assert services[client]["environment"]["PREFECT_API_AUTH_STRING"] == login, client

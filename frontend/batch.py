@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +25,20 @@ TEXT_COLUMN = "text"
 RESULT_COLUMNS = [
     "predicted_label",
     "probability_ai",
+    # Empty for a verdict; a reason code (too_short, not_english, ...) when the label is
+    # "uncertain": the model cannot judge the text.
+    "scope_reason",
     "model_version",
     "prediction_id",
     "error",
 ]
+
+
+#: A cell starting with one of these is run as a formula by spreadsheet programs (OWASP "CSV
+#: Injection"): ``=HYPERLINK(...)`` leaks data, ``=cmd|...`` ran commands in old Excel. Tab and
+#: carriage return count too, since some programs strip them before looking at the cell.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
 class CsvProblem(ValueError):
@@ -170,6 +181,7 @@ def result_table(parsed: ParsedCsv, answers: Sequence[Prediction | str]) -> pd.D
             record.update(
                 predicted_label=answer.label,
                 probability_ai=round(answer.probability_ai, 4),
+                scope_reason="" if answer.judged else (answer.scope_reason or "unknown"),
                 model_version=answer.model_version,
                 prediction_id=answer.prediction_id,
                 error="",
@@ -178,6 +190,7 @@ def result_table(parsed: ParsedCsv, answers: Sequence[Prediction | str]) -> pd.D
             record.update(
                 predicted_label="",
                 probability_ai=None,
+                scope_reason="",
                 model_version="",
                 prediction_id="",
                 error=answer,
@@ -187,6 +200,23 @@ def result_table(parsed: ParsedCsv, answers: Sequence[Prediction | str]) -> pd.D
     return pd.DataFrame.from_records(records, columns=columns)
 
 
+def neutralise_formula(value: object) -> object:
+    """``value`` with a leading apostrophe if a spreadsheet would run it as a formula (a plain
+    number such as ``-12.5`` stays as it is); anything else unchanged."""
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_TRIGGERS)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
 def results_csv(table: pd.DataFrame) -> bytes:
-    """The result table as the UTF-8 CSV a person downloads."""
-    return table.to_csv(index=False).encode("utf-8")
+    """The result table as the UTF-8 CSV a person downloads, safe to open in a spreadsheet: no
+    cell and no column name (both may come from the uploaded file) can start a formula."""
+    safe = table.map(neutralise_formula)
+    safe.columns = [str(neutralise_formula(str(column))) for column in table.columns]
+    # CRLF line ends (RFC 4180) make the writer quote every cell holding a CR or LF, so a
+    # carriage return inside a text cannot split its row in two.
+    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")

@@ -17,7 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 logger = logging.getLogger(__name__)
 
+#: What a person can say a text is (feedback).
 Label = Literal["ai", "human"]
+#: What serving can answer: "uncertain" when the text is outside the model's scope.
+Verdict = Literal["ai", "human", "uncertain"]
 
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -77,14 +80,25 @@ class Explanation(_Lenient):
 
 
 class Prediction(_Lenient):
-    """Serving's verdict on one text."""
+    """Serving's verdict on one text.
 
-    label: Label
+    Out of scope (``in_scope`` false) the label is "uncertain" and ``scope_reason`` says why;
+    ``probability_ai`` is still the model's raw probability, which is no verdict then.
+    """
+
+    label: Verdict
     probability_ai: float
     threshold: float
     model_version: str
     prediction_id: str
+    in_scope: bool = True
+    scope_reason: str | None = None
     explanation: Explanation | None = None
+
+    @property
+    def judged(self) -> bool:
+        """Whether the model gave a verdict (AI or Human) at all."""
+        return self.in_scope and self.label != "uncertain"
 
 
 class FeedbackReceipt(_Lenient):
@@ -92,8 +106,39 @@ class FeedbackReceipt(_Lenient):
 
     prediction_id: str
     label: Label
-    predicted_label: Label | None = None
+    predicted_label: Verdict | None = None
     correct: bool | None = None
+
+
+class DomainScores(_Lenient):
+    """Evaluation of one domain (or one left-out domain) at the served threshold."""
+
+    n_human: int | None = None
+    n_ai: int | None = None
+    f1: float | None = None
+    roc_auc: float | None = None
+    fpr_human: float | None = None
+    tpr_ai: float | None = None
+    brier: float | None = None
+
+
+class LeaveOneDomainOut(_Lenient):
+    """The unseen-genre estimate: each domain scored by a model trained without it."""
+
+    domains: dict[str, DomainScores] = Field(default_factory=dict)
+    mean_roc_auc: float | None = None
+    worst_roc_auc: float | None = None
+    worst_domain: str | None = None
+
+
+class Evaluation(_Lenient):
+    """Per-domain / per-generator evaluation of the served version (``GET /v1/model``)."""
+
+    threshold: float | None = None
+    fpr_target: float | None = None
+    domains: dict[str, DomainScores] = Field(default_factory=dict)
+    generators: dict[str, DomainScores] = Field(default_factory=dict)
+    leave_one_domain_out: LeaveOneDomainOut | None = None
 
 
 class ModelInfo(_Lenient):
@@ -109,6 +154,8 @@ class ModelInfo(_Lenient):
     loaded_at: datetime | None = None
     explain_method: str | None = None
     scoring: str | None = None
+    #: ``None`` when the version was registered without a per-domain evaluation.
+    evaluation: Evaluation | None = None
 
 
 class ServingClient:

@@ -35,5 +35,9 @@ class FrontendSettings(BaseSettings):
     batch_chunk_size: int = Field(default=32, ge=1, le=256)
     #: Largest uploaded CSV (rows with text) the page accepts.
     max_batch_rows: int = Field(default=10_000, ge=1)
+    #: Largest uploaded CSV file in megabytes (10,000 rows of ~2,000-character essays). The
+    #: hard cap is ``server.maxUploadSize`` in ``frontend/.streamlit/config.toml`` (20), which
+    #: Streamlit's upload endpoint enforces; this setting can only lower it.
+    max_upload_mb: int = Field(default=20, ge=1, le=20)
     #: How many n-grams each way the "why" list shows.
     explanation_top_k: int = Field(default=8, ge=1, le=50)

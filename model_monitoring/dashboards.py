@@ -379,6 +379,34 @@ def model_health_dashboard() -> dict[str, Any]:
             options={"showHeader": True},
             custom={"align": "auto"},
         ),
+        panel(
+            "Out-of-scope share (the model cannot judge the text)",
+            targets(
+                (
+                    "(sum(rate(detector_out_of_scope_total[$__rate_interval])) or vector(0))"
+                    " / sum(rate(detector_predictions_total[$__rate_interval]))",
+                    "all reasons",
+                ),
+                (
+                    "sum by (reason) (rate(detector_out_of_scope_total[$__rate_interval]))"
+                    " / on () group_left sum(rate(detector_predictions_total[$__rate_interval]))",
+                    "{{reason}}",
+                ),
+                (
+                    "max(detector:out_of_scope_share:alert_threshold)",
+                    "drift alert threshold (5 min share)",
+                ),
+            ),
+            (0, 29, 24, 7),
+            unit="percentunit",
+            minimum=0,
+            maximum=1,
+            description=(
+                "Share of predictions answered 'uncertain': too short, not English, or unlike "
+                "the training data (scope checks, model_monitoring.scope). Over 5 minutes it "
+                "feeds TextDriftDetected (signal out_of_scope) at the dashed threshold."
+            ),
+        ),
     ]
     # The threshold series are drawn dashed; everything else solid.
     for item in panels:

@@ -17,6 +17,7 @@ from frontend.batch import (
 )
 from frontend.serving_client import ServingClient, ServingError
 from frontend.settings import FrontendSettings
+from frontend.verdicts import VERDICT_UNCERTAIN, reason_phrase
 from frontend.views.status import show_serving_error
 
 RESULTS_KEY = "batch_results"
@@ -27,13 +28,21 @@ def render_batch(client: ServingClient, settings: FrontendSettings) -> None:
     st.subheader("Classify a CSV file")
     st.caption(
         "Upload a UTF-8 CSV with a header and a `text` column; every other column is kept. "
-        f"Up to {settings.max_batch_rows:,} rows, sent to serving {settings.batch_chunk_size} "
-        "at a time."
+        f"Up to {settings.max_upload_mb} MB and {settings.max_batch_rows:,} rows, sent to "
+        f"serving {settings.batch_chunk_size} at a time."
     )
-    upload = st.file_uploader("CSV file", type=["csv"], key="batch_file")
+    upload = st.file_uploader(
+        "CSV file", type=["csv"], key="batch_file", max_upload_size=settings.max_upload_mb
+    )
     if upload is None:
         return
     data = upload.getvalue()
+    if len(data) > settings.max_upload_mb * 1024 * 1024:
+        st.error(
+            f"Cannot use {upload.name}: it is larger than {settings.max_upload_mb} MB; "
+            "split it into smaller files."
+        )
+        return
     try:
         parsed = read_csv(data, max_rows=settings.max_batch_rows)
     except CsvProblem as exc:
@@ -83,13 +92,24 @@ def _classify_file(
 def _render_results(table: pd.DataFrame, file_name: str) -> None:
     classified = table[table["error"] == ""]
     ai_count = int((classified["predicted_label"] == "ai").sum())
+    human_count = int((classified["predicted_label"] == "human").sum())
+    uncertain = classified[classified["predicted_label"] == VERDICT_UNCERTAIN]
     st.success(
-        f"{len(classified):,} texts classified: {ai_count:,} AI, "
-        f"{len(classified) - ai_count:,} Human; {len(table) - len(classified):,} not classified."
+        f"{len(classified):,} texts classified: {ai_count:,} AI, {human_count:,} Human, "
+        f"{len(uncertain):,} the model cannot judge; "
+        f"{len(table) - len(classified):,} not classified."
     )
+    if len(uncertain):
+        counts = uncertain["scope_reason"].value_counts()
+        reasons = ", ".join(f"{reason_phrase(code)}: {n:,}" for code, n in counts.items())
+        st.info(
+            f"The model cannot judge {len(uncertain):,} of the texts ({reasons}). Their verdict "
+            "is 'uncertain', neither AI nor Human; their probability is no verdict.",
+            icon=":material/help:",
+        )
     # On screen the verdict and any error come first (long texts would push them out of view);
     # the downloaded CSV keeps the file's columns first, then the results.
-    results = ["predicted_label", "probability_ai", "error"]
+    results = ["predicted_label", "probability_ai", "scope_reason", "error"]
     first = ["line", *results]
     rest = [column for column in table.columns if column not in first]
     st.dataframe(
@@ -100,6 +120,7 @@ def _render_results(table: pd.DataFrame, file_name: str) -> None:
         column_config={
             "predicted_label": st.column_config.TextColumn("verdict"),
             "probability_ai": st.column_config.NumberColumn("probability AI", format="percent"),
+            "scope_reason": st.column_config.TextColumn("why it cannot be judged"),
             "error": st.column_config.TextColumn("error", width="medium"),
         },
     )

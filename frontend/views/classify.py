@@ -9,12 +9,12 @@ from frontend.examples import EXAMPLES
 from frontend.highlight import Highlight, highlighted_html, legend_html
 from frontend.serving_client import Contribution, Label, Prediction, ServingClient, ServingError
 from frontend.settings import FrontendSettings
+from frontend.verdicts import VERDICT_NAMES, reason_sentence
 from frontend.views.status import show_serving_error
 
 TEXT_KEY = "input_text"
 RESULT_KEY = "classify_result"
 FEEDBACK_KEY = "feedback_outcomes"
-LABEL_NAMES: dict[str, str] = {"ai": "AI", "human": "Human"}
 
 
 def render_classify(client: ServingClient, settings: FrontendSettings) -> None:
@@ -44,8 +44,11 @@ def render_classify(client: ServingClient, settings: FrontendSettings) -> None:
         classified_text, prediction = result
         if classified_text != (text or ""):
             st.caption("The result below is for the text as it was when you pressed Classify.")
-        _render_verdict(prediction)
-        _render_explanation(classified_text, prediction, settings.explanation_top_k)
+        if prediction.judged:
+            _render_verdict(prediction)
+            _render_explanation(classified_text, prediction, settings.explanation_top_k)
+        else:
+            _render_cannot_judge(prediction)
         _render_feedback(client, prediction)
 
 
@@ -66,8 +69,22 @@ def _classify(client: ServingClient, text: str) -> None:
     st.session_state[RESULT_KEY] = (text, prediction)
 
 
+def _render_cannot_judge(prediction: Prediction) -> None:
+    """Out of scope: say so plainly and why; the raw probability is shown as no verdict."""
+    st.markdown("### :material/help: The model cannot judge this text")
+    st.warning(reason_sentence(prediction.scope_reason), icon=":material/block:")
+    verdict_col, version_col = st.columns(2)
+    verdict_col.metric("Verdict", VERDICT_NAMES["uncertain"])
+    version_col.metric("Model version", prediction.model_version)
+    st.caption(
+        "It is neither called AI nor human. For the record only, the model's raw score was "
+        f"{prediction.probability_ai:.1%} (not a verdict: the model is not reliable on such text)."
+        f" Prediction id: `{prediction.prediction_id}`"
+    )
+
+
 def _render_verdict(prediction: Prediction) -> None:
-    verdict = LABEL_NAMES[prediction.label]
+    verdict = VERDICT_NAMES[prediction.label]
     icon = ":material/smart_toy:" if prediction.label == "ai" else ":material/edit_note:"
     st.markdown(f"### Verdict: {icon} {verdict}")
     verdict_col, probability_col, threshold_col, version_col = st.columns(4)
@@ -129,34 +146,62 @@ def _ngram_table(ngrams: list[Contribution]) -> None:
 
 
 def _render_feedback(client: ServingClient, prediction: Prediction) -> None:
-    st.markdown("#### Was this verdict right?")
     outcomes: dict[str, tuple[str, str]] = st.session_state.setdefault(FEEDBACK_KEY, {})
     outcome = outcomes.get(prediction.prediction_id)
+    st.markdown(
+        "#### Was this verdict right?" if prediction.judged else "#### Do you know who wrote it?"
+    )
     if outcome is not None and outcome[0] == "recorded":
         st.success(
-            f"Thank you: your feedback was recorded (this text is {LABEL_NAMES[outcome[1]]}-"
+            f"Thank you: your feedback was recorded (this text is {VERDICT_NAMES[outcome[1]]}-"
             "written). It will count towards the model's live accuracy and the next retraining.",
             icon=":material/check_circle:",
         )
         return
-    other: Label = "human" if prediction.label == "ai" else "ai"
+    if prediction.judged:
+        _right_or_wrong_buttons(client, prediction)
+    else:
+        _true_label_buttons(client, prediction)
+    if outcome is not None:
+        st.error(outcome[1])
+
+
+def _right_or_wrong_buttons(client: ServingClient, prediction: Prediction) -> None:
+    said: Label = "ai" if prediction.label == "ai" else "human"
+    other: Label = "human" if said == "ai" else "ai"
     right_col, wrong_col, _ = st.columns([1, 1, 3])
     right_col.button(
-        f"Right, it is {LABEL_NAMES[prediction.label]}",
+        f"Right, it is {VERDICT_NAMES[said]}",
         icon=":material/thumb_up:",
         key="feedback_right",
         on_click=_send_feedback,
-        args=(client, prediction.prediction_id, prediction.label),
+        args=(client, prediction.prediction_id, said),
     )
     wrong_col.button(
-        f"Wrong, it is {LABEL_NAMES[other]}",
+        f"Wrong, it is {VERDICT_NAMES[other]}",
         icon=":material/thumb_down:",
         key="feedback_wrong",
         on_click=_send_feedback,
         args=(client, prediction.prediction_id, other),
     )
-    if outcome is not None:
-        st.error(outcome[1])
+
+
+def _true_label_buttons(client: ServingClient, prediction: Prediction) -> None:
+    human_col, ai_col, _ = st.columns([1, 1, 3])
+    human_col.button(
+        "A person wrote it",
+        icon=":material/edit_note:",
+        key="feedback_human",
+        on_click=_send_feedback,
+        args=(client, prediction.prediction_id, "human"),
+    )
+    ai_col.button(
+        "An AI generated it",
+        icon=":material/smart_toy:",
+        key="feedback_ai",
+        on_click=_send_feedback,
+        args=(client, prediction.prediction_id, "ai"),
+    )
 
 
 def _send_feedback(client: ServingClient, prediction_id: str, label: Label) -> None:

@@ -7,6 +7,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
+from frontend.serving_client import DomainScores, Evaluation
 from frontend.settings import FrontendSettings
 from frontend.views.status import ServingStatus
 
@@ -49,6 +50,7 @@ def render_model(status: ServingStatus, settings: FrontendSettings) -> None:
             st.table(_metrics_frame(model.metrics))
         else:
             st.caption("Serving reports no test metrics for this version.")
+        _render_evaluation(model.evaluation)
     st.markdown("**The rest of the platform**")
     mlflow_link = settings.mlflow_url.rstrip("/")
     if model is not None:
@@ -71,3 +73,86 @@ def _metrics_frame(metrics: dict[str, float]) -> pd.DataFrame:
             "value": [round(metrics[n], 4) for n in names],
         }
     )
+
+
+def _render_evaluation(evaluation: Evaluation | None) -> None:
+    """Where the model holds up and where it does not: per domain, per generator, unseen genres."""
+    st.markdown("**Per-domain evaluation**")
+    if evaluation is None or not evaluation.domains:
+        st.info(
+            "This model version has no per-domain evaluation (it was registered before "
+            "evaluation per genre existed, or without it): nothing says how it does outside "
+            "student essays. Retrain to get one."
+        )
+        return
+    at = (
+        f"at the served threshold {evaluation.threshold:.1%}"
+        if evaluation.threshold is not None
+        else "at the served threshold"
+    )
+    target = (
+        f" (chosen to keep the share of humans called AI at or below {evaluation.fpr_target:.1%})"
+        if evaluation.fpr_target is not None
+        else ""
+    )
+    st.markdown(f"Frozen test split, {at}{target}:")
+    st.table(_domain_frame(evaluation.domains))
+    lodo = evaluation.leave_one_domain_out
+    if lodo is not None and lodo.domains:
+        summary = []
+        if lodo.mean_roc_auc is not None:
+            summary.append(f"mean ROC-AUC {lodo.mean_roc_auc:.3f}")
+        if lodo.worst_roc_auc is not None:
+            worst = f" ({lodo.worst_domain})" if lodo.worst_domain else ""
+            summary.append(f"worst {lodo.worst_roc_auc:.3f}{worst}")
+        st.markdown(
+            "**Unseen-genre estimate** (each domain scored by a model trained without it)"
+            + (": " + ", ".join(summary) if summary else "")
+        )
+        st.table(
+            pd.DataFrame(
+                {
+                    "left-out domain": list(lodo.domains),
+                    "ROC-AUC": [_round(s.roc_auc) for s in lodo.domains.values()],
+                    "F1": [_round(s.f1) for s in lodo.domains.values()],
+                    "humans called AI": [_percent(s.fpr_human) for s in lodo.domains.values()],
+                }
+            )
+        )
+    if evaluation.generators:
+        st.markdown("**AI texts per generator**")
+        st.table(
+            pd.DataFrame(
+                {
+                    "generator": list(evaluation.generators),
+                    "AI texts": [s.n_ai for s in evaluation.generators.values()],
+                    "AI detected": [_percent(s.tpr_ai) for s in evaluation.generators.values()],
+                    "F1": [_round(s.f1) for s in evaluation.generators.values()],
+                    "ROC-AUC": [_round(s.roc_auc) for s in evaluation.generators.values()],
+                }
+            )
+        )
+
+
+def _domain_frame(domains: dict[str, DomainScores]) -> pd.DataFrame:
+    scores = list(domains.values())
+    return pd.DataFrame(
+        {
+            "domain": list(domains),
+            "human texts": [s.n_human for s in scores],
+            "AI texts": [s.n_ai for s in scores],
+            "F1": [_round(s.f1) for s in scores],
+            "ROC-AUC": [_round(s.roc_auc) for s in scores],
+            "humans called AI": [_percent(s.fpr_human) for s in scores],
+            "AI detected": [_percent(s.tpr_ai) for s in scores],
+            "Brier": [_round(s.brier) for s in scores],
+        }
+    )
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"

@@ -2,7 +2,8 @@
 
 Debian's ``/usr/bin/chromium`` driven by Playwright's Python package (``executable_path``, headless;
 never ``playwright install``). ``open_page`` starts it; ``classify`` does what a person does on the
-Classify tab and returns what the page then shows (``classify_csv`` the same on the Batch tab);
+Classify tab and returns what the page then shows (``classify_out_of_scope`` for a text the model
+cannot judge, ``classify_csv`` the same on the Batch tab);
 ``screenshot`` keeps a picture under
 ``test-artifacts/`` (git-ignored) for a person to look at.
 """
@@ -83,6 +84,18 @@ def classify(page: Page, text: str) -> dict[str, str]:
     page.get_by_role("button", name=re.compile("Wrong, it is")).wait_for()
     page.get_by_text("Probability that the text is AI-generated").wait_for()
     return visible_metrics(page)
+
+
+def classify_out_of_scope(page: Page, text: str) -> str:
+    """Type ``text`` the model cannot judge, press Classify; return what the page says why."""
+    page.get_by_label("Text to classify").fill(text)
+    page.get_by_role("button", name="Classify", exact=True).click()
+    page.get_by_text("The model cannot judge this text").wait_for()
+    # The run is complete once its last element (the "who wrote it" buttons) is on screen.
+    page.get_by_role("button", name="A person wrote it").wait_for()
+    warnings = page.get_by_test_id("stAlertContentWarning")
+    shown = [warnings.nth(i) for i in range(warnings.count())]
+    return "\n".join(str(w.inner_text()) for w in shown if w.is_visible())
 
 
 def classify_csv(page: Page, name: str, content: str) -> str:

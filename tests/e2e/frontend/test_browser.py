@@ -90,13 +90,21 @@ def test_person_classifies_an_essay_and_feedback_is_stored(
     stored = _wait_for_feedback(mariadb_url, prediction_id)
     assert stored == (truth, version), f"feedback row {stored} != ({truth}, {version})"
 
-    # 5. The Model tab names the champion that answered.
+    # 5. A text too short to judge gets no AI/Human verdict: the page says why.
+    why = browser.classify_out_of_scope(page, "Too short to judge, really.")
+    assert "too short" in why, why
+    assert browser.visible_metrics(page)["Verdict"] == "Cannot judge"
+    browser.screenshot(page, "frontend-cannot-judge", full_height=1400)
+
+    # 6. The Model tab names the champion that answered, and has its per-domain evaluation
+    # section (the table, or the note that this version has none).
     page.get_by_role("tab", name="Model").click()
     page.get_by_text("Test metrics").wait_for()
     assert browser.visible_metrics(page)["Version"] == version
+    page.get_by_text("Per-domain evaluation", exact=True).wait_for()
     browser.screenshot(page, "frontend-model", full_height=1400)
 
-    # 6. A CSV: every line comes back, the empty text with an error rather than a verdict.
+    # 7. A CSV: every line comes back, the empty text with an error rather than a verdict.
     texts = [*sample(40, seed=123)["text"].iloc[1:3], ""]
     csv_text = pd.DataFrame({"id": range(len(texts)), "text": texts}).to_csv(index=False)
     summary = browser.classify_csv(page, "essays.csv", csv_text)

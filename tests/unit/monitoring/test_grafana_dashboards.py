@@ -92,6 +92,9 @@ def test_required_panels_exist() -> None:
         "detector_drift_domain_auc",
         "detector_feedback_accuracy",
         "ALERTS{",
+        "detector_out_of_scope_total[",
+        "sum by (reason) (rate(detector_out_of_scope_total",
+        "detector:out_of_scope_share:alert_threshold",
     ):
         assert needle in queries, needle
     assert any(p["type"] == "heatmap" for p in health["panels"])

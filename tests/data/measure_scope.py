@@ -1,0 +1,462 @@
+"""Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
+
+Run (a few minutes on one core):
+
+    uv run --frozen python -m tests.data.measure_scope \
+        [--multidomain data/ai_human_multidomain.csv.gz] [--output bench/results/scope.json]
+
+Data: the essays of ``data/ai_human_essays.csv.gz`` (domain ``student_essay``) and the multi-domain
+corpus (``text,generated,domain,generator,source,group_id``). One split by group (an original and
+its rewrites stay on one side; essays are one group each): 80 % "train", 20 % "held-out".
+
+1. **Minimum length.** The current champion's model type (word 1-2-gram TF-IDF + logistic
+   regression, ``model_registry.candidates``, default C) is fitted on the train part; its
+   threshold is chosen on a validation slice of the train part (human false-positive rate
+   <= 1 %, the served default). Every held-out text at least L
+   characters long is cut to its first L characters (at a word boundary) and scored: ROC-AUC,
+   accuracy and the human false-positive rate at that threshold, per L. The minimum length is the
+   shortest L from which on (for every longer L measured too) ROC-AUC >= ``MIN_AUC`` and the human
+   false-positive rate <= ``MAX_FPR``: below it the verdicts fall apart.
+2. **Language.** Share of English function words per domain (every English text) against the
+   non-English fixtures (``tests/data/non_english_texts.jsonl``); the threshold sits between the
+   highest non-English share and the English 0.1 % quantile; the English texts it would refuse are
+   counted.
+3. **Novelty.** Leave-one-domain-out: the reference is built from the train part without domain
+   D; the held-out texts of the other domains ("in-domain") and every text of D ("held-out
+   domain") are scored. The threshold is the ``NOVELTY_QUANTILE`` quantile of the pooled
+   in-domain scores (about 1 % of in-domain texts called "unlike the training data"); at that
+   threshold the share of each held-out domain called out of scope, and with the reference of
+   every domain, the false out-of-scope rate on held-out in-domain texts and the novelty of the
+   unusual English fixtures.
+4. **Cost.** CPU microseconds per text of ``ScopeChecker.assess_one`` with and without a
+   reference (median over repeats, held-out texts of every domain), and of one single-text
+   ``predict_proba`` of the model above for scale.
+5. **Unseen genres.** Per genre, a detector and a scope reference built without it: accuracy and
+   the human false-positive rate on that genre for every text, the in-scope and the
+   out-of-scope ones (does "in scope" mean "judged better"?).
+6. **Off-domain lines.** Share of ``tests/data/off_domain_texts.jsonl`` (the drift tests'
+   off-domain traffic) that the checks call out of scope, for the drift alert's threshold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from model_monitoring.scope import (
+    ENGLISH_FUNCTION_WORDS,
+    WINDOW_CHARS,
+    ScopeChecker,
+    build_scope_reference,
+    function_word_share,
+    style_features,
+)
+from model_registry.candidates import word_features
+from model_registry.contract import DEFAULT_DOMAIN
+from tests.data.off_domain import off_domain_texts
+from tests.data.scope_fixtures import UNUSUAL_ENGLISH_TEXTS, non_english_texts
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+ESSAYS = ROOT / "data" / "ai_human_essays.csv.gz"
+MULTIDOMAIN = ROOT / "data" / "ai_human_multidomain.csv.gz"
+OUTPUT = ROOT / "bench" / "results" / "scope.json"
+
+SEED = 13
+HELD_OUT_SHARE = 0.2
+VALIDATION_SHARE = 0.15
+FPR_TARGET = 0.01
+LENGTHS = (50, 100, 150, 200, 250, 300, 400, 500, 750, 1000)
+MIN_AUC = 0.9
+MAX_FPR = 0.05
+NOVELTY_QUANTILE = 0.99
+TIMING_TEXTS = 3000
+LODO_TRAIN_TEXTS = 8000
+TIMING_REPEATS = 5
+
+
+def load(multidomain: Path) -> dict[str, np.ndarray]:
+    csv.field_size_limit(10**8)
+    texts, labels, domains, groups = [], [], [], []
+    with gzip.open(ESSAYS, "rt", encoding="utf-8") as fh:
+        for i, row in enumerate(csv.DictReader(fh)):
+            texts.append(row["text"])
+            labels.append(int(row["generated"]))
+            domains.append(DEFAULT_DOMAIN)
+            groups.append(f"essay-{i}")
+    with gzip.open(multidomain, "rt", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            texts.append(row["text"])
+            labels.append(int(row["generated"]))
+            domains.append(row["domain"])
+            groups.append(f"md-{row['group_id']}")
+    return {
+        "text": np.asarray(texts, dtype=object),
+        "label": np.asarray(labels),
+        "domain": np.asarray(domains),
+        "group": np.asarray(groups),
+    }
+
+
+def group_mask(groups: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
+    """True for rows whose group falls in a random ``share`` of the groups."""
+    unique = np.unique(groups)
+    chosen = set(rng.choice(unique, size=round(len(unique) * share), replace=False))
+    return np.fromiter((g in chosen for g in groups), dtype=bool, count=len(groups))
+
+
+def truncate(text: str, length: int) -> str:
+    """The first ``length`` characters of ``text``, cut back to the last whole word."""
+    normal = " ".join(text.split())
+    if len(normal) <= length:
+        return normal
+    cut = normal[:length]
+    return cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+
+def fpr_threshold(scores: np.ndarray, labels: np.ndarray, target: float) -> float:
+    """The lowest threshold that keeps the human false-positive rate at or below ``target``."""
+    human = np.sort(scores[labels == 0])
+    index = min(int(np.ceil(len(human) * (1.0 - target))), len(human) - 1)
+    return float(human[index])
+
+
+def rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+    predicted = scores >= threshold
+    return {
+        "n": len(labels),
+        "roc_auc": round(float(roc_auc_score(labels, scores)), 4),
+        "accuracy": round(float((predicted == labels.astype(bool)).mean()), 4),
+        "fpr_human": round(float(predicted[labels == 0].mean()), 4),
+        "tpr_ai": round(float(predicted[labels == 1].mean()), 4),
+    }
+
+
+def fit_detector(texts: list[str], labels: np.ndarray) -> Callable[[list[str]], np.ndarray]:
+    """The current champion's model type fitted on ``texts``; returns P(AI) of new texts."""
+    vectorizer = word_features()
+    model = LogisticRegression(C=30.0, max_iter=3000, random_state=SEED)
+    model.fit(vectorizer.fit_transform(texts), labels)
+
+    def score(new_texts: list[str]) -> np.ndarray:
+        return model.predict_proba(vectorizer.transform(new_texts))[:, 1]
+
+    return score
+
+
+def measure_length(
+    data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator
+) -> tuple[dict[str, Any], Callable[[list[str]], np.ndarray]]:
+    train_all = ~held_out
+    validation = train_all & group_mask(data["group"], VALIDATION_SHARE, rng)
+    train = train_all & ~validation
+    started = time.perf_counter()
+    score = fit_detector(list(data["text"][train]), data["label"][train])
+    fit_seconds = time.perf_counter() - started
+
+    threshold = fpr_threshold(
+        score(list(data["text"][validation])), data["label"][validation], FPR_TARGET
+    )
+    texts, labels = data["text"][held_out], data["label"][held_out]
+    domains = data["domain"][held_out]
+    normal_lengths = np.fromiter((len(" ".join(t.split())) for t in texts), dtype=int)
+    curve: dict[str, Any] = {"full": rates(score(list(texts)), labels, threshold)}
+    per_domain: dict[str, dict[str, Any]] = {}
+    for length in LENGTHS:
+        keep = normal_lengths >= length
+        scores = score([truncate(t, length) for t in texts[keep]])
+        curve[str(length)] = rates(scores, labels[keep], threshold)
+        per_domain[str(length)] = {
+            domain: rates(
+                scores[domains[keep] == domain], labels[keep][domains[keep] == domain], threshold
+            )["roc_auc"]
+            for domain in sorted(set(domains[keep]))
+        }
+    minimum = None
+    for length in reversed(LENGTHS):
+        point = curve[str(length)]
+        if point["roc_auc"] >= MIN_AUC and point["fpr_human"] <= MAX_FPR:
+            minimum = length
+        else:
+            break
+    return {
+        "model": "word_tfidf_lr (word 1-2-gram TF-IDF + logistic regression, C=30)",
+        "n_train": int(train.sum()),
+        "n_validation": int(validation.sum()),
+        "fit_seconds": round(fit_seconds, 1),
+        "threshold": round(threshold, 4),
+        "threshold_rule": f"human false-positive rate <= {FPR_TARGET} on the validation slice",
+        "rule": (
+            f"shortest length L (characters, whitespace runs counted once) from which on every "
+            f"measured length has ROC-AUC >= {MIN_AUC} and human false-positive rate <= {MAX_FPR}"
+            " at the threshold, held-out texts cut to L characters at a word boundary"
+        ),
+        "by_length": curve,
+        "roc_auc_by_domain_and_length": per_domain,
+        "min_chars": minimum,
+    }, score
+
+
+def measure_language(data: dict[str, np.ndarray]) -> dict[str, Any]:
+    english = np.fromiter((function_word_share(t) for t in data["text"]), dtype=float)
+    foreign = {}
+    for language, text in non_english_texts():
+        share = function_word_share(text)
+        foreign[language] = max(foreign.get(language, 0.0), round(share, 4))
+    highest_foreign = max(foreign.values())
+    low_english = float(np.quantile(english, 0.001))
+    threshold = round((highest_foreign + low_english) / 2, 2)
+    return {
+        "n_function_words": len(ENGLISH_FUNCTION_WORDS),
+        "english_quantiles_by_domain": {
+            domain: {
+                q: round(float(np.quantile(english[data["domain"] == domain], float(q))), 4)
+                for q in ("0.0", "0.001", "0.01", "0.5")
+            }
+            for domain in sorted(set(data["domain"]))
+        },
+        "non_english_max_by_language": foreign,
+        "threshold": threshold,
+        "rule": "midpoint of the highest non-English share and the English 0.1 % quantile",
+        "english_refused_share": round(float((english < threshold).mean()), 5),
+        "english_refused_count": int((english < threshold).sum()),
+    }
+
+
+def measure_novelty(data: dict[str, np.ndarray], held_out: np.ndarray) -> dict[str, Any]:
+    features = np.asarray([style_features(t) for t in data["text"]], dtype=float)
+    texts, domains = data["text"], data["domain"]
+    all_domains = sorted(set(domains))
+
+    def novelty(reference_mask: np.ndarray, score_mask: np.ndarray) -> np.ndarray:
+        reference = build_scope_reference(
+            list(texts[reference_mask]), list(domains[reference_mask])
+        )
+        return ScopeChecker(reference).novelty_of_features(features[score_mask])
+
+    in_domain: list[np.ndarray] = []
+    left_out: dict[str, np.ndarray] = {}
+    for domain in all_domains:
+        in_domain.append(novelty(~held_out & (domains != domain), held_out & (domains != domain)))
+        left_out[domain] = novelty(~held_out & (domains != domain), domains == domain)
+    pooled = np.concatenate(in_domain)
+    threshold = round(float(np.quantile(pooled, NOVELTY_QUANTILE)), 2)
+    full_scores = novelty(~held_out, held_out)
+    full_reference = build_scope_reference(list(texts[~held_out]), list(domains[~held_out]))
+    full_checker = ScopeChecker(full_reference, novelty_threshold=threshold)
+    verdicts = full_checker.assess([str(t) for t in texts[held_out]])
+    reasons: dict[str, int] = {}
+    for verdict in verdicts:
+        if verdict.reason:
+            reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
+    return {
+        "every_check_on_held_out_in_domain_texts": {
+            "texts": len(verdicts),
+            "out_of_scope_share": round(sum(reasons.values()) / len(verdicts), 4),
+            "by_reason": reasons,
+        },
+        "score": "RMS of per-feature z-scores (|z| clipped at 6) against the nearest domain",
+        "rule": f"{NOVELTY_QUANTILE} quantile of leave-one-domain-out in-domain held-out scores",
+        "threshold": threshold,
+        "in_domain_held_out_quantiles_lodo": {
+            q: round(float(np.quantile(pooled, q)), 3) for q in (0.5, 0.9, 0.99, 0.999)
+        },
+        "false_out_of_scope_rate_in_domain_lodo": round(float((pooled > threshold).mean()), 4),
+        "false_out_of_scope_rate_in_domain_all_domains_reference": round(
+            float((full_scores > threshold).mean()), 4
+        ),
+        "held_out_domain_out_of_scope_rate": {
+            domain: round(float((scores > threshold).mean()), 4)
+            for domain, scores in left_out.items()
+        },
+        "tradeoff": [
+            {
+                "quantile": q,
+                "threshold": round(float(np.quantile(pooled, q)), 3),
+                "false_out_of_scope_rate_in_domain": round(1.0 - q, 3),
+                "held_out_domain_out_of_scope_rate": {
+                    domain: round(float((scores > np.quantile(pooled, q)).mean()), 4)
+                    for domain, scores in left_out.items()
+                },
+            }
+            for q in (0.9, 0.95, 0.98, 0.99, 0.995)
+        ],
+        "held_out_domain_roc_auc_vs_in_domain": {
+            domain: round(
+                float(
+                    roc_auc_score(
+                        np.r_[np.zeros(len(in_scores)), np.ones(len(scores))],
+                        np.r_[in_scores, scores],
+                    )
+                ),
+                3,
+            )
+            for (domain, scores), in_scores in zip(left_out.items(), in_domain, strict=True)
+        },
+        "unusual_english_fixtures": [
+            {"text_start": t[:40], "novelty": round(float(full_checker.novelty(t) or 0.0), 2)}
+            for t in UNUSUAL_ENGLISH_TEXTS
+        ],
+    }
+
+
+def measure_unseen_genres(
+    data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator
+) -> dict[str, Any]:
+    """Does "in scope" mean "judged better"? Per genre D: a detector and a scope reference
+    trained without D, D's texts scored; accuracy and the human false-positive rate at the
+    threshold (1 % FPR on held-out texts of the other genres), for all of D's texts, the in-scope
+    ones and the out-of-scope ones."""
+    texts, labels, domains = data["text"], data["label"], data["domain"]
+    result: dict[str, Any] = {
+        "rule": (
+            f"detector fitted on at most {LODO_TRAIN_TEXTS:,} train-part texts of the other "
+            "genres; scope reference from every train-part text of the other genres; every "
+            "check at its measured default"
+        ),
+        "domains": {},
+    }
+    for domain in sorted(set(domains)):
+        others = ~held_out & (domains != domain)
+        pool = np.flatnonzero(others)
+        fit_rows = rng.choice(pool, size=min(LODO_TRAIN_TEXTS, len(pool)), replace=False)
+        score = fit_detector([str(t) for t in texts[fit_rows]], labels[fit_rows])
+        validation = held_out & (domains != domain)
+        threshold = fpr_threshold(score(list(texts[validation])), labels[validation], FPR_TARGET)
+        reference = build_scope_reference(list(texts[others]), list(domains[others]))
+        target = domains == domain
+        target_texts = [str(t) for t in texts[target]]
+        scores, truth = score(target_texts), labels[target]
+        in_scope = np.fromiter(
+            (v.in_scope for v in ScopeChecker(reference).assess(target_texts)), dtype=bool
+        )
+        entry: dict[str, Any] = {
+            "threshold": round(threshold, 4),
+            "in_scope_share": round(float(in_scope.mean()), 4),
+            "all": rates(scores, truth, threshold),
+        }
+        for name, mask in (("in_scope", in_scope), ("out_of_scope", ~in_scope)):
+            if len(set(truth[mask])) == 2:
+                entry[name] = rates(scores[mask], truth[mask], threshold)
+        result["domains"][domain] = entry
+        logger.info("unseen genre %s: %s", domain, entry)
+    return result
+
+
+def cpu_microseconds_per_text(run: Callable[[str], object], texts: list[str]) -> float:
+    """Median over repeats of process CPU time per text (less disturbed by other processes on
+    a shared machine than wall time)."""
+    runs = []
+    for _ in range(TIMING_REPEATS):
+        started = time.process_time()
+        for text in texts:
+            run(text)
+        runs.append((time.process_time() - started) / len(texts) * 1e6)
+    return round(statistics.median(runs), 1)
+
+
+def measure_cost(
+    data: dict[str, np.ndarray],
+    held_out: np.ndarray,
+    score: Callable[[list[str]], np.ndarray],
+) -> dict[str, Any]:
+    rng = np.random.default_rng(SEED)
+    reference = build_scope_reference(
+        list(data["text"][~held_out]), list(data["domain"][~held_out])
+    )
+    pool = data["text"][held_out]
+    texts = [str(t) for t in rng.choice(pool, size=min(TIMING_TEXTS, len(pool)), replace=False)]
+    with_reference = ScopeChecker(reference)
+    without = ScopeChecker(None)
+    scope_us = cpu_microseconds_per_text(with_reference.assess_one, texts)
+    predict_us = cpu_microseconds_per_text(lambda t: score([t]), texts[:500])
+    return {
+        "texts": len(texts),
+        "median_chars": int(statistics.median(map(len, texts))),
+        "window_chars": WINDOW_CHARS,
+        "timer": "process CPU time, median of 5 passes over the texts",
+        "us_per_text_with_reference": scope_us,
+        "us_per_text_without_reference": cpu_microseconds_per_text(without.assess_one, texts),
+        "us_per_text_model_predict_proba_single": predict_us,
+        "scope_cost_share_of_single_prediction": round(scope_us / predict_us, 3),
+    }
+
+
+def measure_off_domain() -> dict[str, Any]:
+    """The short chat/Q&A/news/review lines the drift tests send as off-domain traffic."""
+    texts = off_domain_texts()
+    verdicts = ScopeChecker(None).assess(texts)
+    reasons: dict[str, int] = {}
+    for verdict in verdicts:
+        if verdict.reason:
+            reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
+    return {
+        "texts": len(texts),
+        "out_of_scope_share": round(sum(not v.in_scope for v in verdicts) / len(texts), 4),
+        "reasons": reasons,
+    }
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--multidomain", type=Path, default=MULTIDOMAIN)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    data = load(args.multidomain)
+    rng = np.random.default_rng(SEED)
+    held_out = group_mask(data["group"], HELD_OUT_SHARE, rng)
+    logger.info("%d texts, %d held out", len(data["text"]), held_out.sum())
+    load_1m = os.getloadavg()[0]
+    result: dict[str, Any] = {
+        "script": "tests/data/measure_scope.py",
+        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_1m_at_start": round(load_1m, 2),
+            "note": "shared 2-core machine, other work running: absolute timings are upper bounds",
+        },
+        "data": {
+            "texts": len(data["text"]),
+            "held_out": int(held_out.sum()),
+            "by_domain": {d: int((data["domain"] == d).sum()) for d in sorted(set(data["domain"]))},
+            "split": "by group (an original and its rewrites on one side), seed 13",
+        },
+    }
+    logger.info("language")
+    result["language"] = measure_language(data)
+    logger.info("novelty (leave one domain out)")
+    result["novelty"] = measure_novelty(data, held_out)
+    result["off_domain_texts"] = measure_off_domain()
+    logger.info("length (fits the model)")
+    result["length"], score = measure_length(data, held_out, rng)
+    logger.info("cost")
+    result["cost"] = measure_cost(data, held_out, score)
+    logger.info("unseen genres (fits one model per genre)")
+    result["unseen_genres"] = measure_unseen_genres(data, held_out, rng)
+    result["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    logger.info("wrote %s", args.output)
+
+
+if __name__ == "__main__":
+    main()

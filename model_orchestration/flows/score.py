@@ -201,3 +201,32 @@ def score(
     }
     output_area.write(bulk_scoring.SUMMARY_NAME, json.dumps(summary).encode("utf-8"))
     return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m model_orchestration.flows.score SOURCE OUTPUT``: one run in this process (it
+    reports to ``PREFECT_API_URL`` when set), for operators and for tests that kill a run."""
+    import argparse
+    import logging
+
+    parser = argparse.ArgumentParser(description=score.description)
+    parser.add_argument("source")
+    parser.add_argument("output")
+    parser.add_argument("--id-column", default="id")
+    parser.add_argument("--text-column", default="text")
+    parser.add_argument("--rows-per-partition", type=int, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    summary = score(
+        source=args.source,
+        output=args.output,
+        id_column=args.id_column,
+        text_column=args.text_column,
+        rows_per_partition=args.rows_per_partition,
+    )
+    logging.getLogger(__name__).info("done: %s", json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

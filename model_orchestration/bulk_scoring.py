@@ -125,6 +125,8 @@ class PartitionResult:
     index: int
     rows: int
     seconds: float
+    #: CPU time of the thread that scored it (wall time under a shared machine's load is not).
+    cpu_seconds: float
     worker: str
 
 
@@ -333,7 +335,7 @@ def score_frame(model: WorkerModel, texts: list[str]) -> pd.DataFrame:
 
 def score_partition(job: ScoringJob, partition: Partition) -> PartitionResult:
     """Score one partition and write it atomically; safe to run again (same rows, same ids)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.thread_time()
     model = worker_model(job.tracking_uri, job.model_name, job.model_version)
     frame = read_frame(
         area_from_uri(job.source),
@@ -369,6 +371,7 @@ def score_partition(job: ScoringJob, partition: Partition) -> PartitionResult:
         index=partition.index,
         rows=partition.rows,
         seconds=time.perf_counter() - started,
+        cpu_seconds=time.thread_time() - cpu_started,
         worker=_worker_name(),
     )
 

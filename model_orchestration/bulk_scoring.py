@@ -212,6 +212,17 @@ def written_partitions(output: BlobArea) -> set[str]:
     return {n for n in output.names() if n.startswith(PARTITION_PREFIX) and n.endswith(".parquet")}
 
 
+def remove_leftover_partials(output: BlobArea) -> int:
+    """Delete the temporary files of writers that were killed mid-write (folders only: an S3
+    ``PUT`` leaves nothing behind); return how many there were."""
+    leftovers = [
+        n for n in output.names() if n.startswith(f".{PARTITION_PREFIX}") and n.endswith(".partial")
+    ]
+    for name in leftovers:
+        output.delete(name)
+    return len(leftovers)
+
+
 # --- on the worker ---------------------------------------------------------------------------
 
 

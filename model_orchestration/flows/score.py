@@ -191,6 +191,9 @@ def score(
     left = missing_partitions(manifest, bulk_scoring.written_partitions(output_area))
     if left:
         raise RuntimeError(f"{len(left)} partitions were not written (first: {left[0]})")
+    # Every partition exists, so no writer of this run is still at work: what a killed writer
+    # left half-written under a temporary name can go.
+    bulk_scoring.remove_leftover_partials(output_area)
     summary = {
         "rows": manifest.total_rows,
         "partitions": total,

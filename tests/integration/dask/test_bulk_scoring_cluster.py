@@ -141,6 +141,7 @@ def test_a_killed_worker_and_a_killed_flow_lose_nothing_and_duplicate_nothing(
     left_when_killed = PARTITIONS - killed_flow_at
     assert left_when_killed - 1 <= summary["scored_now"] <= left_when_killed
 
+    assert not list(output.glob(".*.partial")), "temporary files of killed writers are gone"
     scored = bulk_scoring.read_scored(str(output))
     assert len(scored) == ROWS
     assert scored["doc_id"].tolist() == corpus["doc_id"].tolist(), "no gap, no duplicate"

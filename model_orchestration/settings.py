@@ -134,6 +134,12 @@ class OrchestrationSettings(BaseSettings):
     io_retries: int = Field(default=3, ge=0)
     io_retry_delay_seconds: float = Field(default=5.0, ge=0)
 
+    @field_validator("dask_scheduler_address", mode="before")
+    @classmethod
+    def _empty_address_is_none(cls, value: object) -> object:
+        # compose passes ``${ORCHESTRATION_DASK_SCHEDULER_ADDRESS:-}``: empty means no cluster.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("retrain_alerts", mode="before")
     @classmethod
     def _split_alerts(cls, value: object) -> object:

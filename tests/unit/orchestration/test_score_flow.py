@@ -138,6 +138,29 @@ def test_paths_outside_the_configured_areas_are_refused(
         score(source=given_source, output=str(home / "out" / output), id_column="doc_id")
 
 
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"id_column": "id; DROP"}, "id_column"),
+        ({"text_column": "x" * 129}, "text_column"),
+        ({"id_column": "text"}, "differ"),
+        ({"rows_per_partition": 10}, "rows_per_partition"),
+    ],
+)
+def test_odd_columns_and_partition_sizes_are_refused(
+    scoring_stack, parameters: dict[str, object], message: str
+) -> None:
+    with pytest.raises(UnsafeParameter, match=message):
+        run_score(scoring_stack["home"], "odd", **parameters)
+
+
+def test_an_empty_scheduler_address_means_no_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    from model_orchestration.settings import OrchestrationSettings
+
+    monkeypatch.setenv("ORCHESTRATION_DASK_SCHEDULER_ADDRESS", "")
+    assert OrchestrationSettings().dask_scheduler_address is None
+
+
 def test_the_model_is_loaded_once_per_process_not_per_partition(scoring_stack) -> None:
     home = scoring_stack["home"]
     loads = bulk_scoring.model_loads

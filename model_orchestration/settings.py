@@ -24,6 +24,7 @@ TRAIN_FLOW = "train"
 INGEST_FLOW = "ingest"
 RETRAIN_FLOW = "retrain"
 DRIFT_CHECK_FLOW = "drift_check"
+SCORE_FLOW = "score"
 DEPLOYMENT_SUFFIX = "worker"
 
 
@@ -42,6 +43,14 @@ def _default_quarantine() -> str:
 
 def _default_worker_status_file() -> Path:
     return contract.local_state_dir() / "worker" / "status"
+
+
+def _default_score_input() -> str:
+    return str(contract.local_state_dir() / "scoring" / "input")
+
+
+def _default_score_output() -> str:
+    return str(contract.local_state_dir() / "scoring" / "output")
 
 
 def _default_predictions_db() -> str:
@@ -113,9 +122,29 @@ class OrchestrationSettings(BaseSettings):
     drift_max_texts: int = Field(default=2000, ge=2)
     drift_seed: int = 0
 
+    # --- bulk scoring (``score`` flow) ---------------------------------------------------------
+    #: Datasets to score are read only inside this area (a folder or ``s3://bucket/prefix``).
+    score_input_area: str = Field(default_factory=_default_score_input)
+    #: Scored datasets are written only inside this area (a folder or ``s3://bucket/prefix``).
+    score_output_area: str = Field(default_factory=_default_score_output)
+    #: ``tcp://host:8786`` of a Dask scheduler; unset scores in the flow's own process.
+    dask_scheduler_address: str | None = None
+    #: Rows per partition (one unit of work, one output file, the granularity of a resume).
+    score_rows_per_partition: int = Field(default=20_000, ge=100, le=1_000_000)
+    #: Input files one run may read (a run plans every one of them before scoring).
+    score_max_files: int = Field(default=10_000, ge=1)
+    #: Characters of a text that are scored (serving's own request limit); longer texts are cut.
+    score_max_text_chars: int = Field(default=100_000, ge=1000)
+
     # --- task retries -------------------------------------------------------------------------
     io_retries: int = Field(default=3, ge=0)
     io_retry_delay_seconds: float = Field(default=5.0, ge=0)
+
+    @field_validator("dask_scheduler_address", mode="before")
+    @classmethod
+    def _empty_address_is_none(cls, value: object) -> object:
+        # compose passes ``${ORCHESTRATION_DASK_SCHEDULER_ADDRESS:-}``: empty means no cluster.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("retrain_alerts", mode="before")
     @classmethod

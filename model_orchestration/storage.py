@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -55,7 +56,8 @@ class FolderArea:
     def write(self, name: str, content: bytes) -> str:
         self.path.mkdir(parents=True, exist_ok=True)
         target = self.path / name
-        partial = target.with_name(f".{name}.partial")
+        # A name per writer: two writers of one blob (a re-run task) never share a partial file.
+        partial = target.with_name(f".{name}.{uuid.uuid4().hex}.partial")
         partial.write_bytes(content)
         partial.replace(target)
         return str(target)

@@ -1,6 +1,6 @@
 """The orchestration worker: ``python -m model_orchestration.worker``.
 
-It serves the four flows as Prefect deployments with ``serve()`` (a long-lived process that polls
+It serves the five flows as Prefect deployments with ``serve()`` (a long-lived process that polls
 the Prefect server for runs of *its* deployments and executes them as subprocesses), with the
 schedules from ``ORCHESTRATION_*``:
 
@@ -8,7 +8,9 @@ schedules from ``ORCHESTRATION_*``:
 - ``drift_check/drift_check-worker`` every ``DRIFT_CHECK_INTERVAL_SECONDS`` (0 = no schedule),
 - ``retrain/retrain-worker`` on ``RETRAIN_CRON`` with ``skip_if_no_new_data=true`` (empty = no
   schedule); the webhook receiver creates runs of this same deployment for alerts,
-- ``train/train-worker`` on demand.
+- ``train/train-worker`` on demand,
+- ``score/score-worker`` on demand (bulk scoring; on the Dask cluster at
+  ``DASK_SCHEDULER_ADDRESS`` when set).
 
 ``serve()`` rather than a work pool: there is one kind of infrastructure (this container, which
 already has the training dependencies), so a work pool + worker + pulled code would add a moving
@@ -46,6 +48,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
     from model_orchestration.flows.drift_check import drift_check
     from model_orchestration.flows.ingest import ingest
     from model_orchestration.flows.retrain import retrain
+    from model_orchestration.flows.score import score
     from model_orchestration.flows.train import train
 
     def name(flow_name: str) -> str:
@@ -83,6 +86,8 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
         drift_check.to_deployment(
             name=name("drift_check"), schedules=drift_schedules, tags=["orchestration"]
         ),
+        # On demand only: a run names its input and output (inside the configured areas).
+        score.to_deployment(name=name("score"), tags=["orchestration", "scoring"]),
     ]
 
 

@@ -105,3 +105,38 @@ def streamlit(port: int, host: str = LOCALHOST) -> list[str]:
         "--browser.gatherUsageStats",
         "false",
     )
+
+
+def dask_scheduler(port: int, host: str = LOCALHOST) -> list[str]:
+    """``dask scheduler`` on ``host:port`` over TCP, without its dashboard (an open admin page)."""
+    return python_module(
+        "dask", "scheduler", "--host", host, "--port", str(port), "--no-dashboard", "--no-show"
+    )
+
+
+def dask_worker(
+    scheduler_address: str,
+    name: str,
+    *,
+    nthreads: int = 1,
+    memory_limit: str = "auto",
+    host: str = LOCALHOST,
+) -> list[str]:
+    """``dask worker`` (under its nanny) joining ``scheduler_address``; one process, ``nthreads``
+    threads (scoring holds the GIL most of the time: scale with processes, not threads)."""
+    return python_module(
+        "dask",
+        "worker",
+        scheduler_address,
+        "--name",
+        name,
+        "--host",
+        host,
+        "--nworkers",
+        "1",
+        "--nthreads",
+        str(nthreads),
+        "--memory-limit",
+        memory_limit,
+        "--no-dashboard",
+    )

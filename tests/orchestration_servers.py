@@ -29,6 +29,7 @@ from model_orchestration.settings import (
     DRIFT_CHECK_FLOW,
     INGEST_FLOW,
     RETRAIN_FLOW,
+    SCORE_FLOW,
     TRAIN_FLOW,
     deployment_name,
 )
@@ -53,7 +54,8 @@ POSTGRES_PORT = int(os.environ.get("TEST_POSTGRES_PORT", "5432"))
 POSTGRES_USER = os.environ.get("TEST_POSTGRES_USER", "postgres")
 #: Every deployment the worker serves (``flow/deployment`` names): it is ready once all exist.
 ALL_DEPLOYMENTS = [
-    deployment_name(flow) for flow in (TRAIN_FLOW, INGEST_FLOW, RETRAIN_FLOW, DRIFT_CHECK_FLOW)
+    deployment_name(flow)
+    for flow in (TRAIN_FLOW, INGEST_FLOW, RETRAIN_FLOW, DRIFT_CHECK_FLOW, SCORE_FLOW)
 ]
 
 

@@ -104,3 +104,28 @@ def check_ingest_parameters(
         raise UnsafeParameter(
             "http_source_url may only repeat the configured ORCHESTRATION_HTTP_SOURCE_URL"
         )
+
+
+#: A column name a ``score`` run may ask for: letters, digits, ``_``, ``-``, ``.``, at most 128.
+COLUMN_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,128}")
+
+
+def check_score_parameters(
+    settings: OrchestrationSettings,
+    source: str,
+    output: str,
+    id_column: str,
+    text_column: str,
+    rows_per_partition: int | None,
+) -> None:
+    """``score``'s run parameters: input and output inside their configured areas, plain column
+    names, a partition size within the configured bound."""
+    inside(source, settings.score_input_area, "source")
+    inside(output, settings.score_output_area, "output")
+    for what, name in (("id_column", id_column), ("text_column", text_column)):
+        if not COLUMN_NAME.fullmatch(name):
+            raise UnsafeParameter(f"{what} must be 1-128 letters, digits, '_', '-' or '.'")
+    if id_column == text_column:
+        raise UnsafeParameter("id_column and text_column must differ")
+    if rows_per_partition is not None and not 100 <= rows_per_partition <= 1_000_000:
+        raise UnsafeParameter("rows_per_partition must be between 100 and 1,000,000")

@@ -97,3 +97,10 @@ def test_sigkill_of_a_worker_under_load_is_restarted(
     assert load.statuses[200] >= load.sent - failed
     after_restart = [at for at, _ in load.errors if at > killed_at - load.started + restart_seconds]
     assert not after_restart, after_restart
+
+    # And it still stops cleanly: SIGTERM reaches the supervisor and its workers, which drain
+    # and exit 0 (a child that inherited a blocked SIGTERM was SIGKILLed at the deadline).
+    stop_started = time.monotonic()
+    server.stop(timeout=30)
+    assert server.process.returncode == 0
+    assert time.monotonic() - stop_started < 20

@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
-from tests.faults.conftest import PacedLoad, record
+from tests.faults.load import PacedLoad, record
 from tests.orchestration_servers import OutageProxy
 from tests.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess, wait_until
 from tests.serving_servers import metric

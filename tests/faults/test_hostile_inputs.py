@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
-from tests.faults.conftest import record
+from tests.faults.load import record
 from tests.servers import ServerProcess, wait_until
 from tests.serving_servers import metric
 

@@ -23,7 +23,7 @@ import pytest
 
 from model_registry import contract
 from model_registry.errors import RegistryUnavailable
-from tests.faults.conftest import PacedLoad, record
+from tests.faults.load import PacedLoad, record
 from tests.orchestration_servers import OutageProxy
 from tests.servers import REPO_ROOT, S3Store, ServerProcess
 

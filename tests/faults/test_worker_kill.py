@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from model_serving.workers import MIN_UPTIME_FOR_RESTART_SECONDS
-from tests.faults.conftest import PacedLoad, record
+from tests.faults.load import PacedLoad, record
 from tests.servers import ServerProcess, wait_until
 from tests.serving_servers import listening_sockets
 

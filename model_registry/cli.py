@@ -24,7 +24,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from model_registry import contract
-from model_registry.errors import ChallengerRejected, DataValidationError, RegistryError
+from model_registry.errors import (
+    ChallengerRejected,
+    DataValidationError,
+    RegistryError,
+    RegistryUnavailable,
+)
 
 log = logging.getLogger("model_registry")
 
@@ -209,3 +214,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_UNEXPECTED
+    except Exception as exc:
+        from model_registry.tracking import lost_connection
+
+        reason = lost_connection(exc)
+        if reason is None:
+            raise
+        # MLflow or the dataset store went away during the run: nothing was registered.
+        print(f"error (RegistryUnavailable): connection lost: {reason}", file=sys.stderr)
+        return RegistryUnavailable.exit_code

@@ -1,7 +1,11 @@
 """Connect to MLflow: ``MLFLOW_TRACKING_URI`` when set, else the embedded SQLite default.
 
 A remote tracking server is checked with one short ``/health`` request first, so an unreachable
-server fails in seconds with a one-line reason instead of MLflow's minutes of retries.
+server fails in seconds with a one-line reason instead of MLflow's minutes of retries. A server
+lost later, in the middle of a run, costs at most ``REMOTE_HTTP_RETRIES`` quick retries: MLflow's
+default (7 retries, exponential backoff capped at 120 s) held a run for minutes before it failed
+(measured by the fault tier, ``tests/faults/test_registry_outage.py``), and
+:func:`lost_connection` lets the CLI name that failure as the outage it is.
 """
 
 from __future__ import annotations
@@ -18,6 +22,13 @@ from model_registry.errors import RegistryUnavailable
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_SECONDS = 5.0
+#: MLflow client settings for a remote server, unless the environment sets them.
+REMOTE_HTTP_RETRIES = "2"
+REMOTE_HTTP_TIMEOUT_SECONDS = "60"
+#: Exceptions (by class name, to import no client library here) meaning "could not connect".
+CONNECTION_ERRORS = frozenset(
+    {"ConnectionError", "ConnectTimeout", "EndpointConnectionError", "ConnectTimeoutError"}
+)
 
 
 def is_embedded() -> bool:
@@ -38,6 +49,26 @@ def check_reachable(uri: str, timeout: float = HEALTH_TIMEOUT_SECONDS) -> None:
         raise RegistryUnavailable(f"MLflow tracking server {uri} unreachable: {reason}") from exc
 
 
+def limit_remote_retries(uri: str) -> None:
+    """Bound MLflow's retries of a remote server (a value already in the environment wins)."""
+    if uri.startswith(("http://", "https://")):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", REMOTE_HTTP_RETRIES)
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", REMOTE_HTTP_TIMEOUT_SECONDS)
+
+
+def lost_connection(exc: BaseException) -> str | None:
+    """The connection error behind ``exc`` (MLflow wraps it in an ``MlflowException``), or None."""
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        if type(link).__name__ in CONNECTION_ERRORS or isinstance(link, ConnectionRefusedError):
+            first = str(exc).strip().splitlines()
+            return first[0][:300] if first else type(link).__name__
+        link = link.__cause__ or link.__context__
+    return None
+
+
 def configure_tracking(experiment: str = contract.EXPERIMENT_NAME) -> Any:
     """Point MLflow at the tracking store, create/select ``experiment``; return an MlflowClient."""
     import mlflow
@@ -50,6 +81,7 @@ def configure_tracking(experiment: str = contract.EXPERIMENT_NAME) -> Any:
         (contract.local_state_dir() / "mlflow").mkdir(parents=True, exist_ok=True)
         artifact_location = contract.default_artifact_location()
     check_reachable(uri)
+    limit_remote_retries(uri)
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     try:
@@ -77,5 +109,6 @@ def registry_client() -> Any:
     if is_embedded():
         (contract.local_state_dir() / "mlflow").mkdir(parents=True, exist_ok=True)
     check_reachable(uri)
+    limit_remote_retries(uri)
     mlflow.set_tracking_uri(uri)
     return MlflowClient(uri)

@@ -79,12 +79,17 @@ def wait_until(
 
 
 @contextlib.contextmanager
-def deferred_signals() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back for the block; they are delivered when it ends."""
+def deferred_signals() -> Iterator[set[signal.Signals]]:
+    """Hold SIGINT/SIGTERM back for the block; they are delivered when it ends.
+
+    Yields the mask to restore. A child forked inside the block inherits the blocked mask, and
+    ``exec`` keeps it: the child must restore it itself (``start_process`` does, before its
+    ``exec``), or it never receives SIGTERM and every stop ends in SIGKILL.
+    """
     held = {signal.SIGINT, signal.SIGTERM}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        yield
+        yield previous
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
@@ -176,7 +181,7 @@ def start_process(
     """
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{name}.log"
-    with deferred_signals(), log.open("wb") as out:
+    with deferred_signals() as unblocked, log.open("wb") as out:
         process = subprocess.Popen(
             list(args),
             stdout=out,
@@ -185,6 +190,8 @@ def start_process(
             env={**os.environ, **(env or {})},
             cwd=cwd,
             start_new_session=True,
+            # In the child, before exec: one C call, no lock taken (preexec_fn's caveat).
+            preexec_fn=lambda: signal.pthread_sigmask(signal.SIG_SETMASK, unblocked),
         )
         server = ServerProcess(name=name, process=process, url=url, log=log)
         if started is not None:

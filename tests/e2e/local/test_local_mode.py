@@ -34,8 +34,11 @@ ESSAY = (
     "Many people believe that students should be required to do community service. In my "
     "opinion this is a good idea, because helping others teaches responsibility and it lets "
     "young people see how their town really works. When I volunteered at the library last "
-    "summer I learned more about patience than in any class."
+    "summer I learned more about patience than in any class. Some of my friends say that a "
+    "rule like this would take time away from homework and sports, but a few hours a month is "
+    "not much, and schools could let students choose the kind of work they want to do."
 )
+# Long enough to be judged: shorter texts are answered "uncertain" (model_monitoring.scope).
 
 
 @dataclass

@@ -111,6 +111,13 @@ def test_train_gate_rollback_cycle(
     assert float(version.tags[contract.VersionTag.VAL_FPR_HUMAN]) <= float(
         version.tags[contract.VersionTag.FPR_TARGET]
     )
+    # Serving refuses a version whose serialized model differs from this hash (loading runs code).
+    downloaded = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{name}/{version.version}", dst_path=str(tmp_path / "model-copy")
+    )
+    assert version.tags[contract.VersionTag.MODEL_SHA256] == contract.model_artifact_sha256(
+        Path(downloaded)
+    )
     run_id = version.run_id
     evaluation = mlflow.artifacts.load_dict(
         f"runs:/{run_id}/{contract.EVALUATION_BY_DOMAIN_ARTIFACT}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -70,6 +71,35 @@ def test_stop_takes_the_whole_group_even_a_child_that_ignores_sigterm(tmp_path: 
     assert not server.alive()
     assert group_members(server.pid) == []
     stop_all([server], timeout=1)  # idempotent
+
+
+def test_a_child_gets_sigterm_so_it_can_shut_down_cleanly(tmp_path: Path) -> None:
+    """SIGINT/SIGTERM are blocked in the launcher while the child is created; the child must not
+    inherit that mask, or it never sees SIGTERM and every stop ends in SIGKILL at the deadline
+    (serving's prediction-log flush never runs). Found by the fault tier: every serving stop
+    took the whole 15 s timeout."""
+    script = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\n"
+        "print(signal.pthread_sigmask(signal.SIG_BLOCK, []), flush=True)\n"
+        "time.sleep(300)\n"
+    )
+    server = start_process(
+        "clean-stop",
+        [sys.executable, "-c", script],
+        log_dir=tmp_path,
+        health=lambda: server_log(tmp_path / "clean-stop.log") != "",
+        timeout=30,
+    )
+    assert server_log(server.log) == "set()"
+    started = time.monotonic()
+    stop_all([server], timeout=10)
+    assert server.process.returncode == 0, "stopped by SIGKILL, not by its SIGTERM handler"
+    assert time.monotonic() - started < 5
+
+
+def server_log(path: Path) -> str:
+    return path.read_text().strip() if path.exists() else ""
 
 
 def test_commands_are_written_once_for_every_caller() -> None:

@@ -230,7 +230,7 @@ def remove_leftover_partials(output: BlobArea) -> int:
 class WorkerModel:
     """A checked model version and the scope checks of its training data."""
 
-    loaded: Any  # model_serving.model_holder.LoadedModel
+    loaded: Any  # model_serving.model_version.LoadedModel
     scope: Any  # model_monitoring.scope.ScopeChecker
 
 
@@ -260,8 +260,9 @@ def worker_model(tracking_uri: str, name: str, version: str) -> WorkerModel:
 
 
 def _load_worker_model(tracking_uri: str, name: str, version: str) -> WorkerModel:
-    from model_monitoring.scope import ScopeChecker
-    from model_serving.model_holder import MlflowModelSource, VersionInfo, build_loaded_model
+    from model_serving.mlflow_source import MlflowModelSource
+    from model_serving.model_checks import build_loaded_model
+    from model_serving.model_version import VersionInfo
 
     started = time.perf_counter()
     source = MlflowModelSource(tracking_uri)
@@ -274,7 +275,6 @@ def _load_worker_model(tracking_uri: str, name: str, version: str) -> WorkerMode
         tags=dict(registered.tags or {}),
     )
     loaded = build_loaded_model(info, source.load(info))
-    checker = ScopeChecker(_scope_reference(tracking_uri, info.run_id))
     logger.info(
         "loaded %s version %s (%s scoring, threshold %.4f) in %.1fs",
         name,
@@ -283,36 +283,8 @@ def _load_worker_model(tracking_uri: str, name: str, version: str) -> WorkerMode
         loaded.threshold,
         time.perf_counter() - started,
     )
-    return WorkerModel(loaded=loaded, scope=checker)
-
-
-def _scope_reference(tracking_uri: str, run_id: str) -> Any:
-    """The version's scope reference, or None (length and language checks only) without one."""
-    import tempfile
-
-    import mlflow
-
-    from model_monitoring.scope import ScopeReference
-
-    if not run_id:
-        return None
-    try:
-        with tempfile.TemporaryDirectory(prefix="score-scope-") as tmp:
-            path = mlflow.artifacts.download_artifacts(
-                run_id=run_id,
-                artifact_path=contract.SCOPE_REFERENCE_ARTIFACT,
-                dst_path=tmp,
-                tracking_uri=tracking_uri,
-            )
-            with open(path, encoding="utf-8") as fh:
-                return ScopeReference.from_json(fh.read())
-    except Exception as exc:
-        logger.warning(
-            "run %s has no scope reference (%s): only the length and language checks apply",
-            run_id,
-            type(exc).__name__,
-        )
-        return None
+    # Serving's loader also reads the version's scope reference (none: length + language only).
+    return WorkerModel(loaded=loaded, scope=loaded.scope)
 
 
 def prediction_ids(job: ScoringJob, partition: Partition) -> list[str]:

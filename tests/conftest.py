@@ -35,7 +35,7 @@ def service_or_skip(start: Callable[[], T]) -> T:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test by the folder it lives in (unit / integration / e2e / faults / containers)."""
+    """Mark every test by the folder it lives in (unit, integration, e2e, faults, containers)."""
     for item in items:
         parts = Path(str(item.fspath)).relative_to(TESTS_DIR).parts
         if parts and parts[0] in {"unit", "integration", "e2e", "faults", "containers"}:

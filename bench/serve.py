@@ -94,6 +94,7 @@ def register_bench_model(workdir: Path, n_train: int, seed: int = 0) -> dict[str
     )
     uri = f"sqlite:///{workdir / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # the registry URI is global too
     experiment = mlflow.create_experiment(
         "bench-serve", artifact_location=(workdir / "artifacts").as_uri()
     )

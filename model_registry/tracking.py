@@ -82,8 +82,11 @@ def configure_tracking(experiment: str = contract.EXPERIMENT_NAME) -> Any:
         artifact_location = contract.default_artifact_location()
     check_reachable(uri)
     limit_remote_retries(uri)
+    # Both: another step of this process (serving's model loader, used by bulk scoring) may have
+    # pointed the registry elsewhere, and register_model follows the registry URI.
     mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri)
+    mlflow.set_registry_uri(uri)
+    client = MlflowClient(uri, registry_uri=uri)
     try:
         existing = client.get_experiment_by_name(experiment)
         if existing is None:
@@ -111,4 +114,5 @@ def registry_client() -> Any:
     check_reachable(uri)
     limit_remote_retries(uri)
     mlflow.set_tracking_uri(uri)
-    return MlflowClient(uri)
+    mlflow.set_registry_uri(uri)
+    return MlflowClient(uri, registry_uri=uri)

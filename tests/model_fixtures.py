@@ -120,6 +120,7 @@ def log_and_register(  # type: ignore[no-untyped-def]
     from mlflow import MlflowClient
 
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)  # the registry URI is global too
     if experiment_id is None:
         experiment_id = mlflow.set_experiment(contract.EXPERIMENT_NAME).experiment_id
     with mlflow.start_run(experiment_id=experiment_id, run_name="test-fixture-model") as run:

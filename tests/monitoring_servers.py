@@ -56,6 +56,7 @@ def register_local_champion(store_dir: Path, *, seed: int = 0, n_train: int = 60
     store_dir.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{store_dir / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # the registry URI is global too
     if mlflow.get_experiment_by_name(contract.EXPERIMENT_NAME) is None:
         mlflow.create_experiment(
             contract.EXPERIMENT_NAME, artifact_location=(store_dir / "artifacts").as_uri()

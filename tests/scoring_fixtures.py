@@ -47,6 +47,7 @@ def register_scoring_champion(tracking_uri: str, *, seed: int = 0) -> str:
     texts = sample(300, seed=seed + 7)["text"].tolist()
     reference = build_scope_reference(texts, [contract.DEFAULT_DOMAIN] * len(texts))
     mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)  # the registry URI is global too
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / Path(contract.SCOPE_REFERENCE_ARTIFACT).name
         path.write_text(reference.to_json())

@@ -31,6 +31,7 @@ def registry(tmp_path_factory: pytest.TempPathFactory, pipeline: Any) -> dict[st
     folder = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)  # the registry URI is global too
     experiment = mlflow.create_experiment("sha", artifact_location=(folder / "art").as_uri())
     texts = sample(40, seed=3)["text"].tolist()
     profile = build_reference_profile(

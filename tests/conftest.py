@@ -8,6 +8,7 @@ they fail: CI must never pass by skipping the tests that matter.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -32,6 +33,26 @@ def service_or_skip(start: Callable[[], T]) -> T:
         if require_services():
             pytest.fail(f"required service unavailable: {exc}", pytrace=False)
         pytest.skip(f"service unavailable: {exc}")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _mlflow_uris_stay_in_their_module() -> Iterator[None]:
+    """MLflow keeps the tracking and registry URIs in process globals and in environment variables
+    that subprocesses inherit. A module that sets them (itself, or through serving's model loader
+    run in-process) must not point the next module's clients and servers at its store."""
+    names = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+    saved = {name: os.environ.get(name) for name in names}
+    yield
+    if "mlflow" in sys.modules:
+        import mlflow
+
+        mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
+        mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -11,7 +11,6 @@ live in ``containers.conf`` next to this module (CONTAINERS_CONF), never in the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -234,25 +233,6 @@ class Compose:
         return self.output("exec", "-T", service, *command, timeout=timeout)
 
 
-#: Label on the test's builds of the project images: digest of what their `uv sync` reads.
-INPUTS_LABEL = "platform-test.build-inputs"
-
-
-def build_inputs_digest(dockerfile: Path, context: Path, args: dict[str, str]) -> str:
-    digest = hashlib.sha256(json.dumps(args, sort_keys=True).encode())
-    for path in (dockerfile, context / "pyproject.toml", context / "uv.lock"):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def image_label(engine: Engine, image: str, label: str) -> str | None:
-    result = subprocess.run(
-        [engine.podman, "image", "inspect", "--format", f'{{{{index .Labels "{label}"}}}}', image],
-        capture_output=True, text=True, env=engine_env(), timeout=60, check=False,
-    )  # fmt: skip
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def build_project_images(engine: Engine, compose: Compose) -> dict[str, float]:
     """Build each image the compose file builds, with `podman build`, from its own build section
     (context, Dockerfile, args, tag); returns seconds per image."""
@@ -263,13 +243,10 @@ def build_project_images(engine: Engine, compose: Compose) -> dict[str, float]:
             continue
         context = Path(build["context"])
         dockerfile = context / build.get("dockerfile", "Dockerfile")
-        inputs = build_inputs_digest(dockerfile, context, build.get("args") or {})
-        args = ["build", "--pull=never", "--format", "docker", "-t", image]
-        args += ["--label", f"{INPUTS_LABEL}={inputs}"]
-        if image_label(engine, image, INPUTS_LABEL) != inputs:
-            # Buildah's layer cache keys a RUN by its text, not by the files it bind-mounts
-            # (pyproject.toml, uv.lock): a changed lock would reuse the stale `uv sync` layer.
-            args.append("--no-cache")
+        # Always from scratch: Buildah's layer cache keys a RUN by its text, not by the files it
+        # bind-mounts (pyproject.toml, uv.lock), so any earlier build of another checkout (one
+        # without pandas in the serving extra, say) can hand back a stale `uv sync` layer.
+        args = ["build", "--pull=never", "--format", "docker", "--no-cache", "-t", image]
         for key, value in (build.get("args") or {}).items():
             args += ["--build-arg", f"{key}={value}"]
         args += ["-f", str(dockerfile), str(context)]

@@ -1,7 +1,8 @@
 """The first step of every model pipeline: turn whatever MLflow hands over into a list of texts.
 
 ``TfidfVectorizer`` iterates over its input; given a DataFrame it iterates over the *column
-names* and silently scores the word "text" (MEASURED-TRAPS.md). ``TextColumn`` accepts a list,
+names* and silently scores the word "text" for every row, with no error (what a model logged
+with a DataFrame signature does under ``mlflow models serve``). ``TextColumn`` accepts a list,
 tuple, Series, 1-D or single-column 2-D array, or a DataFrame (its ``text`` column, or its only
 column) and yields a list of ``str``.
 

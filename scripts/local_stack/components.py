@@ -8,7 +8,7 @@ from the same files compose mounts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,23 +73,34 @@ def monitoring_settings(state: Path, ports: Mapping[str, int], token: str) -> Mo
     )
 
 
+def _monitoring_component(
+    name: str,
+    command: Callable[[str, Path, Path, int], list[str]],
+    render: Callable[..., Path],
+    binary: str,
+    state: Path,
+    ports: Mapping[str, int],
+    token: str,
+) -> Component:
+    """Prometheus or Alertmanager: render its config under ``state/<name>``, then its command."""
+    config = render(monitoring_settings(state, ports, token), state / name / f"{name}.yml")
+    url = local_url(ports, name)
+    return Component(
+        name=name,
+        args=command(binary, config, state / name / "data", ports[name]),
+        url=url,
+        health=f"{url}/-/ready",
+        timeout=60.0,
+    )
+
+
 def prometheus_component(
     binary: str, state: Path, ports: Mapping[str, int], token: str
 ) -> Component:
     from model_monitoring.render import render_prometheus
 
-    config = render_prometheus(
-        monitoring_settings(state, ports, token), state / "prometheus" / "prometheus.yml"
-    )
-    url = local_url(ports, "prometheus")
-    return Component(
-        name="prometheus",
-        args=commands.prometheus(
-            binary, config, state / "prometheus" / "data", ports["prometheus"]
-        ),
-        url=url,
-        health=f"{url}/-/ready",
-        timeout=60.0,
+    return _monitoring_component(
+        "prometheus", commands.prometheus, render_prometheus, binary, state, ports, token
     )
 
 
@@ -98,18 +109,8 @@ def alertmanager_component(
 ) -> Component:
     from model_monitoring.render import render_alertmanager
 
-    config = render_alertmanager(
-        monitoring_settings(state, ports, token), state / "alertmanager" / "alertmanager.yml"
-    )
-    url = local_url(ports, "alertmanager")
-    return Component(
-        name="alertmanager",
-        args=commands.alertmanager(
-            binary, config, state / "alertmanager" / "data", ports["alertmanager"]
-        ),
-        url=url,
-        health=f"{url}/-/ready",
-        timeout=60.0,
+    return _monitoring_component(
+        "alertmanager", commands.alertmanager, render_alertmanager, binary, state, ports, token
     )
 
 

@@ -114,11 +114,17 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 @dataclass(frozen=True)
 class ScopeVerdict:
-    """Whether one text is in scope; ``reason`` is a ``ScopeReason`` value when it is not."""
+    """Whether one text is in scope; ``reason`` is a ``ScopeReason`` value when it is not.
+
+    ``domain`` is the training domain whose style profile is nearest (the one the novelty score
+    is measured against), for in-scope texts judged with a reference; ``None`` otherwise. It is
+    what ``model_registry.operating_thresholds`` routes a text's decision threshold by.
+    """
 
     in_scope: bool
     reason: str | None
     novelty: float | None
+    domain: str | None = None
 
 
 @dataclass(frozen=True)
@@ -328,11 +334,13 @@ class ScopeChecker:
         self.novelty_threshold: float | None = None
         self._means: np.ndarray | None = None
         self._inverse_sds: np.ndarray | None = None
+        self._domain_names: tuple[str, ...] = ()
         if reference is not None:
             self.novelty_threshold = (
                 reference.novelty_threshold if novelty_threshold is None else novelty_threshold
             )
             profiles = list(reference.domains.values())
+            self._domain_names = tuple(reference.domains)
             self._means = np.asarray([p.mean for p in profiles], dtype=float)
             self._inverse_sds = 1.0 / np.asarray([p.sd for p in profiles], dtype=float)
 
@@ -349,12 +357,26 @@ class ScopeChecker:
         z = np.minimum(np.abs((rows[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
         return np.sqrt((z * z).mean(axis=2).min(axis=1))
 
-    def _novelty(self, window: _Window) -> float | None:
+    def nearest_domain_of_features(self, features: np.ndarray) -> list[str]:
+        """The nearest training domain (``ScopeVerdict.domain``) of many style-feature rows."""
         if self._means is None or self._inverse_sds is None:
-            return None
+            raise ValueError("the nearest domain needs a scope reference")
+        rows = np.atleast_2d(np.asarray(features, dtype=float))
+        z = np.minimum(np.abs((rows[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
+        return [self._domain_names[i] for i in (z * z).mean(axis=2).argmin(axis=1).tolist()]
+
+    def _novelty(self, window: _Window) -> float | None:
+        return self._nearest(window)[0]
+
+    def _nearest(self, window: _Window) -> tuple[float | None, str | None]:
+        """Novelty of the window and the training domain it is measured against (nearest)."""
+        if self._means is None or self._inverse_sds is None:
+            return None, None
         features = np.asarray(_style_features(window), dtype=float)
         z = np.minimum(np.abs((features - self._means) * self._inverse_sds), Z_CLIP)
-        return math.sqrt(float(np.einsum("ij,ij->i", z, z).min()) / z.shape[1])
+        distances = np.einsum("ij,ij->i", z, z)
+        nearest = int(distances.argmin())
+        return math.sqrt(float(distances[nearest]) / z.shape[1]), self._domain_names[nearest]
 
     def assess_one(self, text: str) -> ScopeVerdict:
         """The verdict for one text (see the module docstring for the order of the checks)."""
@@ -367,11 +389,11 @@ class ScopeChecker:
             return ScopeVerdict(False, ScopeReason.TOO_SHORT, None)
         if window.function_word_share < self.min_function_word_share:
             return ScopeVerdict(False, ScopeReason.NOT_ENGLISH, None)
-        novelty = self._novelty(window)
+        novelty, domain = self._nearest(window)
         threshold = self.novelty_threshold
         if novelty is not None and threshold is not None and novelty > threshold:
             return ScopeVerdict(False, ScopeReason.UNLIKE_TRAINING_DATA, novelty)
-        return ScopeVerdict(True, None, novelty)
+        return ScopeVerdict(True, None, novelty, domain)
 
     def assess(self, texts: Sequence[str]) -> list[ScopeVerdict]:
         """One verdict per text, in order."""

@@ -59,8 +59,13 @@ class VersionTag:
     GATE_CHALLENGER_F1 = "gate_challenger_f1"
     GATE_CHAMPION_F1 = "gate_champion_f1"
     BEHAVIOUR_TESTS = "behaviour_tests"  # "passed" | "failed"
-    #: The operating point: FPR target on human text, and the rates achieved on validation.
+    #: The operating point: FPR target on human text, and the rates achieved on validation (at
+    #: the thresholds the router picks for each text).
     FPR_TARGET = "fpr_target"
+    #: JSON of ``model_registry.operating_thresholds.OperatingThresholds``: the global threshold
+    #: (= ``threshold``) and one per domain, with their validation rates. Versions without it
+    #: apply ``threshold`` to every text.
+    OPERATING_THRESHOLDS = "operating_thresholds"
     VAL_FPR_HUMAN = "val_fpr_human"
     VAL_TPR_AI = "val_tpr_ai"
     #: Leave-one-domain-out (unseen-genre) estimate.

@@ -4,9 +4,13 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
 * ``fpr_threshold``: the lowest threshold whose false-positive rate on human text is at most the
   target, overall and in every domain with at least ``min_human`` human rows (a domain with fewer
   cannot show a 1% rate); the strictest of these wins. A false "AI" is the error that harms people.
+* ``select_operating_thresholds``: that global threshold as the fallback, plus each such domain's
+  own threshold and the rates both achieve on validation (``operating_thresholds``).
 * ``by_domain`` / ``by_generator``: F1, ROC-AUC, FPR on human rows, TPR on AI rows at the served
-  threshold, and the Brier score, per group. A generator is scored against the human rows of the
-  domains it appears in.
+  threshold, and the Brier score, per group. The served threshold may be one per text: the one
+  the router picked for it (``OperatingThresholds.route``), never the true domain's. A generator
+  is scored against the human rows of the domains it appears in.
+* ``routing_by_domain``: the share of each true domain's texts routed to that domain.
 * ``lodo_summary``: the leave-one-domain-out block (mean and worst ROC-AUC are the headline
   estimate of what happens on a genre nobody trained on).
 """
@@ -21,6 +25,10 @@ import numpy as np
 from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from model_registry import contract
+from model_registry.operating_thresholds import DomainThreshold, OperatingThresholds
+
+#: A decision threshold: one for every text, or one per text (same order as the scores).
+Thresholds = float | np.ndarray
 
 #: Domains with fewer human rows than this get no threshold of their own.
 DEFAULT_MIN_HUMAN_FOR_THRESHOLD = 100
@@ -61,7 +69,82 @@ def fpr_threshold(
     return max([overall, *per_domain.values()]), per_domain
 
 
-def group_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, Any]:
+def _rates(
+    y: np.ndarray, p: np.ndarray, threshold: Thresholds
+) -> tuple[float | None, float | None]:
+    predicted = p >= threshold
+    human, ai = y == contract.LABEL_HUMAN, y == contract.LABEL_AI
+    return (
+        _nan_to_none(predicted[human].mean()) if human.any() else None,
+        _nan_to_none(predicted[ai].mean()) if ai.any() else None,
+    )
+
+
+def select_operating_thresholds(
+    y: Sequence[int],
+    p: Sequence[float],
+    domains: Sequence[str],
+    target: float,
+    min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+) -> OperatingThresholds:
+    """The global fallback (``fpr_threshold``) and each domain's own threshold, with the
+    validation rates each achieves (a domain's on its own rows, the global one on all rows)."""
+    y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
+    global_threshold, per_domain = fpr_threshold(y_arr, p_arr, d_arr, target, min_human)
+    human = y_arr == contract.LABEL_HUMAN
+    fpr, tpr = _rates(y_arr, p_arr, global_threshold)
+    own = {}
+    for domain, threshold in per_domain.items():
+        rows = d_arr == domain
+        d_fpr, d_tpr = _rates(y_arr[rows], p_arr[rows], threshold)
+        own[domain] = DomainThreshold(
+            threshold=threshold,
+            n_human=int((human & rows).sum()),
+            val_fpr_human=d_fpr,
+            val_tpr_ai=d_tpr,
+        )
+    return OperatingThresholds(
+        global_threshold=DomainThreshold(
+            threshold=global_threshold,
+            n_human=int(human.sum()),
+            val_fpr_human=fpr,
+            val_tpr_ai=tpr,
+        ),
+        domains=own,
+        fpr_target=float(target),
+        min_human=int(min_human),
+    )
+
+
+def routing_by_domain(
+    domains: Sequence[str],
+    routed: Sequence[str | None],
+    threshold_domains: Sequence[str | None],
+) -> dict[str, dict[str, Any]]:
+    """Per true domain: texts, the share the router sent to that domain (``accuracy``; ``routed``
+    is the router's domain of each text, ``None`` out of scope), and the share judged at the
+    global threshold (``global_share``: out of scope, or routed to a domain without its own
+    threshold; ``threshold_domains`` is ``RoutedThreshold.domain`` of each text)."""
+    d_arr = np.asarray(domains)
+    r_arr = np.asarray([r if r is not None else "" for r in routed])
+    t_arr = np.asarray([t is None for t in threshold_domains])
+    out = {}
+    for domain in sorted(set(d_arr.tolist())):
+        rows = d_arr == domain
+        out[domain] = {
+            "n": int(rows.sum()),
+            "accuracy": _nan_to_none(float((r_arr[rows] == domain).mean())),
+            "global_share": _nan_to_none(float(t_arr[rows].mean())),
+        }
+    return out
+
+
+def per_text_thresholds(routed: Sequence[Any]) -> np.ndarray:
+    """The ``threshold`` of each ``RoutedThreshold`` as an array (for the metric functions)."""
+    return np.asarray([r.threshold for r in routed], dtype=float)
+
+
+def group_metrics(y: np.ndarray, p: np.ndarray, threshold: Thresholds) -> dict[str, Any]:
     """Counts, F1, ROC-AUC, FPR on human rows, TPR on AI rows, Brier score of one group."""
     predicted = p >= threshold
     human, ai = y == contract.LABEL_HUMAN, y == contract.LABEL_AI
@@ -77,12 +160,19 @@ def group_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, A
     }
 
 
+def _part(threshold: Thresholds, rows: np.ndarray) -> Thresholds:
+    return threshold[rows] if isinstance(threshold, np.ndarray) else threshold
+
+
 def by_domain(
-    y: Sequence[int], p: Sequence[float], domains: Sequence[str], threshold: float
+    y: Sequence[int], p: Sequence[float], domains: Sequence[str], threshold: Thresholds
 ) -> dict[str, dict[str, Any]]:
+    """``group_metrics`` of every domain (``threshold``: one, or one per text)."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
     return {
-        domain: group_metrics(y_arr[d_arr == domain], p_arr[d_arr == domain], threshold)
+        domain: group_metrics(
+            y_arr[d_arr == domain], p_arr[d_arr == domain], _part(threshold, d_arr == domain)
+        )
         for domain in sorted(set(d_arr.tolist()))
     }
 
@@ -92,7 +182,7 @@ def by_generator(
     p: Sequence[float],
     domains: Sequence[str],
     generators: Sequence[str],
-    threshold: float,
+    threshold: Thresholds,
 ) -> dict[str, dict[str, Any]]:
     """Per AI generator: its rows against the human rows of the domains it appears in."""
     y_arr, p_arr = np.asarray(y), np.asarray(p, dtype=float)
@@ -102,7 +192,7 @@ def by_generator(
     for generator in sorted(set(g_arr[ai].tolist())):
         own = ai & (g_arr == generator)
         rows = own | ((y_arr == contract.LABEL_HUMAN) & np.isin(d_arr, list(set(d_arr[own]))))
-        metrics = group_metrics(y_arr[rows], p_arr[rows], threshold)
+        metrics = group_metrics(y_arr[rows], p_arr[rows], _part(threshold, rows))
         out[generator] = {k: metrics[k] for k in ("n_ai", "tpr_ai", "f1", "roc_auc")}
     return out
 
@@ -133,14 +223,24 @@ def evaluation_document(
     domains: dict[str, dict[str, Any]],
     generators: dict[str, dict[str, Any]],
     leave_one_domain_out: dict[str, Any] | None,
+    operating_thresholds: OperatingThresholds | None = None,
+    routing: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The ``evaluation/by_domain.json`` document, exactly the contract's keys."""
+    """The ``evaluation/by_domain.json`` document, exactly the contract's keys.
+
+    ``threshold`` is the global (fallback) threshold; ``domains`` and ``generators`` are scored
+    at the threshold the router picked for each text; ``operating_thresholds`` is the version's
+    ``operating_thresholds`` tag as an object, ``routing`` the ``routing_by_domain`` table."""
     return {
         "threshold": round(float(threshold), 6),
         "fpr_target": float(fpr_target),
         "domains": domains,
         "generators": generators,
         "leave_one_domain_out": leave_one_domain_out,
+        "operating_thresholds": (
+            None if operating_thresholds is None else operating_thresholds.to_dict()
+        ),
+        "routing": routing,
     }
 
 

@@ -32,9 +32,10 @@ def tune_threshold(y_true: Sequence[int], probabilities: Sequence[float]) -> flo
 
 
 def classification_metrics(
-    y_true: Sequence[int], probabilities: Sequence[float], threshold: float
+    y_true: Sequence[int], probabilities: Sequence[float], threshold: float | np.ndarray
 ) -> dict[str, float]:
-    """accuracy / precision / recall / F1 at ``threshold``, ROC-AUC and PR-AUC (threshold-free)."""
+    """accuracy / precision / recall / F1 at ``threshold`` (one, or one per text), ROC-AUC and
+    PR-AUC (threshold-free)."""
     y = np.asarray(y_true)
     p = np.asarray(probabilities, dtype=float)
     predicted = (p >= threshold).astype(int)
@@ -75,9 +76,13 @@ def calibrate_linear(classifier: Any, x_val: Any, y_val: Sequence[int]) -> tuple
 
 
 def evaluation_figures(
-    y_true: Sequence[int], probabilities: Sequence[float], threshold: float, title: str
+    y_true: Sequence[int],
+    probabilities: Sequence[float],
+    threshold: float | np.ndarray,
+    title: str,
 ) -> dict[str, Any]:
-    """Confusion matrix, ROC, precision-recall and calibration plots (matplotlib, Agg backend)."""
+    """Confusion matrix (at ``threshold``: one, or one per text), ROC, precision-recall and
+    calibration plots (matplotlib, Agg backend)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,7 +98,8 @@ def evaluation_figures(
     ConfusionMatrixDisplay.from_predictions(
         y, (p >= threshold).astype(int), display_labels=["human", "ai"], ax=ax, colorbar=False
     )
-    ax.set_title(f"{title}: confusion at t={threshold:.3f}")
+    at = "routed thresholds" if isinstance(threshold, np.ndarray) else f"t={threshold:.3f}"
+    ax.set_title(f"{title}: confusion at {at}")
     figures["confusion_matrix.png"] = fig
 
     fig, ax = plt.subplots(figsize=(4.5, 4))

@@ -1,8 +1,9 @@
 """The promotion gate, and the manual promote / rollback commands.
 
 Rule (``GATE_RULE``): the challenger is promoted to ``champion`` iff its behavioural tests passed
-and, on the frozen test split (champion and challenger scored now on the same texts, each at its
-own tagged threshold):
+and, on the frozen test split (champion and challenger scored now on the same texts, each text at
+the threshold the version's own router picks for it, ``operating_thresholds``; a version recorded
+before per-domain thresholds existed applies its one tagged threshold to every text):
 
 * in every domain with at least ``REGISTRY_GATE_MIN_DOMAIN_ROWS`` test rows, its F1 is at least
   ``REGISTRY_GATE_DOMAIN_F1_FLOOR`` and, when there is a champion, ``challenger_f1(domain) +
@@ -27,11 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from model_monitoring.scope import ScopeChecker, ScopeReference
 from model_registry import contract
 from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
-from model_registry.domain_evaluation import by_domain
+from model_registry.domain_evaluation import by_domain, per_text_thresholds
 from model_registry.errors import PromotionError, RegistryError
 from model_registry.evaluation import classification_metrics
+from model_registry.operating_thresholds import version_thresholds
 from model_registry.splits import split_frame
 
 log = logging.getLogger(__name__)
@@ -141,19 +144,43 @@ def current_champion(client: Any, model_name: str) -> Any | None:
 def score_version(
     client: Any, model_name: str, version: Any, test: pd.DataFrame
 ) -> tuple[float, dict[str, dict[str, Any]]]:
-    """F1 of a registered version on ``test`` at its own tagged threshold, overall and per domain
+    """F1 of a registered version on ``test`` at its own routed thresholds, overall and per domain
     (a version trained before domains existed is scored on the new domains just the same)."""
     import mlflow
 
-    threshold = float(version.tags.get(contract.VersionTag.THRESHOLD, "0.5"))
+    operating = version_thresholds(dict(version.tags or {}))
     model = mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}")
-    probabilities = model.predict_proba(test[TEXT_COLUMN].tolist())[:, 1]
+    texts = test[TEXT_COLUMN].tolist()
+    probabilities = model.predict_proba(texts)[:, 1]
+    verdicts = version_scope_checker(str(version.run_id or "")).assess(texts)
+    thresholds = per_text_thresholds(operating.route_all(verdicts))
     y = np.asarray(test[LABEL_COLUMN])
     domains = split_frame(test).domains
     return (
-        classification_metrics(y, probabilities, threshold)["f1"],
-        by_domain(y, probabilities, domains, threshold),
+        classification_metrics(y, probabilities, thresholds)["f1"],
+        by_domain(y, probabilities, domains, thresholds),
     )
+
+
+def version_scope_checker(run_id: str) -> ScopeChecker:
+    """The scope checks of the run that logged a version, as serving builds them (no reference
+    when the run has none: every text then gets the global threshold, as in serving)."""
+    import tempfile
+
+    import mlflow
+
+    if not run_id:
+        return ScopeChecker(None)
+    try:
+        with tempfile.TemporaryDirectory(prefix="gate-scope-") as tmp:
+            path = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=contract.SCOPE_REFERENCE_ARTIFACT, dst_path=tmp
+            )
+            with open(path, encoding="utf-8") as fh:
+                return ScopeChecker(ScopeReference.from_json(fh.read()))
+    except Exception as exc:
+        log.warning("run %s has no usable scope reference (%s): global threshold", run_id, exc)
+        return ScopeChecker(None)
 
 
 def run_gate(

@@ -10,9 +10,10 @@ whose behaviour tests passed compete (all when none passed: the gate then reject
 LODO estimate (one domain, or ``REGISTRY_LEAVE_ONE_DOMAIN_OUT=false``) validation F1 decides
 (PR-AUC breaks ties). The test split is kept for the promotion gate.
 
-The version's tags record the operating point: FPR target, threshold, the FPR on human text and
-TPR on AI text it achieved on validation, the worst domain of the test split (F1 and FPR) and the
-LODO mean / worst ROC-AUC.
+The version's tags record the operating point: FPR target, the global threshold, the per-domain
+thresholds with their validation rates (``operating_thresholds``, JSON), the FPR on human text and
+TPR on AI text achieved on validation at the routed thresholds, the worst domain of the test
+split (F1 and FPR) and the LODO mean / worst ROC-AUC.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def version_tags(result: CandidateResult, context: TrainingContext) -> dict[str,
         contract.VersionTag.VAL_FPR_HUMAN: f"{result.validation_metrics['fpr_human']:.6f}",
         contract.VersionTag.VAL_TPR_AI: f"{result.validation_metrics['tpr_ai']:.6f}",
     }
+    if result.operating_thresholds is not None:
+        tags[contract.VersionTag.OPERATING_THRESHOLDS] = result.operating_thresholds.to_json()
     worst_f1_domain, worst_f1 = worst_domain(result.test_domains, "f1")
     worst_fpr_domain, worst_fpr = worst_domain(
         result.test_domains, "fpr_human", highest_is_worst=True

@@ -4,10 +4,12 @@ Per candidate: the feature extractors are fitted once on the training split (cac
 candidates), the classifier is tuned with Optuna on the validation split (one nested MLflow run
 per trial), its probabilities are calibrated on validation (Platt scaling folded into the linear
 weights), the served threshold is chosen on validation for the false-positive-rate target on human
-text (``domain_evaluation.fpr_threshold``), and the pipeline is evaluated on validation and test,
-overall, per domain and per generator, estimated on unseen genres (``lodo``), checked by the
-behavioural tests and logged with its plots, ``evaluation/by_domain.json``, reference profile,
-signature and input example.
+text, globally and per domain (``domain_evaluation.select_operating_thresholds``), and the
+pipeline is evaluated on validation and test, overall, per domain and per generator, each text at
+the threshold the router picks for it (``operating_thresholds``: the scope checks' nearest
+training domain, never the true one), with the routing accuracy per domain, estimated on unseen
+genres (``lodo``), checked by the behavioural tests and logged with its plots,
+``evaluation/by_domain.json``, thresholds, reference profile, signature and input example.
 
 Serialization: ``serialization_format="cloudpickle"``. MLflow's default (skops) took ~28 min to
 save a 200k-term TF-IDF pipeline here; cloudpickle takes seconds. Unpickling runs code from the
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from model_monitoring.scope import ScopeReference, ScopeVerdict
 from model_registry import contract
 from model_registry.behaviour import BehaviourResult, run_behaviour_tests
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, CandidateSpec, build_pipeline
@@ -37,7 +40,9 @@ from model_registry.domain_evaluation import (
     by_generator,
     domain_figures,
     evaluation_document,
-    fpr_threshold,
+    per_text_thresholds,
+    routing_by_domain,
+    select_operating_thresholds,
 )
 from model_registry.evaluation import (
     METRIC_NAMES,
@@ -48,6 +53,7 @@ from model_registry.evaluation import (
     tune_threshold,
 )
 from model_registry.lodo import leave_one_domain_out
+from model_registry.operating_thresholds import OperatingThresholds
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 
@@ -78,6 +84,8 @@ class CandidateResult:
     evaluation: dict[str, Any] = field(default_factory=dict)
     lodo_seconds: float = 0.0
     pipeline: Any = field(default=None, repr=False)
+    #: The global and per-domain thresholds (version tag ``operating_thresholds``).
+    operating_thresholds: OperatingThresholds | None = None
 
     @property
     def test_f1(self) -> float:
@@ -112,11 +120,30 @@ class _Features:
 
 
 class _FeatureCache:
-    """Each feature extractor fitted once on train, its three matrices kept for all candidates."""
+    """Each feature extractor fitted once on train, its three matrices kept for all candidates;
+    likewise the scope reference of the training split and the scope verdicts (which carry the
+    routed domain) of the validation and test texts."""
 
     def __init__(self, splits: Splits) -> None:
         self.splits = splits
         self._features: dict[str, _Features] = {}
+        self._scope: tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]] | None = None
+
+    def scope(self) -> tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]]:
+        """The training split's scope reference and the verdicts of validation and test."""
+        if self._scope is None:
+            from model_monitoring.scope import ScopeChecker, build_scope_reference
+
+            start = time.perf_counter()
+            reference = build_scope_reference(self.splits.train.texts, self.splits.train.domains)
+            checker = ScopeChecker(reference)
+            self._scope = (
+                reference,
+                checker.assess(self.splits.validation.texts),
+                checker.assess(self.splits.test.texts),
+            )
+            log.info("scope reference and verdicts in %.1fs", time.perf_counter() - start)
+        return self._scope
 
     def get(self, name: str) -> _Features:
         if name not in self._features:
@@ -213,11 +240,17 @@ def _train_one(
     p_val = classifier.predict_proba(x_val)[:, 1]
     p_test = classifier.predict_proba(x_test)[:, 1]
     d_val, d_test = np.asarray(splits.validation.domains), np.asarray(splits.test.domains)
-    threshold, domain_thresholds = fpr_threshold(
+    operating = select_operating_thresholds(
         y_val, p_val, d_val, settings.fpr_target, settings.threshold_min_human
     )
-    val_metrics = classification_metrics(y_val, p_val, threshold)
-    test_metrics = classification_metrics(y_test, p_test, threshold)
+    threshold = operating.threshold
+    scope_reference, val_verdicts, test_verdicts = cache.scope()
+    # Every text at the threshold the router picks for it: what serving will do.
+    t_val = per_text_thresholds(operating.route_all(val_verdicts))
+    test_routes = operating.route_all(test_verdicts)
+    t_test = per_text_thresholds(test_routes)
+    val_metrics = classification_metrics(y_val, p_val, t_val)
+    test_metrics = classification_metrics(y_test, p_test, t_test)
     train_seconds = time.perf_counter() - start + feature_seconds
     pipeline = build_pipeline(vectorizers, spec, classifier)
 
@@ -236,21 +269,25 @@ def _train_one(
             min_human=settings.threshold_min_human,
         )
     lodo_seconds = time.perf_counter() - started
-    test_domains = by_domain(y_test, p_test, d_test, threshold)
+    test_domains = by_domain(y_test, p_test, d_test, t_test)
     evaluation = evaluation_document(
         threshold=threshold,
         fpr_target=settings.fpr_target,
         domains=test_domains,
         generators=by_generator(
-            y_test, p_test, d_test, splits.test[GENERATOR_COLUMN].to_numpy(), threshold
+            y_test, p_test, d_test, splits.test[GENERATOR_COLUMN].to_numpy(), t_test
         ),
         leave_one_domain_out=lodo,
+        operating_thresholds=operating,
+        routing=routing_by_domain(
+            d_test, [v.domain for v in test_verdicts], [r.domain for r in test_routes]
+        ),
     )
     _log_domain_evaluation(
         spec.name,
         evaluation,
-        by_domain(y_val, p_val, d_val, threshold),
-        domain_thresholds,
+        by_domain(y_val, p_val, d_val, t_val),
+        operating,
         (y_test, p_test, d_test),
     )
 
@@ -267,8 +304,11 @@ def _train_one(
             **{f"test_{k}": v for k, v in test_metrics.items()},
         }
     )
-    for split_name, y, p in (("test", y_test, p_test), ("validation", y_val, p_val)):
-        figures = evaluation_figures(y, p, threshold, f"{spec.name} ({split_name})")
+    for split_name, y, p, t in (
+        ("test", y_test, p_test, t_test),
+        ("validation", y_val, p_val, t_val),
+    ):
+        figures = evaluation_figures(y, p, t, f"{spec.name} ({split_name})")
         for file_name, figure in figures.items():
             mlflow.log_figure(figure, f"plots/{split_name}_{file_name}")
         close_figures(figures)
@@ -283,7 +323,7 @@ def _train_one(
     mlflow.set_tag(contract.VersionTag.BEHAVIOUR_TESTS, "passed" if behaviour.passed else "failed")
 
     _log_reference_profile(splits, p_val, threshold)
-    _log_scope_reference(splits)
+    mlflow.log_text(scope_reference.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
     model_uri, log_seconds, load_seconds, size = _log_model(pipeline, splits)
     mlflow.log_metrics(
         {
@@ -309,6 +349,7 @@ def _train_one(
         evaluation=evaluation,
         lodo_seconds=lodo_seconds,
         pipeline=pipeline,
+        operating_thresholds=operating,
     )
 
 
@@ -391,11 +432,11 @@ def _log_domain_evaluation(
     name: str,
     evaluation: dict[str, Any],
     validation_domains: dict[str, dict[str, Any]],
-    domain_thresholds: dict[str, float],
+    operating: OperatingThresholds,
     test_scores: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> None:
-    """``evaluation/by_domain.json``, the per-domain / generator / LODO tables, heatmap and
-    reliability plot, and the headline figures as metrics."""
+    """``evaluation/by_domain.json``, the per-domain / generator / LODO / routing tables, the
+    thresholds, heatmap and reliability plot, and the headline figures as metrics."""
     import mlflow
 
     from model_registry.domain_evaluation import worst_domain
@@ -419,7 +460,18 @@ def _log_domain_evaluation(
         mlflow.log_metrics(
             {"lodo_mean_roc_auc": lodo["mean_roc_auc"], "lodo_worst_roc_auc": lodo["worst_roc_auc"]}
         )
-    mlflow.log_dict(domain_thresholds, "evaluation/validation_domain_thresholds.json")
+    mlflow.log_dict(operating.to_dict(), "evaluation/operating_thresholds.json")
+    mlflow.log_metrics({f"threshold_{d}": t.threshold for d, t in operating.domains.items()})
+    routing = evaluation.get("routing") or {}
+    if routing:
+        mlflow.log_table(table(routing, "domain"), "evaluation/test_routing.json")
+        mlflow.log_metrics(
+            {
+                f"test_routing_accuracy_{d}": m["accuracy"]
+                for d, m in routing.items()
+                if m["accuracy"] is not None
+            }
+        )
     for domain, metrics in evaluation["domains"].items():
         mlflow.log_metrics(
             {f"test_{k}_{domain}": v for k, v in metrics.items() if isinstance(v, float)}
@@ -446,17 +498,6 @@ def _log_reference_profile(splits: Splits, p_val: np.ndarray, threshold: float) 
         threshold=threshold,
     )
     mlflow.log_text(profile.to_json(), contract.REFERENCE_PROFILE_ARTIFACT)
-
-
-def _log_scope_reference(splits: Splits) -> None:
-    """What serving compares a text with to say whether the model can judge it (the training
-    split's texts and genres; ``model_monitoring.scope``)."""
-    import mlflow
-
-    from model_monitoring.scope import build_scope_reference
-
-    reference = build_scope_reference(splits.train.texts, splits.train.domains)
-    mlflow.log_text(reference.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
 
 
 def pip_requirements() -> list[str]:

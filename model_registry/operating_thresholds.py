@@ -1,0 +1,188 @@
+"""Decision thresholds per domain, and the one function that picks a text's threshold.
+
+A version keeps one threshold per training domain with enough human validation rows (the lowest
+whose false-positive rate on that domain's human rows is at most the FPR target), and a global
+fallback: today's rule, the strictest of the overall one and every domain's
+(``domain_evaluation.select_operating_thresholds``). They are recorded as the version tag
+``operating_thresholds`` (JSON, ``OperatingThresholds.to_json``); a version without that tag
+(trained before it existed) has only its ``threshold`` tag, the global one.
+
+At prediction time the true domain of a text is unknown. ``route`` picks the threshold from
+what the model can see: the scope checks' nearest training domain (``ScopeVerdict.domain``, the
+style profile the novelty score is measured against). An out-of-scope text, a text judged
+without a scope reference, or a text routed to a domain without a threshold of its own gets the
+global (strictest) threshold. Serving (``/v1/predict``, ``/invocations``), bulk scoring and the
+evaluation of the test split all call ``route``; the probabilities are never changed.
+
+Standard library only, so that serving and the orchestration workers import it without the
+training dependencies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from model_registry import contract
+
+OPERATING_THRESHOLDS_FORMAT = 1
+#: How a text is routed to a domain (recorded with the thresholds).
+ROUTER_NEAREST_STYLE_PROFILE = "nearest_style_profile"
+#: Longest ``operating_thresholds`` tag accepted when loading (a tag is small: ~100 bytes a domain).
+MAX_TAG_CHARS = 20_000
+MAX_DOMAINS = 200
+#: Threshold of a version that records none (very old versions).
+DEFAULT_THRESHOLD = 0.5
+
+
+class RoutableVerdict(Protocol):
+    """What routing reads of a scope verdict (``model_monitoring.scope.ScopeVerdict``)."""
+
+    @property
+    def in_scope(self) -> bool: ...
+
+    @property
+    def domain(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class DomainThreshold:
+    """One domain's threshold and what it achieved on validation (rates ``None`` when unknown)."""
+
+    threshold: float
+    n_human: int = 0
+    val_fpr_human: float | None = None
+    val_tpr_ai: float | None = None
+
+
+@dataclass(frozen=True)
+class RoutedThreshold:
+    """The threshold applied to one text, and the domain it belongs to (``None``: global)."""
+
+    threshold: float
+    domain: str | None
+
+
+@dataclass(frozen=True)
+class OperatingThresholds:
+    """A version's operating point: the global fallback and the per-domain thresholds."""
+
+    global_threshold: DomainThreshold
+    domains: dict[str, DomainThreshold] = field(default_factory=dict)
+    fpr_target: float | None = None
+    min_human: int | None = None
+    router: str = ROUTER_NEAREST_STYLE_PROFILE
+    format_version: int = OPERATING_THRESHOLDS_FORMAT
+
+    @classmethod
+    def global_only(cls, threshold: float) -> OperatingThresholds:
+        """A version recorded before per-domain thresholds existed: one threshold for all."""
+        return cls(global_threshold=DomainThreshold(threshold=_checked(threshold, "threshold")))
+
+    @property
+    def threshold(self) -> float:
+        """The global (strictest) threshold: the version's ``threshold`` tag."""
+        return self.global_threshold.threshold
+
+    def route(self, verdict: RoutableVerdict | None) -> RoutedThreshold:
+        """The threshold for one text, from its scope verdict (see the module docstring)."""
+        if verdict is None or not verdict.in_scope or verdict.domain is None:
+            return RoutedThreshold(self.threshold, None)
+        own = self.domains.get(verdict.domain)
+        if own is None:
+            return RoutedThreshold(self.threshold, None)
+        return RoutedThreshold(own.threshold, verdict.domain)
+
+    def route_all(self, verdicts: Sequence[RoutableVerdict | None]) -> list[RoutedThreshold]:
+        return [self.route(verdict) for verdict in verdicts]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": self.format_version,
+            "fpr_target": self.fpr_target,
+            "min_human": self.min_human,
+            "router": self.router,
+            "global": _domain_dict(self.global_threshold),
+            "domains": {name: _domain_dict(d) for name, d in sorted(self.domains.items())},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), separators=(",", ":"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OperatingThresholds:
+        if data.get("format_version") != OPERATING_THRESHOLDS_FORMAT:
+            raise ValueError(f"unsupported thresholds format {data.get('format_version')!r}")
+        domains = data.get("domains") or {}
+        if not isinstance(domains, Mapping) or len(domains) > MAX_DOMAINS:
+            raise ValueError("thresholds 'domains' must be an object of at most 200 domains")
+        target = data.get("fpr_target")
+        min_human = data.get("min_human")
+        router = data.get("router", ROUTER_NEAREST_STYLE_PROFILE)
+        if router != ROUTER_NEAREST_STYLE_PROFILE:
+            raise ValueError(f"unknown router {router!r}")
+        return cls(
+            global_threshold=_domain_from(data.get("global"), "global"),
+            domains={str(name): _domain_from(value, str(name)) for name, value in domains.items()},
+            fpr_target=None if target is None else _checked(target, "fpr_target"),
+            min_human=None if min_human is None else int(min_human),
+            router=router,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> OperatingThresholds:
+        if len(text) > MAX_TAG_CHARS:
+            raise ValueError("thresholds document too long")
+        value = json.loads(text)
+        if not isinstance(value, dict):
+            raise ValueError("thresholds document must be a JSON object")
+        return cls.from_dict(value)
+
+
+def version_thresholds(tags: Mapping[str, str]) -> OperatingThresholds:
+    """A registered version's thresholds from its tags: the ``operating_thresholds`` tag, or for
+    a version without it the ``threshold`` tag alone (0.5 without either). ``ValueError`` when a
+    tag is present but unusable."""
+    recorded = tags.get(contract.VersionTag.OPERATING_THRESHOLDS)
+    if recorded is not None:
+        return OperatingThresholds.from_json(recorded)
+    raw = tags.get(contract.VersionTag.THRESHOLD)
+    return OperatingThresholds.global_only(DEFAULT_THRESHOLD if raw is None else float(raw))
+
+
+def _domain_dict(domain: DomainThreshold) -> dict[str, Any]:
+    return {
+        "threshold": round(domain.threshold, 6),
+        "n_human": domain.n_human,
+        "val_fpr_human": _rounded(domain.val_fpr_human),
+        "val_tpr_ai": _rounded(domain.val_tpr_ai),
+    }
+
+
+def _domain_from(value: object, name: str) -> DomainThreshold:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"threshold of {name!r} must be an object")
+    fpr, tpr = value.get("val_fpr_human"), value.get("val_tpr_ai")
+    return DomainThreshold(
+        threshold=_checked(value.get("threshold"), f"{name} threshold"),
+        n_human=int(value.get("n_human") or 0),
+        val_fpr_human=None if fpr is None else _checked(fpr, f"{name} val_fpr_human"),
+        val_tpr_ai=None if tpr is None else _checked(tpr, f"{name} val_tpr_ai"),
+    )
+
+
+def _checked(value: object, what: str) -> float:
+    """A number in [0, 1] (thresholds and rates), else ``ValueError``."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"{what} is not a number")
+    number = float(value)
+    if not math.isfinite(number) or not 0.0 <= number <= 1.0:
+        raise ValueError(f"{what} {value!r} is not a number in [0, 1]")
+    return number
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), 6)

@@ -16,6 +16,8 @@ from model_registry.domain_evaluation import (
     by_generator,
     evaluation_document,
     fpr_threshold,
+    routing_by_domain,
+    select_operating_thresholds,
     threshold_for_fpr,
 )
 from model_registry.evaluation import calibrate_linear
@@ -85,8 +87,18 @@ def test_document_has_exactly_the_contract_keys() -> None:
             "worst_roc_auc": 0.9,
             "worst_domain": "news",
         },
+        operating_thresholds=select_operating_thresholds(y, p, d, 0.01, min_human=1),
+        routing=routing_by_domain(d, ["news", "news", None, "wikipedia"], ["news"] * 4),
     )
     assert set(doc) == set(expected)
+    assert set(doc["operating_thresholds"]) == set(expected["operating_thresholds"])
+    assert set(doc["operating_thresholds"]["domains"]["news"]) == set(
+        expected["operating_thresholds"]["domains"]["news"]
+    )
+    assert set(doc["operating_thresholds"]["global"]) == set(
+        expected["operating_thresholds"]["global"]
+    )
+    assert set(doc["routing"]["news"]) == set(expected["routing"]["news"])
     assert set(doc["domains"]["news"]) == set(expected["domains"]["news"])
     assert set(doc["generators"]["g"]) == set(expected["generators"]["gpt-4o"])
     lodo = doc["leave_one_domain_out"]

@@ -1,0 +1,203 @@
+"""Per-domain operating thresholds: selection on validation, routing, the version tag, old
+versions, and honest (routed) evaluation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model_monitoring.scope import (
+    ScopeChecker,
+    ScopeVerdict,
+    build_scope_reference,
+    style_features,
+)
+from model_registry import contract
+from model_registry.domain_evaluation import (
+    by_domain,
+    fpr_threshold,
+    per_text_thresholds,
+    routing_by_domain,
+    select_operating_thresholds,
+)
+from model_registry.operating_thresholds import (
+    DomainThreshold,
+    OperatingThresholds,
+    RoutedThreshold,
+    version_thresholds,
+)
+
+
+def _validation() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three domains: 'strict' humans score high, 'easy' humans low, 'tiny' has 20 humans."""
+    rng = np.random.default_rng(7)
+    parts = []
+    for domain, n_human, human_high in (
+        ("easy", 400, 0.4),
+        ("strict", 300, 0.9),
+        ("tiny", 20, 0.95),
+    ):
+        human = rng.uniform(0.0, human_high, size=n_human)
+        ai = rng.uniform(0.5, 1.0, size=n_human)
+        parts.append(
+            (np.r_[np.zeros(n_human), np.ones(n_human)], np.r_[human, ai], [domain] * (2 * n_human))
+        )
+    y = np.concatenate([part[0] for part in parts]).astype(int)
+    p = np.concatenate([part[1] for part in parts])
+    d = np.concatenate([np.asarray(part[2]) for part in parts])
+    return y, p, d
+
+
+def test_each_domain_with_enough_humans_gets_its_own_threshold_meeting_the_target() -> None:
+    y, p, d = _validation()
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    assert set(chosen.domains) == {"easy", "strict"}  # 'tiny' has 20 human rows: no own threshold
+    for domain, own in chosen.domains.items():
+        human = p[(d == domain) & (y == 0)]
+        assert own.n_human == human.size
+        assert np.mean(human >= own.threshold) <= 0.01
+        assert own.val_fpr_human == pytest.approx(np.mean(human >= own.threshold), abs=1e-6)
+        ai = p[(d == domain) & (y == 1)]
+        assert own.val_tpr_ai == pytest.approx(np.mean(ai >= own.threshold), abs=1e-6)
+    # The easy domain's humans are far from its AI texts: its threshold is much lower.
+    assert chosen.domains["easy"].threshold < chosen.domains["strict"].threshold
+    assert chosen.domains["easy"].val_tpr_ai > chosen.domains["strict"].val_tpr_ai
+
+
+def test_the_global_fallback_is_todays_rule_the_strictest() -> None:
+    y, p, d = _validation()
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    expected, _ = fpr_threshold(y, p, d, 0.01, 100)
+    assert chosen.threshold == expected
+    assert chosen.threshold >= max(t.threshold for t in chosen.domains.values())
+    assert chosen.global_threshold.n_human == int((y == 0).sum())
+    assert chosen.fpr_target == 0.01 and chosen.min_human == 100
+
+
+def test_small_domains_only_get_the_global_threshold() -> None:
+    y, p, d = _validation()
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=1000)
+    assert chosen.domains == {}
+    assert chosen.route(ScopeVerdict(True, None, 0.5, "easy")) == RoutedThreshold(
+        chosen.threshold, None
+    )
+
+
+def _thresholds() -> OperatingThresholds:
+    return OperatingThresholds(
+        global_threshold=DomainThreshold(0.9, 100, 0.01, 0.8),
+        domains={"news": DomainThreshold(0.6, 50, 0.0, 0.9), "essay": DomainThreshold(0.7)},
+        fpr_target=0.01,
+        min_human=40,
+    )
+
+
+@pytest.mark.parametrize(
+    ("verdict", "expected"),
+    [
+        (ScopeVerdict(True, None, 0.4, "news"), RoutedThreshold(0.6, "news")),
+        (ScopeVerdict(True, None, 0.4, "essay"), RoutedThreshold(0.7, "essay")),
+        # A domain without a threshold of its own, no reference, out of scope: global.
+        (ScopeVerdict(True, None, 0.4, "wikipedia"), RoutedThreshold(0.9, None)),
+        (ScopeVerdict(True, None, None, None), RoutedThreshold(0.9, None)),
+        (
+            ScopeVerdict(False, contract.ScopeReason.UNLIKE_TRAINING_DATA, 3.0),
+            RoutedThreshold(0.9, None),
+        ),
+        (
+            ScopeVerdict(False, contract.ScopeReason.TOO_SHORT, None, "news"),
+            RoutedThreshold(0.9, None),
+        ),
+        (None, RoutedThreshold(0.9, None)),
+    ],
+)
+def test_routing_picks_the_routed_domains_threshold_else_the_global_one(
+    verdict: ScopeVerdict | None, expected: RoutedThreshold
+) -> None:
+    assert _thresholds().route(verdict) == expected
+
+
+def test_the_tag_round_trips_and_old_versions_have_only_the_global_threshold() -> None:
+    recorded = _thresholds()
+    tags = {
+        contract.VersionTag.THRESHOLD: "0.900000",
+        contract.VersionTag.OPERATING_THRESHOLDS: recorded.to_json(),
+    }
+    assert version_thresholds(tags) == recorded
+    assert len(recorded.to_json()) < 1000  # one small tag
+
+    old = version_thresholds({contract.VersionTag.THRESHOLD: "0.730000"})
+    assert old.threshold == 0.73 and old.domains == {}
+    assert old.route(ScopeVerdict(True, None, 0.2, "news")) == RoutedThreshold(0.73, None)
+    assert version_thresholds({}).threshold == 0.5
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"format_version": 2, "global": {"threshold": 0.5}},
+        {"format_version": 1, "global": {"threshold": 1.5}},
+        {"format_version": 1, "global": {"threshold": "nan"}},
+        {"format_version": 1, "global": {"threshold": True}},
+        {"format_version": 1},
+        {"format_version": 1, "global": {"threshold": 0.5}, "domains": {"news": {"threshold": -1}}},
+        {"format_version": 1, "global": {"threshold": 0.5}, "router": "oracle"},
+        {"format_version": 1, "global": {"threshold": 0.5}, "domains": ["news"]},
+    ],
+)
+def test_a_malformed_tag_is_refused(document: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        version_thresholds({contract.VersionTag.OPERATING_THRESHOLDS: json.dumps(document)})
+
+
+def test_scope_verdicts_carry_the_nearest_training_domain_in_scope_only() -> None:
+    essay = (
+        "I think that students should be allowed to use their phones in school because it helps "
+        "them learn. When I was in class last year, my teacher let us look things up and I "
+        "learned a lot more than I would have otherwise. Some people say phones are a "
+        "distraction, but I believe that if we are taught how to use them well, they can be a "
+        "great tool for learning and for staying safe. "
+    )
+    abstract = (
+        "We propose a novel method for the estimation of sparse covariance matrices (SCM) in "
+        "high-dimensional settings. Our approach, based on penalised likelihood, achieves "
+        "minimax-optimal rates; experiments on synthetic and real data (n = 1,024) show a "
+        "12.5% reduction in error relative to the state of the art. Theoretical guarantees "
+        "are derived under mild assumptions. "
+    )
+    reference = build_scope_reference(
+        [essay, essay * 2, abstract, abstract * 2], ["essay", "essay", "abstract", "abstract"]
+    )
+    checker = ScopeChecker(reference, novelty_threshold=100.0)
+    verdicts = checker.assess([essay * 2, abstract * 2, "too short"])
+    assert [v.domain for v in verdicts] == ["essay", "abstract", None]
+    assert not verdicts[2].in_scope
+    features = np.asarray([style_features(essay * 2), style_features(abstract * 2)])
+    assert checker.nearest_domain_of_features(features) == ["essay", "abstract"]
+
+
+def test_evaluation_uses_the_routed_threshold_not_the_true_domains() -> None:
+    y = np.array([0, 1, 0, 1])
+    p = np.array([0.65, 0.8, 0.65, 0.8])
+    d = np.array(["news", "news", "essay", "essay"])
+    thresholds = _thresholds()
+    # Both news texts are routed to news (0.6); the essay human is routed to news too (a router
+    # mistake: its human text at 0.65 becomes a false positive), the essay AI text to wikipedia.
+    verdicts = [
+        ScopeVerdict(True, None, 0.1, "news"),
+        ScopeVerdict(True, None, 0.1, "news"),
+        ScopeVerdict(True, None, 0.1, "news"),
+        ScopeVerdict(True, None, 0.1, "wikipedia"),
+    ]
+    routes = thresholds.route_all(verdicts)
+    t = per_text_thresholds(routes)
+    np.testing.assert_allclose(t, [0.6, 0.6, 0.6, 0.9])
+    table = by_domain(y, p, d, t)
+    assert table["news"]["fpr_human"] == 1.0 and table["news"]["tpr_ai"] == 1.0
+    assert table["essay"]["fpr_human"] == 1.0  # at the true domain's 0.7 it would be 0.0
+    assert table["essay"]["tpr_ai"] == 0.0  # 0.8 < the global 0.9 it fell back to
+    routing = routing_by_domain(d, [v.domain for v in verdicts], [r.domain for r in routes])
+    assert routing["news"] == {"n": 2, "accuracy": 1.0, "global_share": 0.0}
+    assert routing["essay"] == {"n": 2, "accuracy": 0.0, "global_share": 0.5}

@@ -297,14 +297,16 @@ def prediction_ids(job: ScoringJob, partition: Partition) -> list[str]:
 
 
 def score_frame(model: WorkerModel, texts: list[str]) -> pd.DataFrame:
-    """Probability, label and scope of each text (out of scope: ``uncertain``)."""
+    """Probability, label and scope of each text (out of scope: ``uncertain``), each judged at
+    the threshold serving would apply (``LoadedModel.route``: the same routing function)."""
     probabilities = (
         np.asarray(model.loaded.predict_proba(texts), dtype=float) if texts else np.zeros(0)
     )
     verdicts = model.scope.assess(texts)
+    routes = model.loaded.route(verdicts)
     labels = [
-        model.loaded.label(float(p)) if v.in_scope else contract.VERDICT_UNCERTAIN
-        for p, v in zip(probabilities, verdicts, strict=True)
+        model.loaded.label(float(p), r.threshold) if v.in_scope else contract.VERDICT_UNCERTAIN
+        for p, v, r in zip(probabilities, verdicts, routes, strict=True)
     ]
     return pd.DataFrame(
         {

@@ -8,7 +8,8 @@ strings: no DataFrame reaches the vectorizer. (A DataFrame handed to a ``TfidfVe
 is iterated over its column names: every row would silently be scored as the word "text".)
 
 The answer is ``{"predictions": [...]}`` shaped like the version's pyfunc output: labels
-(0 human / 1 AI, at the version's threshold) for models logged with the default ``predict``, or
+(0 human / 1 AI, each at the threshold ``/v1/predict`` applies to that text: its routed domain's,
+else the global one) for models logged with the default ``predict``, or
 ``[P(human), P(AI)]`` rows for models logged with ``pyfunc_predict_fn="predict_proba"``. A
 ``"params": {"predict_fn": "predict" | "predict_proba"}`` entry overrides it.
 """
@@ -129,8 +130,11 @@ def _from_inputs(inputs: Any, key: str) -> list[Any]:
     raise InvocationError(f"{key} must be a list of strings or an object of columns")
 
 
-def format_predictions(probabilities: list[float], threshold: float, predict_fn: str) -> list[Any]:
-    """The ``predictions`` list in the shape ``predict_fn`` gives with ``mlflow models serve``."""
+def format_predictions(
+    probabilities: list[float], thresholds: list[float], predict_fn: str
+) -> list[Any]:
+    """The ``predictions`` list in the shape ``predict_fn`` gives with ``mlflow models serve``
+    (``thresholds``: one per text; probabilities are never changed)."""
     if predict_fn == "predict_proba":
         return [[1.0 - p, p] for p in probabilities]
-    return [1 if p >= threshold else 0 for p in probabilities]
+    return [1 if p >= t else 0 for p, t in zip(probabilities, thresholds, strict=True)]

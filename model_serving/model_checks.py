@@ -1,6 +1,7 @@
 """Load-time checks of a model version, before it may be served.
 
-``build_loaded_model`` validates the version's tags (threshold in [0, 1]) and the pipeline
+``build_loaded_model`` validates the version's tags (threshold in [0, 1]; the per-domain
+``operating_thresholds``, when the version has them, well-formed) and the pipeline
 (binary classes with AI among them, ``predict_proba`` of the right shape, finite, summing to 1,
 the same for a text alone and in a batch), warms it up, and compiles it to the array scorer when
 that reproduces the pipeline's probabilities. Anything wrong raises ``ModelRejected`` with a
@@ -19,6 +20,7 @@ import numpy as np
 from model_monitoring.scope import ScopeChecker
 from model_registry import contract
 from model_registry.linear_scorer import MAX_ABS_DIFFERENCE, LinearTextScorer, compile_linear_scorer
+from model_registry.operating_thresholds import OperatingThresholds, version_thresholds
 from model_serving.errors import ModelRejected
 from model_serving.examples import CHECK_TEXTS
 from model_serving.explain import Explainer
@@ -44,7 +46,7 @@ def build_loaded_model(
     if len(classes) != 2 or contract.LABEL_AI not in classes:
         shown = [c.item() if hasattr(c, "item") else c for c in classes]
         raise ModelRejected(f"the model's classes are {shown}, expected [0, 1]")
-    threshold = _threshold(info.tags)
+    thresholds = _thresholds(info.tags)
     texts = list(CHECK_TEXTS)
     try:
         for _ in range(2):  # warm-up: first calls pay for lazy initialisation
@@ -75,7 +77,7 @@ def build_loaded_model(
     return LoadedModel(
         info=info,
         pipeline=pipeline,
-        threshold=threshold,
+        threshold=thresholds.threshold,
         metrics=metrics,  # type: ignore[arg-type]
         dataset_digest=info.tags.get(contract.VersionTag.DATASET_DIGEST),
         loaded_at=datetime.now(UTC),
@@ -84,6 +86,7 @@ def build_loaded_model(
         explainer=explainer,
         positive_column=classes.index(contract.LABEL_AI),
         scope=scope,
+        thresholds=thresholds,
         evaluation=artifacts.evaluation,
         scorer=scorer,
     )
@@ -130,15 +133,24 @@ def _checked_scorer(
     return scorer
 
 
-def _threshold(tags: dict[str, str]) -> float:
+def _thresholds(tags: dict[str, str]) -> OperatingThresholds:
+    """The version's per-domain thresholds, or (a version recorded before them) its one
+    ``threshold`` tag for every text."""
+    if contract.VersionTag.OPERATING_THRESHOLDS in tags:
+        try:
+            return version_thresholds(tags)
+        except ValueError as exc:
+            raise ModelRejected(
+                f"the {contract.VersionTag.OPERATING_THRESHOLDS} tag is unusable: {str(exc)[:200]}"
+            ) from exc
     raw = tags.get(contract.VersionTag.THRESHOLD)
     if raw is None:
         logger.warning("version has no %s tag; using %.2f", contract.VersionTag.THRESHOLD, 0.5)
-        return DEFAULT_THRESHOLD
+        return OperatingThresholds.global_only(DEFAULT_THRESHOLD)
     value = _float(raw)
     if value is None or not 0.0 <= value <= 1.0:
         raise ModelRejected(f"threshold tag {raw!r} is not a number in [0, 1]")
-    return value
+    return OperatingThresholds.global_only(value)
 
 
 def _float(value: str) -> float | None:

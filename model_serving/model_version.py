@@ -17,6 +17,7 @@ from model_monitoring.profile import ReferenceProfile
 from model_monitoring.scope import ScopeChecker, ScopeReference, ScopeVerdict
 from model_registry import contract
 from model_registry.linear_scorer import LinearTextScorer
+from model_registry.operating_thresholds import OperatingThresholds, RoutedThreshold
 from model_serving.explain import Explainer
 
 
@@ -68,6 +69,8 @@ class LoadedModel:
     positive_column: int
     #: Says whether a text is in the model's scope (built from the version's scope reference).
     scope: ScopeChecker
+    #: The global and per-domain thresholds (``threshold`` is the global one).
+    thresholds: OperatingThresholds
     evaluation: dict[str, Any] | None = None
     #: The pipeline compiled to arrays (``linear_scorer``), or ``None``: the pipeline scores.
     scorer: LinearTextScorer | None = None
@@ -90,9 +93,16 @@ class LoadedModel:
         """One scope verdict per text (see ``model_monitoring.scope``)."""
         return self.scope.assess(texts)
 
-    def label(self, probability: float) -> str:
+    def route(self, verdicts: list[ScopeVerdict]) -> list[RoutedThreshold]:
+        """The threshold of each text, picked from its scope verdict (its routed domain); the
+        one routing function of ``model_registry.operating_thresholds``."""
+        return self.thresholds.route_all(verdicts)
+
+    def label(self, probability: float, threshold: float | None = None) -> str:
+        """The model's label at ``threshold`` (the routed one), default the global threshold."""
+        cut = self.threshold if threshold is None else threshold
         return contract.LABEL_NAMES[
-            contract.LABEL_AI if probability >= self.threshold else contract.LABEL_HUMAN
+            contract.LABEL_AI if probability >= cut else contract.LABEL_HUMAN
         ]
 
 

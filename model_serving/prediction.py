@@ -77,6 +77,8 @@ def record_predictions(
 ) -> list[Prediction]:
     """Metrics, prediction log and the recent-id map for every scored text.
 
+    Each text is judged at the threshold its scope verdict routes it to (``LoadedModel.route``:
+    its nearest training domain's threshold, else the global one); the answer says which.
     Out of scope the answer's label is "uncertain"; the log and the feedback bookkeeping keep
     the model's own label (feedback says whether the model was right), with the scope verdict.
 
@@ -88,10 +90,11 @@ def record_predictions(
     version = model.version
     now = datetime.now(UTC).replace(tzinfo=None)
     out = []
-    for text, probability, scope in zip(
-        texts, result.probabilities.tolist(), result.scope, strict=True
+    routes = model.route(result.scope)
+    for text, probability, scope, routed in zip(
+        texts, result.probabilities.tolist(), result.scope, routes, strict=True
     ):
-        label = model.label(probability)
+        label = model.label(probability, routed.threshold)
         prediction_id = new_prediction_id()
         metrics.predictions.labels(label, version).inc()
         if not scope.in_scope:
@@ -118,7 +121,8 @@ def record_predictions(
             Prediction(
                 label=label if scope.in_scope else contract.VERDICT_UNCERTAIN,
                 probability_ai=probability,
-                threshold=model.threshold,
+                threshold=routed.threshold,
+                threshold_domain=routed.domain,
                 model_version=version,
                 prediction_id=prediction_id,
                 in_scope=scope.in_scope,

@@ -99,6 +99,7 @@ async def model_info(state: StateDep) -> ModelInfo:
         version=info.version,
         run_id=info.run_id,
         threshold=model.threshold,
+        operating_thresholds=model.thresholds.to_dict(),
         metrics=model.metrics,
         dataset_digest=model.dataset_digest,
         loaded_at=model.loaded_at,
@@ -189,11 +190,11 @@ async def invocations_route(
 ) -> InvocationsResponse:
     state.take_token("/invocations", client)
     values, predict_fn = invocations.parse_invocation(await request.body())
-    result, _ = await score_and_record(state, check_invocation_texts(state, values))
+    result, predictions = await score_and_record(state, check_invocation_texts(state, values))
     return InvocationsResponse(
         predictions=invocations.format_predictions(
             result.probabilities.tolist(),
-            result.model.threshold,
+            [prediction.threshold for prediction in predictions],
             predict_fn or result.model.pyfunc_predict_fn,
         )
     )

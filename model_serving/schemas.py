@@ -66,7 +66,16 @@ class Prediction(BaseModel):
         "text is out of the model's scope (see scope_reason; probability_ai is still the model's)."
     )
     probability_ai: float = Field(ge=0.0, le=1.0)
-    threshold: float
+    threshold: float = Field(
+        description="The threshold this text was judged at: AI when probability_ai >= threshold "
+        "(its routed domain's threshold, or the version's global one)."
+    )
+    threshold_domain: str | None = Field(
+        default=None,
+        description="The training domain whose threshold applied (the domain the text's style "
+        "is nearest to); null when the global, strictest threshold applied (out of scope, a "
+        "domain without a threshold of its own, or a version without per-domain thresholds).",
+    )
     model_version: str = Field(description="The model version that answered.")
     prediction_id: str
     in_scope: bool = Field(description="Whether the model can judge this text.")
@@ -110,7 +119,11 @@ class ModelInfo(BaseModel):
     alias: str
     version: str
     run_id: str
-    threshold: float
+    threshold: float = Field(description="The global (fallback, strictest) threshold.")
+    operating_thresholds: dict[str, Any] = Field(
+        description="The global and per-domain thresholds with their validation rates "
+        "(version tag operating_thresholds; only 'global' for versions recorded before it)."
+    )
     metrics: dict[str, float] = Field(description="Test metrics from the version's tags.")
     dataset_digest: str | None
     loaded_at: datetime

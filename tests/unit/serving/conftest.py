@@ -48,9 +48,11 @@ class FakeSource:
         *,
         scope_reference: Any = None,
         evaluation: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
     ) -> None:
         self.versions[version] = pipeline
         self.tags[version] = {"threshold": threshold, "test_f1": "0.9", "dataset_digest": "d1"}
+        self.tags[version].update(tags or {})
         self.scope[version] = scope_reference
         self.evaluations[version] = evaluation
         self.alias_target = version

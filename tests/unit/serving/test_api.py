@@ -182,6 +182,7 @@ def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[
         "label",
         "probability_ai",
         "threshold",
+        "threshold_domain",
         "model_version",
         "prediction_id",
         "in_scope",

@@ -91,6 +91,8 @@ class Prediction(_Lenient):
     threshold: float
     model_version: str
     prediction_id: str
+    #: The training domain whose threshold applied; ``None``: the global (strictest) one.
+    threshold_domain: str | None = None
     in_scope: bool = True
     scope_reason: str | None = None
     explanation: Explanation | None = None

@@ -90,7 +90,16 @@ def _render_verdict(prediction: Prediction) -> None:
     verdict_col, probability_col, threshold_col, version_col = st.columns(4)
     verdict_col.metric("Verdict", verdict)
     probability_col.metric("Probability AI", f"{prediction.probability_ai:.1%}")
-    threshold_col.metric("Threshold", f"{prediction.threshold:.1%}")
+    threshold_col.metric(
+        "Threshold",
+        f"{prediction.threshold:.1%}",
+        help=(
+            f"The threshold of texts like '{prediction.threshold_domain}' (the training genre "
+            "this text's style is nearest to)"
+            if prediction.threshold_domain
+            else "The global threshold, the strictest of all genres"
+        ),
+    )
     version_col.metric("Model version", prediction.model_version)
     st.progress(
         min(max(prediction.probability_ai, 0.0), 1.0),

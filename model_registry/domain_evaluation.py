@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from model_registry import contract
@@ -51,9 +52,9 @@ def threshold_for_fpr(human_scores: np.ndarray, target: float) -> float:
 
 
 def fpr_threshold(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
 ) -> tuple[float, dict[str, float]]:
@@ -81,16 +82,16 @@ def _rates(
 
 
 def select_operating_thresholds(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
 ) -> OperatingThresholds:
     """The global fallback (``fpr_threshold``) and each domain's own threshold, with the
     validation rates each achieves (a domain's on its own rows, the global one on all rows)."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
-    global_threshold, per_domain = fpr_threshold(y_arr, p_arr, d_arr, target, min_human)
+    global_threshold, per_domain = fpr_threshold(y, p, domains, target, min_human)
     human = y_arr == contract.LABEL_HUMAN
     fpr, tpr = _rates(y_arr, p_arr, global_threshold)
     own = {}
@@ -117,7 +118,7 @@ def select_operating_thresholds(
 
 
 def routing_by_domain(
-    domains: Sequence[str],
+    domains: ArrayLike,
     routed: Sequence[str | None],
     threshold_domains: Sequence[str | None],
 ) -> dict[str, dict[str, Any]]:
@@ -165,7 +166,7 @@ def _part(threshold: Thresholds, rows: np.ndarray) -> Thresholds:
 
 
 def by_domain(
-    y: Sequence[int], p: Sequence[float], domains: Sequence[str], threshold: Thresholds
+    y: ArrayLike, p: ArrayLike, domains: ArrayLike, threshold: Thresholds
 ) -> dict[str, dict[str, Any]]:
     """``group_metrics`` of every domain (``threshold``: one, or one per text)."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
@@ -178,10 +179,10 @@ def by_domain(
 
 
 def by_generator(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
-    generators: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
+    generators: ArrayLike,
     threshold: Thresholds,
 ) -> dict[str, dict[str, Any]]:
     """Per AI generator: its rows against the human rows of the domains it appears in."""

@@ -63,7 +63,8 @@ def test_each_domain_with_enough_humans_gets_its_own_threshold_meeting_the_targe
         assert own.val_tpr_ai == pytest.approx(np.mean(ai >= own.threshold), abs=1e-6)
     # The easy domain's humans are far from its AI texts: its threshold is much lower.
     assert chosen.domains["easy"].threshold < chosen.domains["strict"].threshold
-    assert chosen.domains["easy"].val_tpr_ai > chosen.domains["strict"].val_tpr_ai
+    easy_tpr, strict_tpr = chosen.domains["easy"].val_tpr_ai, chosen.domains["strict"].val_tpr_ai
+    assert easy_tpr is not None and strict_tpr is not None and easy_tpr > strict_tpr
 
 
 def test_the_global_fallback_is_todays_rule_the_strictest() -> None:

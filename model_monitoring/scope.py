@@ -20,6 +20,9 @@ keeps the defaults below equal to them):
    in turn left out of the reference (which also gives the share of a left-out domain called
    unlike: 0.5-11 %).
 
+The nearest domain of an in-scope text is also its route to a decision threshold
+(``ScopeVerdict.domain``, read by ``model_registry.operating_thresholds``).
+
 No downloads and no models: the checks read the first ``WINDOW_CHARS`` characters, a few bytes-
 level counts and one small numpy product per text, ~34 microseconds of CPU per text with a
 reference (measured), since serving runs them on every request.

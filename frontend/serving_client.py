@@ -133,11 +133,35 @@ class LeaveOneDomainOut(_Lenient):
     worst_domain: str | None = None
 
 
+class DomainThresholdInfo(_Lenient):
+    """One genre's own decision threshold and what it achieved on validation."""
+
+    threshold: float | None = None
+    val_fpr_human: float | None = None
+    val_tpr_ai: float | None = None
+
+
+class OperatingThresholdsInfo(_Lenient):
+    """The version's global threshold and the per-genre ones (texts routed by style)."""
+
+    domains: dict[str, DomainThresholdInfo] = Field(default_factory=dict)
+
+
+class Routing(_Lenient):
+    """How often a genre's test texts were routed to its own threshold."""
+
+    accuracy: float | None = None
+    global_share: float | None = None
+
+
 class Evaluation(_Lenient):
     """Per-domain / per-generator evaluation of the served version (``GET /v1/model``)."""
 
     threshold: float | None = None
     fpr_target: float | None = None
+    #: Absent for versions evaluated at one global threshold.
+    operating_thresholds: OperatingThresholdsInfo | None = None
+    routing: dict[str, Routing] = Field(default_factory=dict)
     domains: dict[str, DomainScores] = Field(default_factory=dict)
     generators: dict[str, DomainScores] = Field(default_factory=dict)
     leave_one_domain_out: LeaveOneDomainOut | None = None

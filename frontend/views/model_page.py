@@ -90,13 +90,23 @@ def _render_evaluation(evaluation: Evaluation | None) -> None:
         if evaluation.threshold is not None
         else "at the served threshold"
     )
+    if evaluation.operating_thresholds is not None:
+        fallback = (
+            f" (global threshold {evaluation.threshold:.1%})"
+            if evaluation.threshold is not None
+            else ""
+        )
+        at = (
+            "each text at the threshold of the genre its style is nearest to, or the global, "
+            f"strictest one when it has none{fallback}"
+        )
     target = (
         f" (chosen to keep the share of humans called AI at or below {evaluation.fpr_target:.1%})"
         if evaluation.fpr_target is not None
         else ""
     )
     st.markdown(f"Frozen test split, {at}{target}:")
-    st.table(_domain_frame(evaluation.domains))
+    st.table(_domain_frame(evaluation.domains, evaluation))
     lodo = evaluation.leave_one_domain_out
     if lodo is not None and lodo.domains:
         summary = []
@@ -134,8 +144,20 @@ def _render_evaluation(evaluation: Evaluation | None) -> None:
         )
 
 
-def _domain_frame(domains: dict[str, DomainScores]) -> pd.DataFrame:
+def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> pd.DataFrame:
     scores = list(domains.values())
+    own = evaluation.operating_thresholds.domains if evaluation.operating_thresholds else {}
+    routed: dict[str, list[str | float | None]] = {}
+    if evaluation.operating_thresholds is not None:
+        routed = {
+            "own threshold": [
+                _percent(own[d].threshold) if d in own else "global" for d in domains
+            ],
+            "routed to its genre": [
+                _percent(evaluation.routing[d].accuracy) if d in evaluation.routing else "n/a"
+                for d in domains
+            ],
+        }
     return pd.DataFrame(
         {
             "domain": list(domains),
@@ -146,6 +168,7 @@ def _domain_frame(domains: dict[str, DomainScores]) -> pd.DataFrame:
             "humans called AI": [_percent(s.fpr_human) for s in scores],
             "AI detected": [_percent(s.tpr_ai) for s in scores],
             "Brier": [_round(s.brier) for s in scores],
+            **routed,
         }
     )
 

@@ -128,3 +128,31 @@ def test_the_page_words_every_scope_reason_of_the_contract() -> None:
 
     assert set(SCOPE_REASONS) == set(ScopeReason.ALL)
     assert VERDICT_UNCERTAIN == CONTRACT_UNCERTAIN
+
+
+def test_model_tab_shows_each_genres_threshold_and_routing(
+    page: Callable[[], AppTest], fake: FakeServing
+) -> None:
+    fake.evaluation = {
+        **SAMPLE_EVALUATION,
+        "operating_thresholds": {
+            "format_version": 1,
+            "global": {"threshold": 0.73},
+            "domains": {"news": {"threshold": 0.61, "val_fpr_human": 0.01, "val_tpr_ai": 0.9}},
+        },
+        "routing": {
+            "news": {"n": 238, "accuracy": 0.25, "global_share": 0.4},
+            "student_essay": {"n": 1780, "accuracy": 0.6, "global_share": 0.1},
+        },
+    }
+    at = page().run()
+
+    assert not at.exception
+    by_domain = next(
+        t for t in _model_tab_tables(at) if "domain" in t.columns and "F1" in t.columns
+    ).set_index("domain")
+    assert by_domain.loc["news", "own threshold"] == "61.0%"
+    assert by_domain.loc["student_essay", "own threshold"] == "global"
+    assert by_domain.loc["news", "routed to its genre"] == "25.0%"
+    text = "\n".join(m.value for m in at.tabs[2].markdown)
+    assert "genre its style is nearest to" in text and "global threshold 73.0%" in text

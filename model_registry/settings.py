@@ -28,6 +28,8 @@ ALL_CANDIDATES = (
     "style_lr",
     "word_style_lr",
     "word_style_stack",
+    "lm_lr",
+    "word_style_lm_stack",
 )
 
 

@@ -154,7 +154,14 @@ def fit_tables(
     for label, (keys, counts) in enumerate(per_class):
         table[np.searchsorted(all_keys, keys), label] = counts
     kept = table.sum(axis=1) >= min_count
-    return BigramTables(unigram, context, followers, all_keys[kept], table[kept].astype(np.int32))
+    # Counts stored as int32 (half the artifact); arithmetic on them is float64.
+    return BigramTables(
+        unigram.astype(np.int32),
+        context.astype(np.int32),
+        followers.astype(np.int32),
+        all_keys[kept],
+        table[kept].astype(np.int32),
+    )
 
 
 def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
@@ -162,7 +169,7 @@ def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
     n_ids = tables.n_ids
     previous = np.where(encoded.previous >= n_ids, UNKNOWN, encoded.previous)
     current = np.where(encoded.current >= n_ids, UNKNOWN, encoded.current)
-    totals = tables.unigram.sum(axis=0)
+    totals = tables.unigram.sum(axis=0, dtype=np.float64)
     p_unigram = (tables.unigram[current] + 1.0) / (totals + n_ids)
     keys = previous * n_ids + current
     where = np.minimum(np.searchsorted(tables.keys, keys), max(len(tables.keys) - 1, 0))
@@ -170,7 +177,7 @@ def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
     if len(tables.keys):
         found = tables.keys[where] == keys
         pair[found] = tables.counts[where[found]]
-    seen_after = tables.followers[previous]
+    seen_after = tables.followers[previous].astype(np.float64)
     denominator = tables.context[previous] + seen_after
     p_bigram = np.where(
         denominator > 0, (pair + seen_after * p_unigram) / np.maximum(denominator, 1.0), p_unigram

@@ -76,7 +76,8 @@ class Encoded:
         """Positions of the given texts, as one index array."""
         lengths = self.starts[rows + 1] - self.starts[rows]
         offsets = np.repeat(self.starts[rows] - np.cumsum(lengths) + lengths, lengths)
-        return np.arange(int(lengths.sum()), dtype=np.int64) + offsets
+        positions: np.ndarray = np.arange(int(lengths.sum()), dtype=np.int64) + offsets
+        return positions
 
 
 class _Ids(dict[str, int]):

@@ -98,7 +98,9 @@ def build_index(texts: Sequence[str]) -> dict[str, int]:
 
 
 def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
-    lookup = _Ids(index).__getitem__
+    """``texts`` as token ids (``UNKNOWN`` for a token not in ``index``; pass an ``_Ids`` to
+    avoid copying a large index on every call)."""
+    lookup = (index if isinstance(index, _Ids) else _Ids(index)).__getitem__
     ids: list[int] = []
     lengths = np.empty(len(texts), dtype=np.int64)
     for row, text in enumerate(texts):
@@ -128,6 +130,7 @@ class BigramTables:
     followers: np.ndarray  # (n_ids, 2) how many distinct ids follow each id
     keys: np.ndarray  # sorted bigram keys previous * n_ids + current (min_count or more)
     counts: np.ndarray  # (len(keys), 2)
+    totals: np.ndarray  # (2,) predicted tokens per class
 
     @property
     def n_ids(self) -> int:
@@ -162,6 +165,7 @@ def fit_tables(
         followers.astype(np.int32),
         all_keys[kept],
         table[kept].astype(np.int32),
+        unigram.sum(axis=0),
     )
 
 
@@ -170,8 +174,7 @@ def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
     n_ids = tables.n_ids
     previous = np.where(encoded.previous >= n_ids, UNKNOWN, encoded.previous)
     current = np.where(encoded.current >= n_ids, UNKNOWN, encoded.current)
-    totals = tables.unigram.sum(axis=0, dtype=np.float64)
-    p_unigram = (tables.unigram[current] + 1.0) / (totals + n_ids)
+    p_unigram = (tables.unigram[current] + 1.0) / (tables.totals + n_ids)
     keys = previous * n_ids + current
     where = np.minimum(np.searchsorted(tables.keys, keys), max(len(tables.keys) - 1, 0))
     pair = np.zeros((len(keys), 2), dtype=np.float64)
@@ -288,8 +291,9 @@ class LanguageModelFeatures(TransformerMixin, BaseEstimator):
         return self._standardise(raw)
 
     def _keep(self, index: dict[str, int], tables: BigramTables, raw: np.ndarray) -> None:
-        # Plain str -> int (no numpy scalars in the pickled vocabulary).
-        self.vocabulary_ = {token: int(i) for token, i in index.items()}
+        # Plain str -> int (no numpy scalars in the pickled vocabulary); kept as the lookup
+        # ``encode`` uses, so no call copies it.
+        self.vocabulary_ = _Ids({token: int(i) for token, i in index.items()})
         self.tables_ = tables
         self.mean_ = raw.mean(axis=0)
         spread = raw.std(axis=0)

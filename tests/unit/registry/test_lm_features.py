@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import cloudpickle
 import numpy as np
@@ -139,3 +141,25 @@ def test_the_lm_candidate_pipeline_compiles_to_the_same_probabilities() -> None:
     names = pipeline[:-1].get_feature_names_out()
     assert len(names) == len(pipeline[-1].coef_[0])
     assert sum(str(name).startswith("lm__lm:") for name in names) == len(feature_names())
+
+
+def test_the_pickled_block_loads_and_scores_without_this_package() -> None:
+    """The model artifact carries the block's code: unpickling needs no ``model_registry``."""
+    texts, labels = _corpus()
+    block = LanguageModelFeatures().fit(texts, labels)
+    cloudpickle.register_pickle_by_value(lm_features)
+    try:
+        payload = cloudpickle.dumps(block)
+    finally:
+        cloudpickle.unregister_pickle_by_value(lm_features)
+    script = (
+        "import sys, pickle\n"
+        "sys.modules['model_registry'] = None  # any import of the package fails\n"
+        "block = pickle.loads(sys.stdin.buffer.read())\n"
+        "print(block.transform(['A short text to score.']).toarray().sum())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], input=payload, capture_output=True, check=True, timeout=60
+    )
+    expected = block.transform(["A short text to score."]).toarray().sum()
+    assert math.isclose(float(done.stdout), float(expected), rel_tol=1e-6)

@@ -55,10 +55,6 @@ def feature_names() -> list[str]:
     return [*names, "human_rare_share", "human_unseen_share", "log_tokens"]
 
 
-def tokenize(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
 @dataclass(frozen=True)
 class Encoded:
     """Texts as token ids: position ``i`` predicts ``current[i]`` after ``previous[i]``; the

@@ -11,12 +11,18 @@ style_lr               style profile (``style_features``)          LogisticRegre
 word_style_lr          word TF-IDF + style profile                 LogisticRegression
 word_style_stack       word TF-IDF + style profile                 one LR per block, log-odds
                                                                    summed (``ensemble``)
+lm_lr                  n-gram LM likelihood profile                LogisticRegression
+word_style_lm_stack    word TF-IDF + style + LM likelihood         word LR + one LR on style
+                                                                   and LM, log-odds summed
 =====================  ==========================================  =========================
 
 The first four are the baselines; the style candidates aim at genres nobody trained on (function
 words, punctuation, sentence-length spread, word rarity describe *how* a text is written, which
-carries over between genres better than *what* it is about). The champion is chosen by the
-leave-one-domain-out estimate (``registration.choose_best``), not by in-domain F1.
+carries over between genres better than *what* it is about). The LM candidates add how likely
+each token is under a human and under an AI n-gram language model fitted on the training split
+(``lm_features``, a supervised block: cross-fitted on train, refitted per fold in the
+leave-one-domain-out estimate). The champion is chosen by the leave-one-domain-out estimate
+(``registration.choose_best``), not by in-domain F1.
 
 Every pipeline is ``TextColumn -> features -> clf``. Explanations (serving): with
 ``x = pipeline[:-1].transform([text])`` (sparse, one row) and
@@ -43,7 +49,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.naive_bayes import ComplementNB
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from model_registry import lm_features
 from model_registry.ensemble import TwoBlockLogitSum
+from model_registry.lm_features import LanguageModelFeatures
 from model_registry.style_features import StyleFeatures, feature_names
 from model_registry.text_input import TextColumn
 
@@ -78,11 +86,19 @@ def style_features() -> StyleFeatures:
     return StyleFeatures()
 
 
+def lm_likelihood_features() -> LanguageModelFeatures:
+    return LanguageModelFeatures()
+
+
 FEATURE_FACTORIES: dict[str, Callable[[], BaseEstimator]] = {
     "word": word_features,
     "char": char_features,
     "style": style_features,
+    "lm": lm_likelihood_features,
 }
+#: Blocks fitted on the labels: training passes them ``y``; the leave-one-domain-out estimate
+#: refits them per left-out domain (``training._FeatureCache.lodo_refit``).
+SUPERVISED_FEATURES = frozenset({"lm"})
 
 
 def _logistic_regression(params: dict[str, Any], seed: int) -> LogisticRegression:
@@ -101,6 +117,11 @@ def _word_style_stack(params: dict[str, Any], seed: int) -> TwoBlockLogitSum:
     return TwoBlockLogitSum(
         C=params["C"], tail_C=1.0, tail_width=len(feature_names()), random_state=seed
     )
+
+
+def _word_style_lm_stack(params: dict[str, Any], seed: int) -> TwoBlockLogitSum:
+    tail = len(feature_names()) + len(lm_features.feature_names())
+    return TwoBlockLogitSum(C=params["C"], tail_C=1.0, tail_width=tail, random_state=seed)
 
 
 def _complement_nb(params: dict[str, Any], seed: int) -> ComplementNB:
@@ -181,6 +202,23 @@ CANDIDATES: dict[str, CandidateSpec] = {
             _suggest_lr,
             {"C": 30.0},
             "word TF-IDF LR + style-profile LR, log-odds summed, calibrated (one linear model)",
+        ),
+        CandidateSpec(
+            "lm_lr",
+            ("lm",),
+            _logistic_regression,
+            _suggest_style_lr,
+            {"C": 1.0},
+            "human-vs-AI n-gram language-model likelihood profile + logistic regression",
+        ),
+        CandidateSpec(
+            "word_style_lm_stack",
+            ("word", "style", "lm"),
+            _word_style_lm_stack,
+            _suggest_lr,
+            {"C": 30.0},
+            "word TF-IDF LR + LR on style profile and n-gram LM likelihoods, log-odds summed, "
+            "calibrated (one linear model)",
         ),
     )
 }

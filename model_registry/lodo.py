@@ -12,6 +12,9 @@ fitted on the whole training split: they saw the left-out domain's texts (vocabu
 style profile's word ranks and scaling) but never its labels. That unsupervised part is shared,
 which keeps the estimate to seconds per domain; a fully refitted run (extractors too) of the word
 candidate differed by at most 0.023 ROC-AUC per domain (bench/results/train_lodo.json).
+Supervised feature blocks (the language-model likelihood block, ``lm_features``, fitted on the
+labels) are the exception: ``refit_parts(keep_train)`` returns the three matrices with those
+blocks refitted on the kept training rows only, so no label of the left-out domain reaches them.
 """
 
 from __future__ import annotations
@@ -36,12 +39,15 @@ def leave_one_domain_out(
     *,
     fpr_target: float,
     min_human: int,
+    refit_parts: Callable[[np.ndarray], Sequence[Any]] | None = None,
 ) -> dict[str, Any] | None:
-    """``parts`` = (X, y, domains) of train, validation, test; ``fit(X, y)`` -> fitted classifier.
+    """``parts`` = (X, y, domains) of train, validation, test; ``fit(X, y)`` -> fitted classifier;
+    ``refit_parts(keep_train)``, when given: the (train, validation, test) matrices to use when
+    only the training rows ``keep_train`` may be learned from.
 
     Returns the contract's ``leave_one_domain_out`` block, or None with fewer than two domains.
     """
-    (x_train, y_train, d_train), (x_val, y_val, d_val) = parts[0], parts[1]
+    (_, y_train, d_train), (_, y_val, d_val) = parts[0], parts[1]
     domains = sorted(set().union(*(set(np.asarray(d).tolist()) for _, _, d in parts)))
     if len(domains) < 2:
         return None
@@ -50,10 +56,15 @@ def leave_one_domain_out(
         keep_train, keep_val = d_train != domain, d_val != domain
         if len(set(y_train[keep_train].tolist())) < 2 or not keep_val.any():
             continue
-        classifier = fit(x_train[keep_train], y_train[keep_train])
-        p_val = classifier.predict_proba(x_val[keep_val])[:, 1]
+        fold_parts = list(parts)
+        if refit_parts is not None:
+            refitted = refit_parts(keep_train)
+            fold_parts = [(x, y, d) for x, (_, y, d) in zip(refitted, parts, strict=True)]
+        fold_train, fold_val = fold_parts[0][0], fold_parts[1][0]
+        classifier = fit(fold_train[keep_train], y_train[keep_train])
+        p_val = classifier.predict_proba(fold_val[keep_val])[:, 1]
         threshold, _ = fpr_threshold(y_val[keep_val], p_val, d_val[keep_val], fpr_target, min_human)
-        held_x = sp.vstack([x[d == domain] for x, _, d in parts], format="csr")
+        held_x = sp.vstack([x[d == domain] for x, _, d in fold_parts], format="csr")
         held_y = np.concatenate([y[d == domain] for _, y, d in parts])
         p = classifier.predict_proba(held_x)[:, 1]
         predicted = p >= threshold

@@ -33,7 +33,13 @@ import scipy.sparse as sp
 from model_monitoring.scope import ScopeReference, ScopeVerdict
 from model_registry import contract
 from model_registry.behaviour import BehaviourResult, run_behaviour_tests
-from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, CandidateSpec, build_pipeline
+from model_registry.candidates import (
+    CANDIDATES,
+    FEATURE_FACTORIES,
+    SUPERVISED_FEATURES,
+    CandidateSpec,
+    build_pipeline,
+)
 from model_registry.data import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.domain_evaluation import (
     by_domain,
@@ -52,6 +58,7 @@ from model_registry.evaluation import (
     evaluation_figures,
     tune_threshold,
 )
+from model_registry.lm_features import Encoded, refit_profiles
 from model_registry.lodo import leave_one_domain_out
 from model_registry.operating_thresholds import OperatingThresholds
 from model_registry.settings import RegistrySettings
@@ -127,6 +134,7 @@ class _FeatureCache:
     def __init__(self, splits: Splits) -> None:
         self.splits = splits
         self._features: dict[str, _Features] = {}
+        self._encoded: dict[str, list[Encoded]] = {}
         self._scope: tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]] | None = None
 
     def scope(self) -> tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]]:
@@ -149,7 +157,10 @@ class _FeatureCache:
         if name not in self._features:
             start = time.perf_counter()
             vectorizer = FEATURE_FACTORIES[name]()
-            train = vectorizer.fit_transform(self.splits.train[TEXT_COLUMN].tolist())
+            # Labels reach only supervised blocks (``lm``); TF-IDF and style ignore them.
+            train = vectorizer.fit_transform(
+                self.splits.train[TEXT_COLUMN].tolist(), self.splits.train[LABEL_COLUMN].to_numpy()
+            )
             validation = vectorizer.transform(self.splits.validation[TEXT_COLUMN].tolist())
             test = vectorizer.transform(self.splits.test[TEXT_COLUMN].tolist())
             seconds = time.perf_counter() - start
@@ -169,6 +180,30 @@ class _FeatureCache:
         vectorizers = {name: b.vectorizer for name, b in zip(spec.features, blocks, strict=True)}
         seconds = sum(b.seconds for b in blocks)
         return stack("train"), stack("validation"), stack("test"), vectorizers, seconds
+
+    def lodo_refit(self, spec: CandidateSpec) -> Callable[[np.ndarray], list[sp.csr_matrix]] | None:
+        """For a candidate with a supervised block: (train, validation, test) matrices with that
+        block refitted on the kept training rows (``lodo.leave_one_domain_out``); else None."""
+        if not SUPERVISED_FEATURES & set(spec.features):
+            return None
+
+        def refit(keep_train: np.ndarray) -> list[sp.csr_matrix]:
+            columns = [self._fold_block(name, keep_train) for name in spec.features]
+            return [sp.hstack(list(part), format="csr") for part in zip(*columns, strict=True)]
+
+        return refit
+
+    def _fold_block(self, name: str, keep_train: np.ndarray) -> list[sp.csr_matrix]:
+        block = self.get(name)
+        if name not in SUPERVISED_FEATURES:
+            return [block.train, block.validation, block.test]
+        if name not in self._encoded:
+            self._encoded[name] = [
+                block.vectorizer.encode(part[TEXT_COLUMN].tolist())
+                for part in (self.splits.train, self.splits.validation, self.splits.test)
+            ]
+        labels = self.splits.train[LABEL_COLUMN].to_numpy()
+        return refit_profiles(block.vectorizer, self._encoded[name], labels, keep_train)
 
 
 def train_candidates(
@@ -267,6 +302,7 @@ def _train_one(
             ],
             fpr_target=settings.fpr_target,
             min_human=settings.threshold_min_human,
+            refit_parts=cache.lodo_refit(spec),
         )
     lodo_seconds = time.perf_counter() - started
     test_domains = by_domain(y_test, p_test, d_test, t_test)
@@ -520,9 +556,9 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int]:
     import mlflow
     from mlflow.models import infer_signature
 
-    from model_registry import ensemble, style_features, text_input
+    from model_registry import ensemble, lm_features, style_features, text_input
 
-    for module in (text_input, style_features, ensemble):
+    for module in (text_input, style_features, lm_features, ensemble):
         cloudpickle.register_pickle_by_value(module)
     examples = splits.test[TEXT_COLUMN].head(2).str.slice(0, INPUT_EXAMPLE_CHARS).tolist()
     input_example = pd.DataFrame({TEXT_COLUMN: examples})

@@ -175,3 +175,31 @@ def test_champion_choice_uses_the_unseen_genre_estimate_not_in_domain_f1() -> No
     # A candidate that failed its behaviour tests is not chosen while another passed.
     failed = result("failed", 0.99, 0.99, 0.99, passed=False)
     assert choose_best([failed, general]).name == "general"
+
+
+def test_leave_one_domain_out_scores_with_the_matrices_refitted_without_the_domain() -> None:
+    """A supervised feature block is refitted per fold: the fold's matrices are the ones used."""
+    rng = np.random.default_rng(4)
+
+    def part(n: int) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        y = np.tile([0, 1], n // 2)
+        return sp.csr_matrix(rng.normal(size=(n, 2))), y, np.array(["a", "a", "b", "b"] * (n // 4))
+
+    parts = [part(200), part(60), part(60)]
+    masks: list[np.ndarray] = []
+
+    def refit_parts(keep_train: np.ndarray) -> list[sp.csr_matrix]:
+        masks.append(keep_train.copy())
+        # Features that separate the labels perfectly: only usable if these matrices are used.
+        return [sp.csr_matrix(np.column_stack([y, 1 - y]).astype(float)) for _, y, _ in parts]
+
+    def fit(x: sp.csr_matrix, y: np.ndarray) -> LogisticRegression:
+        return LogisticRegression().fit(x, y)
+
+    without = leave_one_domain_out(fit, parts, fpr_target=0.05, min_human=10)
+    block = leave_one_domain_out(fit, parts, fpr_target=0.05, min_human=10, refit_parts=refit_parts)
+    assert without is not None and block is not None
+    assert without["worst_roc_auc"] < 0.8  # noise features
+    assert block["worst_roc_auc"] == 1.0
+    left_out = parts[0][2]
+    assert [set(left_out[~mask].tolist()) for mask in masks] == [{"a"}, {"b"}]

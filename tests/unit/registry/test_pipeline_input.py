@@ -22,7 +22,8 @@ def data() -> pd.DataFrame:
 def test_every_candidate_scores_texts_from_any_container(name: str, data: pd.DataFrame) -> None:
     spec = CANDIDATES[name]
     texts, labels = data["text"].tolist(), data["generated"].to_numpy()
-    features = {f: FEATURE_FACTORIES[f]().fit(texts) for f in spec.features}
+    # Labels as training passes them (only the supervised LM block reads them).
+    features = {f: FEATURE_FACTORIES[f]().fit(texts, labels) for f in spec.features}
     pipeline = build_pipeline(features, spec, spec.make_classifier(spec.default_params, 0))
     pipeline.fit(texts, labels)  # refits the extractors too; fine for this test
     expected = pipeline.predict_proba(texts[:5])[:, 1]

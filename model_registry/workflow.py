@@ -469,10 +469,10 @@ def failed_runs_marked(
     try:
         yield parent_id
     except BaseException:
-        close_open_runs(parent_id)
         retry_while_unreachable(
             lambda: fail_runs(parent_id), settings, "mark the MLflow runs FAILED", progress
         )
+        close_open_runs(parent_id)
         raise
     mlflow.end_run("FINISHED")
 

@@ -151,11 +151,7 @@ def validated_data(
     settings: RegistrySettings, data: pd.DataFrame | str | Path | None
 ) -> tuple[pd.DataFrame, ValidationReport]:
     """Load (when needed) and validate; raise ``DataValidationError`` on unusable data."""
-    if isinstance(data, pd.DataFrame):
-        frame = data
-    else:
-        paths = str(data).split(",") if data else settings.data_path
-        frame = load_corpus([p for p in paths if str(p).strip()])
+    frame = load_dataset(settings, data, None)
     report = validate(
         frame,
         min_chars=settings.min_text_chars,

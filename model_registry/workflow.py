@@ -186,7 +186,7 @@ def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """About ``n`` rows, as class-balanced as the data allows, every domain kept in proportion
     within each class; deterministic for ``seed``."""
     per_class = n // 2
-    parts = []
+    parts: list[pd.DataFrame] = []
     for _, rows in df.groupby(LABEL_COLUMN):
         share = min(1.0, per_class / len(rows))
         parts.extend(
@@ -496,7 +496,8 @@ def fail_runs(parent_id: str) -> list[str]:
 
     client = MlflowClient()
     experiment = client.get_run(parent_id).info.experiment_id
-    changed, pending = [], [parent_id]
+    changed: list[str] = []
+    pending = [parent_id]
     while pending:
         run_id = pending.pop()
         if client.get_run(run_id).info.status == "RUNNING":

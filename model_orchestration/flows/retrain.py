@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, State
+from prefect.states import Completed
 
 from model_orchestration.flows.common import (
     T,
@@ -161,7 +161,9 @@ def retrain(
 
     if feedback.added and data is not None:
         digest = io(store_training_set)(registry.dataset_store, data)
-    outcome: TrainOutcome = train(dataset_digest=digest, trials=trials, return_state=True).result()
+    outcome = train(dataset_digest=digest, trials=trials, return_state=True).result()
+    if not isinstance(outcome, TrainOutcome):
+        raise TypeError(f"train returned {type(outcome).__name__}, not a TrainOutcome")
     message = (
         f"retrain ({reason}; +{feedback.added} feedback rows, {feedback.rejected} rejected): "
         f"{outcome.message()}"

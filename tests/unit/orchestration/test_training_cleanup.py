@@ -61,7 +61,10 @@ def registry_state(model_name: str) -> dict[str, Any]:
     runs = client.search_runs([experiment.experiment_id]) if experiment else []
     return {
         "versions": sorted(str(v.version) for v in versions),
-        "aliases": dict(client.get_registered_model(model_name).aliases),
+        "aliases": {
+            alias: str(version)
+            for alias, version in client.get_registered_model(model_name).aliases.items()
+        },
         "running": [r.info.run_name for r in runs if r.info.status == "RUNNING"],
         "runs": len(runs),
     }

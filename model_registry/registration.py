@@ -111,22 +111,15 @@ def version_tags(result: CandidateResult, context: TrainingContext) -> dict[str,
     return tags
 
 
-def record_model_sha256(client: Any, model_name: str, version: str) -> str:
-    """Tag the version with the SHA-256 of its serialized model, as stored in the registry.
+def record_model_sha256(client: Any, model_name: str, version: str, digest: str) -> str:
+    """Tag the version with ``digest``, the SHA-256 of its serialized model as stored (hashed by
+    ``training`` from the download it reloads to check the model, not downloaded again here).
 
     The model is a cloudpickle: loading it runs code. Serving recomputes this hash on what it
     downloads and refuses a version that does not match, so whoever can write an artifact but not
     this tag cannot make serving run their code."""
-    import tempfile
-    from pathlib import Path
-
-    import mlflow
-
-    with tempfile.TemporaryDirectory(prefix="registry-model-") as tmp:
-        local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{model_name}/{version}", dst_path=tmp
-        )
-        digest = contract.model_artifact_sha256(Path(local))
+    if len(digest) != 64:
+        raise ValueError(f"no model SHA-256 for {model_name} version {version}")
     client.set_model_version_tag(model_name, version, contract.VersionTag.MODEL_SHA256, digest)
     return digest
 
@@ -146,7 +139,7 @@ def register_best(
     version = str(mlflow.register_model(best.model_uri, model_name).version)
     for key, value in version_tags(best, context).items():
         client.set_model_version_tag(model_name, version, key, value)
-    record_model_sha256(client, model_name, version)
+    record_model_sha256(client, model_name, version, best.model_sha256)
     client.set_registered_model_alias(model_name, contract.CHALLENGER_ALIAS, version)
     log.info("registered %s version %s (%s) as challenger", model_name, version, best.name)
     return RegisteredCandidate(version=version, result=best)

@@ -96,6 +96,9 @@ class RegistrySettings(BaseSettings):
     #: ``train`` refuses data with more rejected rows than this share (they are left out and
     #: counted in the validation report logged with the run otherwise).
     max_rejected_share: float = Field(default=0.05, ge=0.0, le=1.0)
+    #: After a failed training, how long the clean-up (mark the MLflow runs FAILED, delete a
+    #: half-registered version, put the aliases back) waits for MLflow to answer again.
+    cleanup_timeout_seconds: float = Field(default=60.0, ge=0.0, le=3600.0)
 
     @field_validator("data_path", mode="before")
     @classmethod

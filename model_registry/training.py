@@ -93,6 +93,8 @@ class CandidateResult:
     pipeline: Any = field(default=None, repr=False)
     #: The global and per-domain thresholds (version tag ``operating_thresholds``).
     operating_thresholds: OperatingThresholds | None = None
+    #: SHA-256 of the serialized model as stored (hashed from the reload check's download).
+    model_sha256: str = ""
 
     @property
     def test_f1(self) -> float:
@@ -360,7 +362,7 @@ def _train_one(
 
     _log_reference_profile(splits, p_val, threshold)
     mlflow.log_text(scope_reference.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
-    model_uri, log_seconds, load_seconds, size = _log_model(pipeline, splits)
+    model_uri, log_seconds, load_seconds, size, sha256 = _log_model(pipeline, splits)
     mlflow.log_metrics(
         {
             "log_model_seconds": log_seconds,
@@ -384,6 +386,7 @@ def _train_one(
         model_size_bytes=size,
         evaluation=evaluation,
         lodo_seconds=lodo_seconds,
+        model_sha256=sha256,
         pipeline=pipeline,
         operating_thresholds=operating,
     )
@@ -550,8 +553,13 @@ def pip_requirements() -> list[str]:
     ]
 
 
-def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int]:
-    """Log the pipeline (cloudpickle), reload it, check it predicts the same; return timings."""
+def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int, str]:
+    """Log the pipeline (cloudpickle), reload it, check it predicts the same; return the URI,
+    timings, size and the SHA-256 of the stored model (hashed from that one download, which
+    registration records on the version)."""
+    import tempfile
+    from pathlib import Path
+
     import cloudpickle
     import mlflow
     from mlflow.models import infer_signature
@@ -578,15 +586,13 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int]:
     log_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
-    loaded = mlflow.sklearn.load_model(info.model_uri)
+    with tempfile.TemporaryDirectory(prefix="registry-model-") as tmp:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=tmp)
+        sha256 = contract.model_artifact_sha256(Path(local))
+        loaded = mlflow.sklearn.load_model(local)
     load_seconds = time.perf_counter() - start
     check = splits.test[TEXT_COLUMN].head(20).tolist()
     if not np.allclose(loaded.predict_proba(check), pipeline.predict_proba(check)):
         raise RuntimeError(f"reloaded model {info.model_uri} predicts differently")
     log.info("logged model in %.1fs (%d bytes), reloaded in %.1fs", log_seconds, size, load_seconds)
-    return (
-        info.model_uri,
-        log_seconds,
-        load_seconds,
-        size,
-    )
+    return (info.model_uri, log_seconds, load_seconds, size, sha256)

@@ -13,9 +13,8 @@ import pandas as pd
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from model_orchestration.flows.dataset_slot import compare_and_set_latest
 from model_orchestration.settings import OrchestrationSettings
-from model_registry.datasets import DatasetStore
+from model_registry import workflow
 from model_registry.errors import ChallengerRejected, DataValidationError
 from model_registry.settings import RegistrySettings
 
@@ -56,16 +55,7 @@ def registry_settings(**overrides: Any) -> RegistrySettings:
 
 
 @task(cache_policy=NO_CACHE)
-def latest_digest(store_uri: str) -> str | None:
-    """The version ``LATEST`` names now (None on an empty store)."""
-    return DatasetStore.from_uri(store_uri).latest()
-
-
-@task(cache_policy=NO_CACHE)
 def store_as_latest(store_uri: str, rows: pd.DataFrame, expected: str | None) -> str:
-    """Store validated rows under their digest and make that version ``LATEST``, provided
-    ``LATEST`` still names ``expected`` (the version this run started from)."""
-    store = DatasetStore.from_uri(store_uri)
-    digest = store.put(rows)
-    compare_and_set_latest(store, expected, digest)
-    return digest
+    """``model_registry.workflow.store_as_latest`` on the store at ``store_uri`` (ingest's
+    commit: the same compare-and-set as a training's)."""
+    return workflow.store_as_latest(RegistrySettings(dataset_store=store_uri), rows, expected)

@@ -15,9 +15,10 @@ called inside another one (``retrain`` -> ``train``) reuses the slot its caller 
 longer than ``ORCHESTRATION_DATASET_SLOT_TIMEOUT_SECONDS`` fails the run (the schedule or the
 alert's retry starts it again).
 
-The slot serialises the flows; :func:`compare_and_set_latest` additionally refuses to move
-``LATEST`` when it no longer names the version the flow started from (a writer outside the slot,
-such as ``python -m model_registry train`` run by hand), instead of silently dropping its rows.
+The slot serialises the flows; ``compare_and_set_latest`` (``model_registry.workflow``, used by
+every writer of ``LATEST``) additionally refuses to move ``LATEST`` when it no longer names the
+version the writer started from (a writer outside the slot, such as ``python -m model_registry
+train`` run by hand), instead of silently dropping rows.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
 from model_orchestration.settings import OrchestrationSettings
-from model_registry.datasets import DatasetStore
-from model_registry.errors import DataValidationError
+from model_registry.workflow import LatestMoved, compare_and_set_latest
+
+__all__ = ["DATASET_LIMIT", "LatestMoved", "compare_and_set_latest", "dataset_slot"]
 
 #: Name of the Prefect global concurrency limit shared by ingest, train and retrain.
 DATASET_LIMIT = "dataset-and-champion"
@@ -39,10 +41,6 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _held: ContextVar[bool] = ContextVar("dataset_slot_held", default=False)
-
-
-class LatestMoved(DataValidationError):
-    """``LATEST`` changed under a flow: it is not moved, so no rows are lost."""
 
 
 @contextmanager
@@ -81,20 +79,3 @@ def holds_dataset_slot(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
 
     return wrapper
-
-
-def compare_and_set_latest(store: DatasetStore, expected: str | None, digest: str) -> None:
-    """Point ``LATEST`` at ``digest`` only if it still names ``expected`` (None: empty store).
-
-    Atomic against the other flows because they all hold the dataset slot while they do this.
-    """
-    current = store.latest()
-    if current == digest:  # already done (a retried call whose first attempt succeeded)
-        return
-    if current != expected:
-        raise LatestMoved(
-            f"LATEST in {store.uri} moved from {(expected or 'none')[:12]} to "
-            f"{(current or 'none')[:12]} while this run worked; {digest[:12]} was stored but "
-            "not made LATEST (run again to build on the new version)"
-        )
-    store.set_latest(digest)

@@ -44,11 +44,12 @@ from model_orchestration.flows.common import (
 )
 from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.guards import check_ingest_parameters
-from model_orchestration.merging import merge_new_rows
+from model_orchestration.merging import MergeResult, merge_new_rows
 from model_orchestration.storage import BlobArea, area_from_uri, is_batch_name, move
 from model_registry.data import load_corpus, load_labelled_csv, with_defaults
 from model_registry.datasets import DatasetStore
 from model_registry.errors import DataValidationError
+from model_registry.settings import RegistrySettings
 from model_registry.validation import ValidationReport, validate
 
 logger = logging.getLogger(__name__)
@@ -174,6 +175,23 @@ def load_current_dataset(store_uri: str, seed_paths: list[str]) -> tuple[str, pd
     return digest, report.accepted
 
 
+def merge_checked(
+    current: pd.DataFrame, accepted: pd.DataFrame, registry: RegistrySettings
+) -> tuple[MergeResult, str | None]:
+    """``current`` + the new ones of the ``accepted`` rows, and why the merged set may not be
+    committed (None when it may: nothing new, or it passes the validator with class balance)."""
+    result = merge_new_rows(current, accepted)
+    if not result.added:
+        return result, None
+    merged_report = validate(
+        result.merged,
+        min_chars=registry.min_text_chars,
+        max_chars=registry.max_text_chars,
+        min_class_share=registry.min_class_share,
+    )
+    return result, None if merged_report.ok else merged_report.summary_line()
+
+
 @task(cache_policy=NO_CACHE)
 def mark_processed(source_uri: str, names: list[str]) -> None:
     source = area_from_uri(source_uri)
@@ -235,20 +253,16 @@ def ingest(
         )
 
     if accepted_frames:
-        result = merge_new_rows(current, pd.concat(accepted_frames, ignore_index=True))
+        result, refusal = merge_checked(
+            current, pd.concat(accepted_frames, ignore_index=True), registry
+        )
         summary.duplicates, summary.conflicts = result.duplicates, result.conflicts
-        if result.added:
-            merged_report = validate(
-                result.merged,
-                min_chars=registry.min_text_chars,
-                max_chars=registry.max_text_chars,
-                min_class_share=registry.min_class_share,
+        if refusal is not None:
+            return Failed(
+                message=f"merged dataset would be invalid, nothing committed, batches left "
+                f"in place: {refusal}"
             )
-            if not merged_report.ok:
-                return Failed(
-                    message="merged dataset would be invalid, nothing committed, batches left "
-                    f"in place: {merged_report.summary_line()}"
-                )
+        if result.added:
             summary.dataset_digest = io(store_as_latest)(
                 registry.dataset_store, result.merged, previous
             )

@@ -3,19 +3,24 @@
 Started by the webhook receiver (drift / accuracy alerts), by the nightly schedule (with
 ``skip_if_no_new_data=True``: nothing runs when the data to train on has the same digest as the
 champion's ``dataset_digest`` tag) or by hand. Feedback rows are the logged predictions whose text
-was kept and that got a user label; they pass the registry's validator (class balance is checked
-on the merged set) and are de-duplicated against the dataset before the merged set is stored as a
-new version. The run's final message states the gate decision.
+was kept and that got a user label. They enter training only the way an ingested batch does
+(``flows/ingest.py``): the feedback is written as one CSV batch and read back with the ingest
+flow's parser and validator (``validate_batch``), then merged with the same de-duplication and
+merged-set check (``merge_checked``). Unlike an ingested file, one bad feedback row does not
+quarantine the others: it is left out and counted (``feedback_rejected`` in the result and the
+run's message). The run's final message states the gate decision.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import State, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, State
+from prefect.states import Completed
 
 from model_orchestration.flows.common import (
     T,
@@ -24,11 +29,57 @@ from model_orchestration.flows.common import (
     with_io_retries,
 )
 from model_orchestration.flows.dataset_slot import holds_dataset_slot
-from model_orchestration.flows.train import TrainSummary, train
-from model_orchestration.merging import merge_new_rows
+from model_orchestration.flows.ingest import merge_checked, validate_batch
+from model_orchestration.flows.train import train
 from model_registry import contract
 from model_registry.datasets import DatasetStore, dataset_digest
-from model_registry.validation import validate
+from model_registry.settings import RegistrySettings
+from model_registry.workflow import TrainOutcome
+
+
+@dataclass(frozen=True)
+class FeedbackMerge:
+    """Feedback rows after the ingest validation: ``data`` is the dataset plus the ``added``."""
+
+    data: pd.DataFrame | None = None
+    received: int = 0
+    rejected: int = 0
+    added: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    refusal: str | None = None
+
+    def describe(self) -> str:
+        text = (
+            f"{self.received} labelled texts, {self.rejected} rejected by validation, "
+            f"{self.added} new ({self.duplicates} duplicates, {self.conflicts} conflicts)"
+        )
+        return text if self.refusal is None else f"{text}; none added: {self.refusal}"
+
+
+def merge_feedback(
+    current: pd.DataFrame, labelled: pd.DataFrame, registry: RegistrySettings
+) -> FeedbackMerge:
+    """``labelled`` feedback through the ingest flow's validation, merged onto ``current``."""
+    content = labelled.to_csv(index=False).encode("utf-8", errors="surrogateescape")
+    name = f"feedback-{hashlib.sha256(content).hexdigest()[:12]}.csv"
+    report = validate_batch.fn(name, content, registry.min_text_chars, registry.max_text_chars)
+    other_errors = [
+        f"{e.rule}: {e.detail}" for e in report.dataset_errors if e.rule != "class_balance"
+    ]
+    rejected = len(report.rejected_rows)
+    if other_errors:  # unparseable or missing columns: nothing of it is usable
+        return FeedbackMerge(None, len(labelled), len(labelled), refusal="; ".join(other_errors))
+    merged, refusal = merge_checked(current, report.accepted, registry)
+    return FeedbackMerge(
+        data=None if refusal is not None else merged.merged,
+        received=len(labelled),
+        rejected=rejected,
+        added=0 if refusal is not None else merged.added,
+        duplicates=merged.duplicates,
+        conflicts=merged.conflicts,
+        refusal=refusal,
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -91,28 +142,14 @@ def retrain(
 
     logger.info("retrain requested: %s", reason)
     digest, data = io(latest_dataset)(registry.dataset_store)
-    feedback_rows = 0
+    feedback = FeedbackMerge()
     if include_feedback and data is not None:
-        feedback = io(load_feedback)(settings.predictions_database_url)
-        if len(feedback):
-            report = validate(
-                feedback,
-                min_chars=registry.min_text_chars,
-                max_chars=registry.max_text_chars,
-                min_class_share=0.0,
-            )
-            merged = merge_new_rows(data, report.accepted)
-            feedback_rows = merged.added
-            logger.info(
-                "feedback: %d labelled texts, %d valid, %d new (%d duplicates, %d conflicts)",
-                len(feedback),
-                len(report.accepted),
-                merged.added,
-                merged.duplicates,
-                merged.conflicts,
-            )
-            if merged.added:
-                data = merged.merged
+        labelled = io(load_feedback)(settings.predictions_database_url)
+        if len(labelled):
+            feedback = merge_feedback(data, labelled, registry)
+            logger.info("feedback: %s", feedback.describe())
+            if feedback.added and feedback.data is not None:
+                data = feedback.data
                 digest = dataset_digest(data)
 
     if skip_if_no_new_data and digest is not None:
@@ -122,10 +159,20 @@ def retrain(
             logger.info(message)
             return Completed(message=message, data={"skipped": True, "dataset_digest": digest})
 
-    if feedback_rows and data is not None:
+    if feedback.added and data is not None:
         digest = io(store_training_set)(registry.dataset_store, data)
-    summary: TrainSummary = train(dataset_digest=digest, trials=trials, return_state=True).result()
-    message = f"retrain ({reason}; +{feedback_rows} feedback rows): {summary.message()}"
+    outcome = train(dataset_digest=digest, trials=trials, return_state=True).result()
+    if not isinstance(outcome, TrainOutcome):
+        raise TypeError(f"train returned {type(outcome).__name__}, not a TrainOutcome")
+    message = (
+        f"retrain ({reason}; +{feedback.added} feedback rows, {feedback.rejected} rejected): "
+        f"{outcome.message()}"
+    )
     logger.info(message)
-    result: dict[str, Any] = {"skipped": False, **summary.to_dict()}
+    result: dict[str, Any] = {
+        "skipped": False,
+        "feedback_added": feedback.added,
+        "feedback_rejected": feedback.rejected,
+        **outcome.to_dict(),
+    }
     return Completed(message=message, data=result)

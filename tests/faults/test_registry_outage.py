@@ -4,8 +4,9 @@ Serving and the retrain reach MLflow and S3 through :class:`OutageProxy`es; the 
 registry directly (not through the proxies) to check that nothing half-done was registered. Three
 retrains (``python -m model_registry train``, as a user runs it): both servers down; MLflow up and
 only the S3 store down (the dataset cannot be stored); MLflow lost in the middle of the run, while
-the candidate trains. Each must end with exit 4 and one line naming the outage, within seconds
-(MLflow's own retries used to hold the third one for minutes), and register nothing.
+the candidate trains, back while its clean-up waits for it. Each must end with exit 4 and one line
+naming the outage, within seconds (MLflow's own retries used to hold the third one for minutes),
+register nothing, and leave no run ``RUNNING`` (the third one's runs end ``FAILED``).
 """
 
 from __future__ import annotations
@@ -33,10 +34,15 @@ RATE = 20.0
 
 
 def retrain(
-    env: dict[str, str], cut_when: str | None = None, cut: Callable[[], None] = lambda: None
+    env: dict[str, str],
+    cut_when: str | None = None,
+    cut: Callable[[], None] = lambda: None,
+    restore_when: str | None = None,
+    restore: Callable[[], None] = lambda: None,
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     """Run ``python -m model_registry train``; call ``cut`` once a progress line holds
-    ``cut_when`` (the fault then lands in the middle of the run)."""
+    ``cut_when`` (the fault then lands in the middle of the run), then ``restore`` once a later
+    line holds ``restore_when``."""
     started = time.monotonic()
     process = subprocess.Popen(
         [sys.executable, "-m", "model_registry", "train"],
@@ -53,6 +59,9 @@ def retrain(
         if cut_when is not None and cut_when in line:
             cut()
             cut_when = None
+        elif cut_when is None and restore_when is not None and restore_when in line:
+            restore()
+            restore_when = None
     stdout = process.stdout.read() if process.stdout else ""
     code = process.wait(timeout=240)
     result = subprocess.CompletedProcess(process.args, code, stdout, "".join(lines))
@@ -122,8 +131,11 @@ def test_mlflow_and_s3_down_serving_keeps_its_model_and_retrain_fails_clearly(
             mlflow_proxy.up()
             s3_only, s3_seconds = retrain(registry_env)
             s3_proxy.up()
-            # MLflow lost while the candidate trains (the run is open, nothing logged yet).
-            mid_run, mid_seconds = retrain(registry_env, "features +", mlflow_proxy.down)
+            # MLflow lost while the candidate trains (the run is open, nothing logged yet),
+            # back once the failed retrain's clean-up waits for it: the runs end FAILED.
+            mid_run, mid_seconds = retrain(
+                registry_env, "features +", mlflow_proxy.down, "clean-up:", mlflow_proxy.up
+            )
         finally:
             mlflow_proxy.up()
             s3_proxy.up()
@@ -154,4 +166,6 @@ def test_mlflow_and_s3_down_serving_keeps_its_model_and_retrain_fails_clearly(
         assert result.stderr.strip().splitlines()[-1].startswith("error (RegistryUnavailable)")
     assert after["versions"] == before["versions"] == [champion]
     assert after["aliases"] == before["aliases"] == {contract.CHAMPION_ALIAS: champion}
-    assert all(status != "FINISHED" for _, status in after["runs"]), after["runs"]
+    # Before the clean-up, the run that lost MLflow stayed RUNNING for good.
+    assert after["runs"] and all(status == "FAILED" for _, status in after["runs"]), after["runs"]
+    assert "clean-up: MLflow unreachable" in mid_run.stderr

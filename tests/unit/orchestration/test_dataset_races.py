@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from model_orchestration.flows import train as train_module
+import model_registry.workflow as train_module
 from model_orchestration.flows.dataset_slot import LatestMoved, compare_and_set_latest
 from model_orchestration.flows.ingest import ingest
 from model_orchestration.flows.train import train

@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import SimpleNamespace
 from typing import Any
 
-from model_orchestration.flows.train import unfinished_versions
 from model_registry import contract
+from model_registry.workflow import unfinished_versions
 
 
 class FakeClient:

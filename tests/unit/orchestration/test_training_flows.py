@@ -115,18 +115,26 @@ def test_train_then_retrain_with_feedback_then_drift_check(embedded_stack: dict[
     first = store.get(summary.dataset_digest)
     new_texts = set(feedback["text"]) - set(first["text"])
     labels = ["ai" if g else "human" for g in feedback["generated"]]
+    # One feedback row the ingest validation refuses (text under REGISTRY_MIN_TEXT_CHARS): it is
+    # rejected and counted, never trained on.
+    invalid = "too short to be an essay"
     log_predictions(
-        embedded_stack["predictions"], feedback["text"].tolist(), labels, age=timedelta(hours=3)
+        embedded_stack["predictions"],
+        [*feedback["text"].tolist(), invalid],
+        [*labels, "ai"],
+        age=timedelta(hours=3),
     )
     state = retrain(reason="alert: TextDriftDetected", skip_if_no_new_data=True, return_state=True)
     assert state.is_completed(), state.message
-    assert f"+{len(new_texts)} feedback rows" in state.message
+    assert f"+{len(new_texts)} feedback rows, 1 rejected" in state.message
     assert "version 2" in state.message
     result = state.result()
     assert result["skipped"] is False
+    assert result["feedback_rejected"] == 1
     trained_on = store.get(result["dataset_digest"])
     assert len(trained_on) == len(first) + len(new_texts)
     assert set(feedback["text"]) <= set(trained_on["text"])
+    assert invalid not in set(trained_on["text"])
     # The gate verdict is reported either way; with margin 0.05 an equal model is promoted.
     assert ("PROMOTED" in state.message) == result["promoted"]
 

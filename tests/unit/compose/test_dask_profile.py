@@ -43,7 +43,7 @@ def test_the_default_stack_has_no_dask_service(compose: dict[str, Any]) -> None:
 
 def test_the_profile_adds_a_scheduler_and_workers(with_dask: dict[str, Any]) -> None:
     services = with_dask["services"]
-    assert DASK_SERVICES <= set(services)
+    assert set(services) >= DASK_SERVICES
     worker_image = services["worker"]["image"]
     for name in DASK_SERVICES:
         assert services[name]["image"] == worker_image, f"{name}: not the orchestration image"

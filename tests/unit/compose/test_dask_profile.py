@@ -24,7 +24,8 @@ def with_dask() -> dict[str, Any]:
     """The compose model with the `dask` profile enabled."""
     result = run_compose_config("--format", "json", global_args=("--profile", "dask"))
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    model: dict[str, Any] = json.loads(result.stdout)
+    return model
 
 
 def flag(command: list[str], name: str) -> str:

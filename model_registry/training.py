@@ -394,9 +394,11 @@ def _tune(
     )
     study.enqueue_trial(spec.default_params)
     best_score, best_classifier = float("-inf"), None
+    asked = 0  # not len(study.trials): that counts the enqueued trial before it is asked
     with _trial_runner(spec, x_train, y_train, x_val, settings) as (run_trials, width):
-        while len(study.trials) < settings.trials:
-            batch = [study.ask() for _ in range(min(width, settings.trials - len(study.trials)))]
+        while asked < settings.trials:
+            batch = [study.ask() for _ in range(min(width, settings.trials - asked))]
+            asked += len(batch)
             batch_params = [spec.suggest(trial) for trial in batch]
             fits = run_trials(batch_params)
             for trial, params, (classifier, p_val, seconds) in zip(

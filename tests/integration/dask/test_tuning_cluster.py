@@ -49,7 +49,7 @@ def matrices() -> tuple[Any, np.ndarray, Any, np.ndarray]:
 
 
 def tune(
-    matrices: tuple[Any, np.ndarray, Any, np.ndarray], address: str | None
+    matrices: tuple[Any, np.ndarray, Any, np.ndarray], address: str | None, trials: int = TRIALS
 ) -> tuple[Any, dict[str, Any], int, list[str], list[str]]:
     """``_tune`` under a parent MLflow run: the classifier, its parameters, the trial count, the
     progress lines and the names of the nested trial runs."""
@@ -58,7 +58,7 @@ def tune(
     mlflow.set_tracking_uri(contract.tracking_uri())
     mlflow.set_experiment("tuning-cluster")
     x_train, y_train, x_val, y_val = matrices
-    settings = RegistrySettings(trials=TRIALS, dask_scheduler_address=address)
+    settings = RegistrySettings(trials=trials, dask_scheduler_address=address)
     said: list[str] = []
     with mlflow.start_run(run_name=f"tune-{address is not None}") as parent:
         classifier, params, n_trials = training._tune(
@@ -79,6 +79,18 @@ def test_without_a_cluster_every_fit_runs_here_one_at_a_time(
     assert training.trial_fits - before == TRIALS
     assert runs == sorted(f"{CANDIDATE}-trial-{n}" for n in range(TRIALS))
     assert said[0].startswith(f"    trial 1/{TRIALS}: {CANDIDATES[CANDIDATE].default_params}")
+
+
+@pytest.mark.parametrize("trials", [1, 2])
+def test_a_search_of_one_or_two_trials_runs_them_all(
+    platform_home: Path, matrices: tuple[Any, np.ndarray, Any, np.ndarray], trials: int
+) -> None:
+    """The enqueued default trial is in ``study.trials`` before it is asked: counting it as
+    done once ran no trial at all with ``REGISTRY_TRIALS=1``."""
+    before = training.trial_fits
+    classifier, params, n_trials, _, runs = tune(matrices, None, trials)
+    assert n_trials == trials and training.trial_fits - before == trials
+    assert len(runs) == trials and classifier is not None and params
 
 
 def test_with_a_cluster_the_fits_run_on_both_workers(

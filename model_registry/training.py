@@ -389,13 +389,14 @@ def _tune(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=settings.seed)
-    )
-    study.enqueue_trial(spec.default_params)
     best_score, best_classifier = float("-inf"), None
     asked = 0  # not len(study.trials): that counts the enqueued trial before it is asked
     with _trial_runner(spec, x_train, y_train, x_val, settings) as (run_trials, width):
+        # Trials asked together: the "constant liar" keeps TPE from proposing the same region
+        # twice in one batch (Optuna's advice for parallel trials); one at a time, plain TPE.
+        sampler = optuna.samplers.TPESampler(seed=settings.seed, constant_liar=width > 1)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.enqueue_trial(spec.default_params)
         while asked < settings.trials:
             batch = [study.ask() for _ in range(min(width, settings.trials - asked))]
             asked += len(batch)

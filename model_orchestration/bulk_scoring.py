@@ -164,6 +164,36 @@ def read_frame(area: BlobArea, name: str, columns: Sequence[str]) -> pd.DataFram
     return frame
 
 
+def read_rows(
+    area: BlobArea, name: str, columns: Sequence[str], start: int, stop: int
+) -> pd.DataFrame:
+    """Rows ``[start, stop)`` of ``columns`` of one input file, index from 0.
+
+    Parquet: only the row groups that hold those rows are decoded (a file of millions of rows cut
+    into many partitions is not decoded once per partition); CSV has no such index and is parsed
+    whole.
+    """
+    if not name.lower().endswith(".parquet"):
+        return read_frame(area, name, columns).iloc[start:stop].reset_index(drop=True)
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(io.BytesIO(area.read(name)))
+    missing = [c for c in columns if c not in set(parquet.schema_arrow.names)]
+    if missing:
+        raise KeyError(f"{name} has no column {missing}")
+    groups: list[int] = []
+    first_row = offset = 0
+    for group in range(parquet.num_row_groups):
+        rows = parquet.metadata.row_group(group).num_rows
+        if offset < stop and offset + rows > start:
+            if not groups:
+                first_row = offset
+            groups.append(group)
+        offset += rows
+    frame = parquet.read_row_groups(groups, columns=list(columns)).to_pandas()
+    return frame.iloc[start - first_row : stop - first_row].reset_index(drop=True)
+
+
 def count_rows(area: BlobArea, name: str, id_column: str, text_column: str) -> int:
     """Rows of one input file (Parquet from its footer; CSV by reading its two columns, which
     also checks both exist)."""
@@ -322,19 +352,18 @@ def score_partition(job: ScoringJob, partition: Partition) -> PartitionResult:
     """Score one partition and write it atomically; safe to run again (same rows, same ids)."""
     started, cpu_started = time.perf_counter(), time.thread_time()
     model = worker_model(job.tracking_uri, job.model_name, job.model_version)
-    frame = read_frame(
+    frame = read_rows(
         area_from_uri(job.source),
         partition.source_name,
-        (
-            job.id_column,
-            job.text_column,
-        ),
+        (job.id_column, job.text_column),
+        partition.start,
+        partition.stop,
     )
-    frame = frame.iloc[partition.start : partition.stop]
     if len(frame) != partition.rows:
         raise ValueError(
-            f"{partition.source_name} has {len(frame) + partition.start} rows, fewer than "
-            f"planned: the input changed during the run"
+            f"{partition.source_name} has fewer rows than planned ({len(frame)} of "
+            f"{partition.rows} in [{partition.start}, {partition.stop})): the input changed "
+            f"during the run"
         )
     texts = [t[: job.max_text_chars] for t in frame[job.text_column].astype(str).tolist()]
     scored = score_frame(model, texts)

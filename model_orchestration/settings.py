@@ -18,6 +18,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from model_registry import contract
+from model_registry.settings import scheduler_address_or_none
 
 #: Names of the flows and of their deployments (``<flow>/<deployment>`` on the Prefect server).
 TRAIN_FLOW = "train"
@@ -127,7 +128,8 @@ class OrchestrationSettings(BaseSettings):
     score_input_area: str = Field(default_factory=_default_score_input)
     #: Scored datasets are written only inside this area (a folder or ``s3://bucket/prefix``).
     score_output_area: str = Field(default_factory=_default_score_output)
-    #: ``tcp://host:8786`` of a Dask scheduler; unset scores in the flow's own process.
+    #: ``tcp://host:8786`` of a Dask scheduler; unset or ``none`` scores in the flow's own
+    #: process. Tuning reads it too (``RegistrySettings.dask_scheduler_address``).
     dask_scheduler_address: str | None = None
     #: Rows per partition (one unit of work, one output file, the granularity of a resume).
     score_rows_per_partition: int = Field(default=20_000, ge=100, le=1_000_000)
@@ -140,11 +142,10 @@ class OrchestrationSettings(BaseSettings):
     io_retries: int = Field(default=3, ge=0)
     io_retry_delay_seconds: float = Field(default=5.0, ge=0)
 
-    @field_validator("dask_scheduler_address", mode="before")
-    @classmethod
-    def _empty_address_is_none(cls, value: object) -> object:
-        # compose passes ``${ORCHESTRATION_DASK_SCHEDULER_ADDRESS:-}``: empty means no cluster.
-        return None if isinstance(value, str) and not value.strip() else value
+    #: Empty or ``none`` (compose's .env default) means no cluster.
+    _no_scheduler = field_validator("dask_scheduler_address", mode="before")(
+        scheduler_address_or_none
+    )
 
     @field_validator("retrain_alerts", mode="before")
     @classmethod

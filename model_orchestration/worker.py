@@ -10,7 +10,7 @@ schedules from ``ORCHESTRATION_*``:
   schedule); the webhook receiver creates runs of this same deployment for alerts,
 - ``train/train-worker`` on demand,
 - ``score/score-worker`` on demand (bulk scoring; on the Dask cluster at
-  ``DASK_SCHEDULER_ADDRESS`` when set).
+  ``ORCHESTRATION_DASK_SCHEDULER_ADDRESS`` when set, not ``none``).
 
 ``serve()`` rather than a work pool: there is one kind of infrastructure (this container, which
 already has the training dependencies), so a work pool + worker + pulled code would add a moving

@@ -45,6 +45,17 @@ def default_data_paths() -> tuple[Path, ...]:
     return tuple(CODE_ROOT / "data" / name for name in DATA_FILES)
 
 
+#: What the environment may say for "no Dask cluster" (compose's .env says ``none``).
+NO_SCHEDULER_VALUES = frozenset({"", "none"})
+
+
+def scheduler_address_or_none(value: object) -> object:
+    """``None`` for an empty or ``none`` Dask scheduler address (no cluster), else the value."""
+    if isinstance(value, str) and value.strip().lower() in NO_SCHEDULER_VALUES:
+        return None
+    return value
+
+
 def default_dataset_store() -> str:
     return str(contract.local_state_dir() / "datasets")
 
@@ -52,7 +63,8 @@ def default_dataset_store() -> str:
 class RegistrySettings(BaseSettings):
     """Everything ``python -m model_registry`` and the orchestration flows can configure."""
 
-    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore")
+    # validate_by_name: ``RegistrySettings(dask_scheduler_address=...)`` despite the alias.
+    model_config = SettingsConfigDict(env_prefix="REGISTRY_", extra="ignore", validate_by_name=True)
 
     model_name: str = contract.MODEL_NAME
     experiment: str = contract.EXPERIMENT_NAME
@@ -83,6 +95,12 @@ class RegistrySettings(BaseSettings):
     #: Use at most this many rows (class-balanced sample), for tests and quick runs.
     max_rows: int | None = Field(default=None, ge=20)
     candidates: Annotated[tuple[str, ...], NoDecode] = DEFAULT_CANDIDATES
+    #: ``tcp://host:8786`` of a Dask scheduler: the trials' fits of the tuning run on its workers
+    #: (``training._tune``); unset or ``none``, in this process. The orchestration's variable:
+    #: tuning shares the cluster that bulk scoring uses.
+    dask_scheduler_address: str | None = Field(
+        default=None, validation_alias="ORCHESTRATION_DASK_SCHEDULER_ADDRESS"
+    )
     #: Champion choice: candidates within this of both the best LODO mean and the best
     #: worst-domain ROC-AUC are tied on unseen genres; validation F1 separates them
     #: (``registration.choose_best``).
@@ -106,6 +124,10 @@ class RegistrySettings(BaseSettings):
         if isinstance(value, str | Path):
             value = [part.strip() for part in str(value).split(",") if part.strip()]
         return value
+
+    _no_scheduler = field_validator("dask_scheduler_address", mode="before")(
+        scheduler_address_or_none
+    )
 
     @field_validator("candidates", mode="before")
     @classmethod

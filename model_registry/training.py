@@ -2,14 +2,16 @@
 
 Per candidate: the feature extractors are fitted once on the training split (cached across
 candidates), the classifier is tuned with Optuna on the validation split (one nested MLflow run
-per trial), its probabilities are calibrated on validation (Platt scaling folded into the linear
-weights), the served threshold is chosen on validation for the false-positive-rate target on human
-text, globally and per domain (``domain_evaluation.select_operating_thresholds``), and the
-pipeline is evaluated on validation and test, overall, per domain and per generator, each text at
-the threshold the router picks for it (``operating_thresholds``: the scope checks' nearest
-training domain, never the true one), with the routing accuracy per domain, estimated on unseen
-genres (``lodo``), checked by the behavioural tests and logged with its plots,
-``evaluation/by_domain.json``, thresholds, reference profile, signature and input example.
+per trial; the trials' fits run on the Dask cluster of ``dask_scheduler_address`` when one is
+set, in this process otherwise), its probabilities are calibrated on validation (Platt scaling
+folded into the linear weights), the served threshold is chosen on validation for the
+false-positive-rate target on human text, globally and per domain
+(``domain_evaluation.select_operating_thresholds``), and the pipeline is evaluated on validation
+and test, overall, per domain and per generator, each text at the threshold the router picks for
+it (``operating_thresholds``: the scope checks' nearest training domain, never the true one), with
+the routing accuracy per domain, estimated on unseen genres (``lodo``), checked by the behavioural
+tests and logged with its plots, ``evaluation/by_domain.json``, thresholds, reference profile,
+signature and input example.
 
 Serialization: ``serialization_format="cloudpickle"``. MLflow's default (skops) took ~28 min to
 save a 200k-term TF-IDF pipeline here; cloudpickle takes seconds. Unpickling runs code from the
@@ -22,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,6 +395,62 @@ def _train_one(
     )
 
 
+#: One trial's fit: the fitted classifier, its validation probabilities and the fit's seconds.
+TrialFit = tuple[Any, np.ndarray, float]
+#: Fits this process ran for trials (on a Dask worker: the trials the cluster gave it).
+trial_fits = 0
+
+
+def fit_trial(
+    candidate: str, params: dict[str, Any], seed: int, x_train: Any, y_train: Any, x_val: Any
+) -> TrialFit:
+    """Fit one trial's classifier and score the validation split (here or on a Dask worker)."""
+    global trial_fits
+    started = time.perf_counter()
+    classifier = CANDIDATES[candidate].make_classifier(params, seed).fit(x_train, y_train)
+    p_val = classifier.predict_proba(x_val)[:, 1]
+    trial_fits += 1
+    return classifier, p_val, time.perf_counter() - started
+
+
+#: Runs a batch of trials' fits (their parameters) and returns them in the same order.
+TrialRunner = Callable[[Sequence[dict[str, Any]]], list[TrialFit]]
+
+
+@contextmanager
+def _trial_runner(
+    spec: CandidateSpec, x_train: Any, y_train: np.ndarray, x_val: Any, settings: RegistrySettings
+) -> Iterator[tuple[TrialRunner, int]]:
+    """The runner of the trials' fits and how many it runs at once: the Dask cluster's threads
+    when ``settings.dask_scheduler_address`` is set (the matrices sent to every worker once),
+    one at a time in this process otherwise."""
+    address = settings.dask_scheduler_address
+    if address is None:
+        yield (
+            lambda batch: [
+                fit_trial(spec.name, p, settings.seed, x_train, y_train, x_val) for p in batch
+            ],
+            1,
+        )
+        return
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        workers = client.scheduler_info()["workers"].values()
+        width = max(1, sum(int(w["nthreads"]) for w in workers))
+        data = client.scatter([x_train, y_train, x_val], broadcast=True, hash=False)
+        log.info("tuning %s on %s: %d trials at a time", spec.name, address, width)
+
+        def on_cluster(batch: Sequence[dict[str, Any]]) -> list[TrialFit]:
+            futures = [
+                client.submit(fit_trial, spec.name, p, settings.seed, *data, pure=False)
+                for p in batch
+            ]
+            return list(client.gather(futures))
+
+        yield on_cluster, width
+
+
 def _tune(
     spec: CandidateSpec,
     x_train: Any,
@@ -401,45 +460,53 @@ def _tune(
     settings: RegistrySettings,
     say: Callable[[str], None],
 ) -> tuple[Any, dict[str, Any], int]:
-    """Optuna search of the classifier on cached features; returns the best fitted classifier."""
+    """Optuna search of the classifier on cached features; returns the best fitted classifier.
+
+    Ask-and-tell in batches as wide as the runner (one trial at a time without a cluster, which
+    is exactly ``study.optimize``): the batch's fits run together, then each trial is logged
+    (nested MLflow run) and told in trial order.
+    """
     import mlflow
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=settings.seed)
-    )
-    study.enqueue_trial(spec.default_params)
-    fitted: dict[int, Any] = {}
-
-    def objective(trial: optuna.Trial) -> float:
-        params = spec.suggest(trial)
-        with mlflow.start_run(run_name=f"{spec.name}-trial-{trial.number}", nested=True):
-            start = time.perf_counter()
-            classifier = spec.make_classifier(params, settings.seed).fit(x_train, y_train)
-            p_val = classifier.predict_proba(x_val)[:, 1]
-            threshold = tune_threshold(y_val, p_val)
-            metrics = classification_metrics(y_val, p_val, threshold)
-            mlflow.log_params(params)
-            mlflow.log_metrics(
-                {
-                    **{f"val_{k}": metrics[k] for k in METRIC_NAMES},
-                    "threshold": threshold,
-                    "fit_seconds": time.perf_counter() - start,
-                }
-            )
-        # Ties on F1 (likely on a small validation split) are broken by PR-AUC.
-        score = metrics["f1"] + 1e-3 * metrics["pr_auc"]
-        best = study.best_value if study.best_trials else float("-inf")
-        if score > best:
-            fitted.clear()
-            fitted[trial.number] = classifier
-        say(f"    trial {trial.number + 1}/{settings.trials}: {params} val F1 {metrics['f1']:.4f}")
-        return score
-
-    study.optimize(objective, n_trials=settings.trials)
-    best = study.best_trial
-    return fitted[best.number], dict(best.params), len(study.trials)
+    best_score, best_classifier = float("-inf"), None
+    asked = 0  # not len(study.trials): that counts the enqueued trial before it is asked
+    with _trial_runner(spec, x_train, y_train, x_val, settings) as (run_trials, width):
+        # Trials asked together: the "constant liar" keeps TPE from proposing the same region
+        # twice in one batch (Optuna's advice for parallel trials); one at a time, plain TPE.
+        sampler = optuna.samplers.TPESampler(seed=settings.seed, constant_liar=width > 1)
+        study = optuna.create_study(direction="maximize", sampler=sampler)
+        study.enqueue_trial(spec.default_params)
+        while asked < settings.trials:
+            batch = [study.ask() for _ in range(min(width, settings.trials - asked))]
+            asked += len(batch)
+            batch_params = [spec.suggest(trial) for trial in batch]
+            fits = run_trials(batch_params)
+            for trial, params, (classifier, p_val, seconds) in zip(
+                batch, batch_params, fits, strict=True
+            ):
+                threshold = tune_threshold(y_val, p_val)
+                metrics = classification_metrics(y_val, p_val, threshold)
+                with mlflow.start_run(run_name=f"{spec.name}-trial-{trial.number}", nested=True):
+                    mlflow.log_params(params)
+                    mlflow.log_metrics(
+                        {
+                            **{f"val_{k}": metrics[k] for k in METRIC_NAMES},
+                            "threshold": threshold,
+                            "fit_seconds": seconds,
+                        }
+                    )
+                # Ties on F1 (likely on a small validation split) are broken by PR-AUC.
+                score = metrics["f1"] + 1e-3 * metrics["pr_auc"]
+                if score > best_score:
+                    best_score, best_classifier = score, classifier
+                study.tell(trial, score)
+                say(
+                    f"    trial {trial.number + 1}/{settings.trials}: {params} "
+                    f"val F1 {metrics['f1']:.4f}"
+                )
+    return best_classifier, dict(study.best_trial.params), len(study.trials)
 
 
 def _log_inputs(splits: Splits, context: TrainingContext) -> None:

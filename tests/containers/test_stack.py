@@ -346,3 +346,126 @@ def test_compose_ps_when_done(stack: Stack) -> None:
             assert (state, code) == ("exited", 0), table
         else:
             assert (state, health) == ("running", "healthy"), table
+
+
+# --- the `dask` profile: bulk scoring through a scheduler and two workers ----------------------
+
+DASK_PROFILE = ("--profile", "dask")
+DASK_SERVICES = ("dask-scheduler", "dask-worker")
+DASK_WORKERS = 2
+DASK_ROWS = 3_000
+DASK_ROWS_PER_PARTITION = 250
+#: Run inside the worker container (its image, its S3 credentials): the shipped essays as two
+#: Parquet files under the scoring input area.
+PREPARE_SCORE_INPUT = """
+import io, sys
+import pandas as pd
+from model_orchestration.storage import area_from_uri
+from model_registry.settings import default_data_paths
+rows = int(sys.argv[2])
+frame = pd.read_csv(default_data_paths()[0], nrows=rows, usecols=["text"])
+frame.insert(0, "doc_id", [f"doc-{i:06d}" for i in range(len(frame))])
+area = area_from_uri(sys.argv[1])
+half = len(frame) // 2
+for number, part in enumerate((frame.iloc[:half], frame.iloc[half:])):
+    buffer = io.BytesIO()
+    part.to_parquet(buffer, index=False)
+    area.write(f"essays-{number}.parquet", buffer.getvalue())
+print(len(frame))
+"""
+#: Run inside the worker container after the flow: the output against the same texts scored in
+#: that process, and how often each Dask worker loaded the model.
+CHECK_SCORE_OUTPUT = """
+import json, sys
+import numpy as np
+import pandas as pd
+from distributed import Client
+from model_orchestration import bulk_scoring
+from model_orchestration.storage import area_from_uri
+from model_registry import contract
+source, output, scheduler = sys.argv[1:4]
+inputs = area_from_uri(source)
+names = bulk_scoring.input_names(inputs, 10)
+frames = [bulk_scoring.read_frame(inputs, name, ("doc_id", "text")) for name in names]
+texts = pd.concat(frames, ignore_index=True)
+scored = bulk_scoring.read_scored(output)
+summary = json.loads(area_from_uri(output).read(bulk_scoring.SUMMARY_NAME))
+version = summary["model_version"]
+model = bulk_scoring.worker_model(contract.tracking_uri(), contract.MODEL_NAME, version)
+expected = bulk_scoring.score_frame(model, texts["text"].tolist())
+difference = scored["probability_ai"].to_numpy() - expected["probability_ai"].to_numpy()
+with Client(scheduler, timeout=30) as client:
+    loads = client.run(lambda: bulk_scoring.model_loads)
+print(json.dumps({
+    "rows": len(scored),
+    "ids_in_order": scored["doc_id"].tolist() == texts["doc_id"].tolist(),
+    "unique_prediction_ids": bool(scored["prediction_id"].is_unique),
+    "versions": sorted(set(scored["model_version"])),
+    "max_probability_difference": float(np.abs(difference).max()),
+    "labels_equal": scored["label"].tolist() == expected["label"].tolist(),
+    "summary": summary,
+    "model_loads_per_worker": loads,
+}))
+"""
+
+
+def dask_states(stack: Stack) -> list[tuple[str, str]]:
+    """(service, health or state) of every container of the profile's services."""
+    text = stack.compose.output(*DASK_PROFILE, "ps", "-a", "--format", "json").strip()
+    rows = json.loads(text) if text.startswith("[") else [json.loads(x) for x in text.splitlines()]
+    return sorted(
+        (row["Service"], row.get("Health") or row.get("State", ""))
+        for row in rows
+        if row["Service"] in DASK_SERVICES
+    )
+
+
+def test_dask_profile_scores_a_dataset_through_two_workers(stack: Stack) -> None:
+    """`--profile dask` with two workers: the `score` flow, started in the worker container with
+    the cluster's address, writes every row once with the champion's scores, and the work ran
+    on the Dask workers (each loaded the model at most once, at least one loaded it)."""
+    champion = champion_version(stack)
+    assert champion is not None
+    compose = stack.compose
+    scheduler = "tcp://dask-scheduler:8786"
+    run_id = f"ct-{os.getpid()}"
+    source, output = f"s3://scoring/input/{run_id}", f"s3://scoring/output/{run_id}"
+    started = time.monotonic()
+    try:
+        compose(
+            *DASK_PROFILE, "up", "-d", "--no-build", "--scale", f"dask-worker={DASK_WORKERS}",
+            *DASK_SERVICES, timeout=HEALTHY_WITHIN_SECONDS,
+        )  # fmt: skip
+        wanted = [("dask-scheduler", "healthy")] + [("dask-worker", "healthy")] * DASK_WORKERS
+        servers.wait_until(
+            lambda: dask_states(stack) == wanted, timeout=300, what="dask services", interval=5
+        )
+        stack.timings["dask_profile_healthy_s"] = round(time.monotonic() - started, 1)
+        rows = compose.exec("worker", "python", "-c", PREPARE_SCORE_INPUT, source, str(DASK_ROWS))
+        assert int(rows.strip().splitlines()[-1]) == DASK_ROWS
+        started = time.monotonic()
+        compose.output(
+            "exec", "-T", "-e", f"ORCHESTRATION_DASK_SCHEDULER_ADDRESS={scheduler}", "worker",
+            "python", "-m", "model_orchestration.flows.score", source, output,
+            "--id-column", "doc_id", "--rows-per-partition", str(DASK_ROWS_PER_PARTITION),
+            timeout=600,
+        )  # fmt: skip
+        stack.timings["dask_score_3000_rows_s"] = round(time.monotonic() - started, 1)
+        out = compose.exec(
+            "worker", "python", "-c", CHECK_SCORE_OUTPUT, source, output, scheduler, timeout=300
+        )
+        report = json.loads(out.strip().splitlines()[-1])
+    except (AssertionError, servers.ServiceUnavailable):
+        for name in DASK_SERVICES:
+            print(f"--- {name}:\n{compose.logs(name, tail=40)}")
+        raise
+    finally:
+        compose(*DASK_PROFILE, "rm", "-s", "-f", *DASK_SERVICES, timeout=300, check=False)
+    assert report["rows"] == DASK_ROWS, report
+    assert report["ids_in_order"] and report["unique_prediction_ids"], report
+    assert report["versions"] == [champion], report
+    assert report["max_probability_difference"] <= 1e-12, report
+    assert report["labels_equal"], report
+    assert report["summary"]["partitions"] == DASK_ROWS // DASK_ROWS_PER_PARTITION, report
+    loads = list(report["model_loads_per_worker"].values())
+    assert len(loads) == DASK_WORKERS and max(loads) == 1, report

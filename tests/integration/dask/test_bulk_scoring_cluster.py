@@ -19,9 +19,8 @@ import pytest
 
 from model_orchestration import bulk_scoring
 from model_registry import contract
-from platform_processes import ServerProcess, commands, dask_cluster, start_process, stop_all
+from platform_processes import ServerProcess, commands, start_process
 from platform_processes.launcher import wait_until
-from tests.conftest import service_or_skip
 from tests.scoring_fixtures import generated_corpus, register_scoring_champion
 from tests.unit.orchestration.conftest import prefect_harness  # noqa: F401  (fixture)
 
@@ -41,26 +40,6 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         mp.setenv("ORCHESTRATION_SCORE_OUTPUT_AREA", str(home / "out"))
         mp.setenv("ORCHESTRATION_IO_RETRIES", "0")
         yield home
-
-
-@pytest.fixture(scope="module")
-def cluster(
-    platform_home: Path, server_logs: Path
-) -> Iterator[tuple[ServerProcess, list[ServerProcess]]]:
-    """A scheduler and two single-threaded workers (the registry is the SQLite one of the test)."""
-    env = {"PLATFORM_HOME": str(platform_home)}
-    scheduler = service_or_skip(lambda: dask_cluster.start_scheduler(server_logs))
-    workers: list[ServerProcess] = []
-    try:
-        for name in ("a", "b"):
-            workers.append(
-                service_or_skip(
-                    lambda n=name: dask_cluster.start_worker(scheduler, n, server_logs, env=env)
-                )
-            )
-        yield scheduler, workers
-    finally:
-        stop_all([*workers, scheduler])
 
 
 def kill_group(process: ServerProcess) -> None:

@@ -29,6 +29,7 @@ REQUIRED_ALERTS = {
     "HighErrorRate",
     "ModelNotLoaded",
     "ServingDown",
+    "ServingReplicaDown",
 }
 
 

@@ -71,7 +71,9 @@ def render_haproxy_config(
     if match is None:
         raise ValueError(f"{config}: no `server-template` line to replace")
     indent, prefix, options = match.group(1), match.group(2), _DNS_OPTIONS.sub("", match.group(3))
-    lines = [f"{indent}server {prefix}{i} {address}{options}" for i, address in enumerate(servers, 1)]
+    lines = [
+        f"{indent}server {prefix}{i} {address}{options}" for i, address in enumerate(servers, 1)
+    ]
     return text[: match.start()] + "\n".join(lines) + text[match.end() :]
 
 
@@ -108,9 +110,13 @@ def start_haproxy(
 def backend_servers(stats_url: str, backend: str = "serving") -> dict[str, dict[str, str]]:
     """Each server of ``backend`` on the proxy's ``/stats;csv`` page: name -> its columns
     (``addr``, ``status`` UP/DOWN/MAINT..., ``wretr`` retries, ``wredis`` redispatches, ...)."""
-    text = httpx.get(stats_url, timeout=5).text.removeprefix("# ")
+    return parse_stats_csv(httpx.get(stats_url, timeout=5).text, backend)
+
+
+def parse_stats_csv(text: str, backend: str = "serving") -> dict[str, dict[str, str]]:
+    """The servers of ``backend`` in a ``/stats;csv`` page's text (see :func:`backend_servers`)."""
     return {
         row["svname"]: row
-        for row in csv.DictReader(text.splitlines())
+        for row in csv.DictReader(text.removeprefix("# ").splitlines())
         if row["pxname"] == backend and row["svname"] not in {"FRONTEND", "BACKEND"}
     }

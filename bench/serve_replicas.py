@@ -14,7 +14,7 @@ possible) for ``--duration`` seconds; latency percentiles come from hey's per-re
 ratios (``summary``) are proxy_1 / direct (the hop) and proxy_2 / proxy_1 (a second replica).
 Each replica is one serving process with one worker, on the ``bench/serve.py`` model.
 
-    uv run --frozen python bench/serve_replicas.py        # ~6 minutes
+    uv run --frozen python bench/serve_replicas.py        # ~6 minutes (15 runs of 15 s)
     uv run --frozen python bench/serve_replicas.py --duration 5 --rounds 1 --n-train 2000
 """
 
@@ -98,9 +98,9 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second (fixed)")
-    parser.add_argument("--concurrency", type=int, default=4)
-    parser.add_argument("--duration", type=float, default=20.0, help="seconds per measurement")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per measurement")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n-train", type=int, default=8000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")

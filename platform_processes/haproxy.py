@@ -114,9 +114,16 @@ def backend_servers(stats_url: str, backend: str = "serving") -> dict[str, dict[
 
 
 def parse_stats_csv(text: str, backend: str = "serving") -> dict[str, dict[str, str]]:
-    """The servers of ``backend`` in a ``/stats;csv`` page's text (see :func:`backend_servers`)."""
+    """The servers of ``backend`` in a ``/stats;csv`` page's text (see :func:`backend_servers`).
+
+    Anything before the CSV header (``# pxname,...``) is skipped: a raw HTTP response read from
+    inside a container, whose header/body separator a text-mode reader may have turned from
+    CRLF CRLF into two LFs, parses the same."""
+    start = text.find("# pxname,")
+    if start < 0:
+        raise ValueError(f"not an HAProxy stats CSV page: {text[:200]!r}")
     return {
         row["svname"]: row
-        for row in csv.DictReader(text.removeprefix("# ").splitlines())
+        for row in csv.DictReader(text[start + 2 :].splitlines())
         if row["pxname"] == backend and row["svname"] not in {"FRONTEND", "BACKEND"}
     }

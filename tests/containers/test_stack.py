@@ -296,7 +296,7 @@ def proxy_servers(stack: Stack) -> dict[str, dict[str, str]]:
         "exec 3<>/dev/tcp/127.0.0.1/8404 && printf 'GET /stats;csv HTTP/1.0\\r\\n\\r\\n' >&3"
         " && cat <&3",
     )  # fmt: skip
-    return parse_stats_csv(page.split("\r\n\r\n", 1)[-1])
+    return parse_stats_csv(page)  # the HTTP headers before the CSV are skipped
 
 
 def healthy_serving_replicas(stack: Stack) -> int:

@@ -74,3 +74,14 @@ def test_stats_page_parsing_keeps_only_the_backend_servers() -> None:
         "serving1": "UP",
         "serving2": "MAINT (resolution)",
     }
+
+
+def test_stats_page_parsing_skips_http_headers_whatever_the_line_ends() -> None:
+    """Read raw from inside a container (the container tier), the page starts with the HTTP
+    status line and headers; a text-mode reader turns their CRLF into LF."""
+    body = "# pxname,svname,status\nserving,serving1,UP\nserving,serving2,UP\n"
+    for separator in ("\r\n", "\n"):
+        head = separator.join(["HTTP/1.1 200 OK", "content-type: text/plain", "", ""])
+        assert set(parse_stats_csv(head + body)) == {"serving1", "serving2"}
+    with pytest.raises(ValueError, match="not an HAProxy stats"):
+        parse_stats_csv("HTTP/1.1 503 Service Unavailable\n\n")

@@ -188,7 +188,10 @@ def serving_dashboard() -> dict[str, Any]:
         panel(
             "Model served",
             targets(
-                ("max by (version, alias, run_id) (detector_model_info) == 1", "{{version}}"),
+                (
+                    "max by (instance, version) (detector_model_info) == 1",
+                    "{{instance}}: v{{version}}",
+                ),
             ),
             (0, 16, 8, 6),
             kind="stat",
@@ -197,12 +200,16 @@ def serving_dashboard() -> dict[str, Any]:
                 "textMode": "name",
                 "colorMode": "background",
             },
-            description="The registered model version each serving process answers with.",
+            description=(
+                "The registered model version each serving replica answers with (one per "
+                "replica; they converge within one poll interval of an alias move)."
+            ),
         ),
         panel(
             "Model loaded",
             targets(("min(detector_model_loaded)", "loaded")),
             (8, 16, 4, 6),
+            description="0 while any replica has no model (the proxy skips it: /readyz 503).",
             kind="stat",
             thresholds=[(None, "red"), (1, "green")],
             options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
@@ -248,6 +255,33 @@ def serving_dashboard() -> dict[str, Any]:
                 ),
             ),
             (16, 22, 8, 7),
+        ),
+        panel(
+            "Serving replicas answering",
+            targets(
+                ('count(up{job="serving"} == 1) or vector(0)', "answering"),
+                ('count(up{job="serving"}) or vector(0)', "found by DNS"),
+            ),
+            (0, 29, 6, 7),
+            kind="stat",
+            thresholds=[(None, "red"), (1, "green")],
+            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
+            description=(
+                "Replicas Prometheus finds on the service's DNS name and scrapes. None answering "
+                "fires ServingDown; one down of several, ServingReplicaDown."
+            ),
+        ),
+        panel(
+            "Requests per second by replica",
+            targets(
+                (
+                    "sum by (instance) (rate(detector_http_requests_total[$__rate_interval]))",
+                    "{{instance}}",
+                )
+            ),
+            (6, 29, 18, 7),
+            unit="reqps",
+            description="How the proxy spreads the load (least connections, /readyz checked).",
         ),
     ]
     reloads = {
@@ -302,25 +336,34 @@ def model_health_dashboard() -> dict[str, Any]:
             panel(
                 f"Drift: {SIGNAL_TITLES[signal]}",
                 targets(
-                    (f'max(detector_drift_score{{signal="{signal}"}})', "JS distance"),
+                    (f'max(detector_drift_score{{signal="{signal}"}})', "worst replica"),
                     (
                         f'max(detector:drift_score:alert_threshold{{signal="{signal}"}})',
                         "alert threshold",
+                    ),
+                    (
+                        f'max by (instance) (detector_drift_score{{signal="{signal}"}})',
+                        "{{instance}}",
                     ),
                 ),
                 (6 * index, 8, 6, 7),
                 minimum=0,
                 maximum=1,
                 description=(
-                    "Jensen-Shannon distance between the live window and the reference profile; "
-                    "the dashed series is the alert threshold (recording rule)."
+                    "Jensen-Shannon distance between the live window and the reference profile, "
+                    "per serving replica (each scores the traffic it answers) and at the worst "
+                    "one, which the alert uses; the dashed series is the alert threshold "
+                    "(recording rule)."
                 ),
             )
         )
     panels += [
         panel(
             "Combined drift score",
-            targets(("max(detector_drift_combined_score)", "combined")),
+            targets(
+                ("max(detector_drift_combined_score)", "worst replica"),
+                ("max by (instance) (detector_drift_combined_score)", "{{instance}}"),
+            ),
             (0, 15, 8, 7),
             minimum=0,
             maximum=1,

@@ -1,6 +1,7 @@
 """Render Prometheus and Alertmanager configuration for processes run outside compose.
 
-``render_prometheus`` / ``render_alertmanager`` take the committed files, change only targets,
+``render_prometheus`` / ``render_alertmanager`` take the committed files, change only targets
+(fixed ``static_configs`` in place of compose's DNS discovery of the serving replicas),
 intervals, rule-file paths (absolute, pointing at the committed rules), the webhook URL and the
 token file, and write the result. The rules themselves are never copied or changed, so what the
 tests exercise is what compose runs.
@@ -64,6 +65,8 @@ def prometheus_config(settings: MonitoringSettings) -> dict[str, Any]:
             targets = [settings.prometheus_target]
         else:
             targets = list(getattr(settings, _JOB_TARGETS[name]))
+        # Outside compose there is no service DNS: fixed targets replace any discovery.
+        job.pop("dns_sd_configs", None)
         job["static_configs"] = [{"targets": targets}]
     return config
 

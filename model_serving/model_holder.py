@@ -3,7 +3,9 @@
 ``ModelHolder.current`` is the ``LoadedModel`` in use (``None`` until a first version loads); it is
 replaced by one attribute assignment, so a request that took a reference keeps a consistent model
 for its whole life and no request ever sees a half-loaded one. A background thread resolves the
-alias every ``poll_interval`` seconds (with doubling backoff while nothing could be loaded);
+alias every ``poll_interval`` seconds, counted from the start of the previous check (a slow
+registry call does not stretch the period, so replicas see an alias move within one interval),
+with doubling backoff while nothing could be loaded;
 ``check_now`` does the same on demand (``POST /admin/reload``). A new version is loaded, warmed up
 and checked on built-in texts (shape, finite probabilities in [0, 1]) before the swap; a version
 that fails is refused, counted, remembered (not retried until the alias moves or a forced
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from model_serving.errors import ModelRejected
@@ -86,12 +89,15 @@ class ModelHolder:
     def _run(self) -> None:
         backoff = self.retry_min
         while not self._stop.is_set():
+            started = time.monotonic()
             result = self.check_now()
             self._first_attempt.set()
             if self.current is None and result.outcome != "loaded":
                 delay, backoff = backoff, min(backoff * 2, self.retry_max)
             else:
-                delay, backoff = self.poll_interval, self.retry_min
+                # Fixed rate: the next check starts one interval after this one started.
+                elapsed = time.monotonic() - started
+                delay, backoff = max(0.0, self.poll_interval - elapsed), self.retry_min
             self._wake.wait(delay)
             self._wake.clear()
 

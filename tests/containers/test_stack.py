@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from model_registry import contract
+from platform_processes.haproxy import parse_stats_csv
 from tests import servers
 from tests.conftest import service_or_skip
 from tests.containers import engine as ct
@@ -285,6 +286,69 @@ def test_frontend_answers_and_shows_a_verdict_through_the_api(stack: Stack) -> N
     )
     out = stack.compose.exec("frontend", "python", "-c", script, HUMAN_TEXT)
     assert out.strip().splitlines()[-1] in {"human", "ai", "uncertain"}
+
+
+def proxy_servers(stack: Stack) -> dict[str, dict[str, str]]:
+    """serving-proxy's replica slots (its stats page on port 8404, not published: read from
+    inside the container with bash's /dev/tcp, the image has no HTTP client)."""
+    page = stack.compose.exec(
+        "serving-proxy", "bash", "-c",
+        "exec 3<>/dev/tcp/127.0.0.1/8404 && printf 'GET /stats;csv HTTP/1.0\\r\\n\\r\\n' >&3"
+        " && cat <&3",
+    )  # fmt: skip
+    return parse_stats_csv(page)  # the HTTP headers before the CSV are skipped
+
+
+def healthy_serving_replicas(stack: Stack) -> int:
+    return sum(
+        1
+        for c in stack.compose.ps()
+        if c["Service"] == "serving"
+        and c.get("State") == "running"
+        and c.get("Health") == "healthy"
+    )
+
+
+def test_scaled_to_two_replicas_both_answer_through_the_proxy(stack: Stack) -> None:
+    """`--scale serving=2`: the proxy finds the second replica by DNS, checks its /readyz and
+    sends it requests; scaled back to one, the proxy drops the slot again."""
+    champion = champion_version(stack)
+    started = time.monotonic()
+    stack.compose(
+        "up", "-d", "--no-build", "--no-recreate", "--scale", "serving=2",
+        timeout=HEALTHY_WITHIN_SECONDS,
+    )  # fmt: skip
+
+    def up_slots() -> dict[str, dict[str, str]]:
+        return {k: v for k, v in proxy_servers(stack).items() if v["status"] == "UP"}
+
+    servers.wait_until(
+        lambda: healthy_serving_replicas(stack) == 2 and len(up_slots()) == 2,
+        timeout=300,
+        what="two healthy serving replicas UP in serving-proxy",
+        interval=3,
+    )
+    stack.timings["second_replica_up_in_proxy_s"] = round(time.monotonic() - started, 1)
+    for i in range(20):
+        response = httpx.post(
+            stack.url("SERVING_PORT", "/v1/predict"),
+            json={"text": f"{HUMAN_TEXT} (replica check {i})"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["model_version"] == champion
+    answered = {name: int(row["hrsp_2xx"] or 0) for name, row in up_slots().items()}
+    assert len(answered) == 2 and all(n > 0 for n in answered.values()), answered
+    # The published port does not hand out the replicas' metrics.
+    assert httpx.get(stack.url("SERVING_PORT", "/metrics"), timeout=10).status_code == 404
+
+    stack.compose(
+        "up", "-d", "--no-build", "--no-recreate", "--scale", "serving=1",
+        timeout=HEALTHY_WITHIN_SECONDS,
+    )  # fmt: skip
+    servers.wait_until(
+        lambda: len(up_slots()) == 1, timeout=120, what="serving-proxy back to one replica"
+    )
 
 
 def test_a_second_up_on_the_same_volumes_works(stack: Stack) -> None:

@@ -60,6 +60,16 @@ class PacedLoad:
     def sent(self) -> int:
         return sum(self.statuses.values()) + len(self.errors)
 
+    def answered(self) -> int:
+        """Requests answered 200 so far."""
+        with self._lock:
+            return self.statuses[200]
+
+    def failed(self) -> int:
+        """Requests that failed so far: transport errors and every status but 200."""
+        with self._lock:
+            return len(self.errors) + sum(n for code, n in self.statuses.items() if code != 200)
+
     def _run(self, offset: int) -> None:
         deadline = time.monotonic() + offset * self.interval / len(self._threads)
         client = httpx.Client(base_url=self.url, timeout=self.timeout)

@@ -23,7 +23,7 @@ STATEFUL = {
 }
 #: Published on the host: the UIs and the API, nothing else (docs/CONTRACTS.md ports table).
 PUBLISHED = {
-    "serving": 8000,
+    "serving-proxy": 8000,
     "frontend": 8501,
     "mlflow": 5000,
     "prefect": 4200,
@@ -59,7 +59,8 @@ def test_compose_config_fails_without_a_required_secret(tmp_path: Path) -> None:
 def test_services_are_the_platform(compose: dict[str, Any]) -> None:
     expected = {
         "secrets-check", "mysql", "minio", "minio-init", "postgres", "mlflow", "prefect",
-        "worker", "webhook", "serving", "frontend", "prometheus", "alertmanager", "grafana",
+        "worker", "webhook", "serving", "serving-proxy", "frontend", "prometheus", "alertmanager",
+        "grafana",
     }  # fmt: skip
     assert set(compose["services"]) == expected
 
@@ -205,8 +206,15 @@ def test_monitoring_configs_address_compose_services(compose: dict[str, Any]) ->
     addresses = [
         target
         for job in prometheus["scrape_configs"]
-        for static in job["static_configs"]
+        for static in job.get("static_configs", [])
         for target in static["targets"]
+    ]
+    # DNS service discovery (the serving replicas): every name at the configured port.
+    addresses += [
+        f"{name}:{dns['port']}"
+        for job in prometheus["scrape_configs"]
+        for dns in job.get("dns_sd_configs", [])
+        for name in dns["names"]
     ]
     addresses += [
         target
@@ -259,3 +267,31 @@ def test_prefect_api_needs_a_login_and_every_client_has_it(compose: dict[str, An
     assert server["PREFECT_SERVER_CORS_ALLOWED_ORIGINS"] != "*"
     for client in ("worker", "webhook"):
         assert services[client]["environment"]["PREFECT_API_AUTH_STRING"] == login, client
+
+
+def test_serving_replicas_sit_behind_the_proxy(compose: dict[str, Any]) -> None:
+    """Serving scales (no published port, no fixed container name) behind serving-proxy, which
+    runs the committed HAProxy config and is what the frontend and clients call."""
+    import yaml
+
+    services = compose["services"]
+    serving, proxy = services["serving"], services["serving-proxy"]
+    assert not serving.get("ports") and not serving.get("container_name")
+    assert set(serving["networks"]) == {"backend"}, "replicas are reached through the proxy only"
+    assert serving["environment"]["SERVING_RATE_LIMIT_CLIENT_HEADER"] == "X-Forwarded-For"
+    assert proxy["image"].startswith("haproxy:2.6.")
+    mounts = {v["target"]: Path(v["source"]) for v in proxy["volumes"]}
+    assert mounts["/usr/local/etc/haproxy/haproxy.cfg"] == REPO_ROOT / "deploy/haproxy/haproxy.cfg"
+    assert services["frontend"]["environment"]["SERVING_URL"] == "http://serving-proxy:8000"
+    assert "serving-proxy" in services["frontend"]["depends_on"]
+    config = (REPO_ROOT / "deploy/haproxy/haproxy.cfg").read_text()
+    assert "server-template serving 1-10 serving:8000" in config
+    assert "http-request set-header X-Forwarded-For %[src]" in config
+    prometheus = yaml.safe_load(
+        (REPO_ROOT / "model_monitoring/prometheus/prometheus.yml").read_text()
+    )
+    job = next(j for j in prometheus["scrape_configs"] if j["job_name"] == "serving")
+    assert job["dns_sd_configs"] == [
+        {"names": ["serving"], "type": "A", "port": 8000, "refresh_interval": "15s"}
+    ]
+    assert "static_configs" not in job

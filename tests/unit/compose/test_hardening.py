@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Services that run as a non-root user needing no Linux capability: our four images and the
-#: monitoring pair. (MySQL, PostgreSQL and MinIO start as root to own their data; Grafana is
-#: not run by the container tier, so it is not restricted blind.)
+#: Services that run as a non-root user needing no Linux capability: our four images, the
+#: monitoring pair and the serving proxy (HAProxy runs as `haproxy`, binds port 8000 > 1024).
+#: (MySQL, PostgreSQL and MinIO start as root to own their data; Grafana is not run by the
+#: container tier, so it is not restricted blind.)
 LEAST_PRIVILEGE = {
     "mlflow", "prefect", "worker", "webhook", "serving", "frontend", "prometheus", "alertmanager",
+    "serving-proxy",
 }  # fmt: skip
 
 

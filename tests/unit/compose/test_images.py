@@ -18,7 +18,8 @@ from tests.unit.compose.test_dockerfiles import DOCKERFILES, instructions
 GONE_FROM_REGISTRIES = {"minio/minio", "minio/mc", "docker.io/minio/minio", "docker.io/minio/mc"}
 #: The program each third-party image offers for its healthcheck (from the images' own sources):
 #: mysql has mysqladmin, MinIO's server image ships mc, postgres has pg_isready, Prometheus and
-#: Alertmanager are busybox-based (wget), Grafana's image is Alpine-based (wget).
+#: Alertmanager are busybox-based (wget), Grafana's image is Alpine-based (wget), HAProxy's
+#: (the Debian variant, the plain version tag) has bash but no HTTP client (bash's /dev/tcp).
 THIRD_PARTY_HEALTH_PROGRAMS = {
     "mysql": "mysqladmin",
     "minio": "mc",
@@ -26,6 +27,7 @@ THIRD_PARTY_HEALTH_PROGRAMS = {
     "prometheus": "wget",
     "alertmanager": "wget",
     "grafana": "wget",
+    "serving-proxy": "bash",
 }
 #: The user a third-party image runs as, and whether it owns the paths it keeps state in (the
 #: official images chown them at start, or create them owned by their user).

@@ -12,12 +12,16 @@ from tests.unit.compose.conftest import ENV_FILE
 
 #: Listening on localhost in `make local`, but internal only in compose (no published port).
 INTERNAL_IN_COMPOSE = {"webhook"}
+#: `make local` runs one serving process on SERVING_PORT; compose publishes that port on the
+#: proxy in front of the replicas.
+PUBLISHED_BY = {"serving": "serving-proxy"}
 
 
 def test_local_ports_are_the_ports_compose_publishes(compose: dict[str, Any]) -> None:
     plan = local_stack.port_plan(local_stack.effective_config(ENV_FILE, environ={}))
     for service, port in plan.items():
-        published = [int(p["published"]) for p in compose["services"][service].get("ports", [])]
+        publisher = compose["services"][PUBLISHED_BY.get(service, service)]
+        published = [int(p["published"]) for p in publisher.get("ports", [])]
         if service in INTERNAL_IN_COMPOSE:
             assert published == [], f"{service}: compose must not publish it"
             continue

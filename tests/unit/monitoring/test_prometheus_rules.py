@@ -29,6 +29,7 @@ REQUIRED_ALERTS = {
     "HighErrorRate",
     "ModelNotLoaded",
     "ServingDown",
+    "ServingReplicaDown",
 }
 
 
@@ -190,3 +191,16 @@ def test_alertmanager_routes(labels: str, receiver: str) -> None:
         stdout_only=True,
     )
     assert output.strip() == receiver
+
+
+def test_one_replica_without_a_model_does_not_silence_the_others_alerts() -> None:
+    """Inhibition is per instance: the aggregated drift/performance alerts carry none, so only
+    ServingDown (no instance either) silences them, not one replica's ModelNotLoaded."""
+    config = yaml.safe_load(render.ALERTMANAGER_CONFIG.read_text())
+    (rule,) = config["inhibit_rules"]
+    assert rule["equal"] == ["instance"]
+    by_name = {r["alert"]: r for r in alert_rules()}
+    assert "instance" not in by_name["ServingDown"]["expr"]  # absent(): no instance label
+    for name in ("TextDriftDetected", "PredictionDriftDetected", "HighLatencyP99", "HighErrorRate"):
+        expr = by_name[name]["expr"]
+        assert "instance" not in expr, name

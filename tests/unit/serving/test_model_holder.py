@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -14,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from model_serving.app import create_app
 from model_serving.model_holder import ModelHolder
+from model_serving.model_version import VersionInfo
 from tests.model_fixtures import sample, small_pipeline
 from tests.servers import wait_until
 from tests.unit.serving.conftest import FakeSource, ThreadedServer, wait_ready
@@ -190,3 +194,35 @@ def test_first_attempt_wait_is_bounded(fake_source: FakeSource) -> None:
         assert holder.current is None and "alias" in holder.reason
     finally:
         holder.stop()
+
+
+@dataclass
+class SlowRegistry(FakeSource):
+    """Each alias lookup takes 0.6 s; their start times are kept."""
+
+    starts: list[float] = field(default_factory=list)
+
+    def resolve(self, name: str, alias: str) -> VersionInfo:
+        self.starts.append(time.monotonic())
+        time.sleep(0.6)
+        return super().resolve(name, alias)
+
+
+def test_polls_at_a_fixed_rate_so_a_slow_registry_does_not_stretch_the_period(
+    pipeline: Any,
+) -> None:
+    """Replicas converge within one poll interval of an alias move: each check starts one
+    interval after the previous one started, not one interval after it ended."""
+    source = SlowRegistry()
+    source.publish("1", pipeline)
+    holder = ModelHolder(source, name="m", alias="champion", poll_interval=1.0)
+    holder.start()
+    try:
+        wait_until(lambda: len(source.starts) >= 4, timeout=20, what="four alias checks")
+    finally:
+        holder.stop(timeout=5)
+    starts = source.starts
+    # From the second check on (the first one loads the model).
+    gaps = [later - earlier for earlier, later in itertools.pairwise(starts[1:])]
+    # Fixed delay would space them 1.6 s apart (0.6 s check + 1.0 s wait).
+    assert max(gaps) < 1.4, gaps

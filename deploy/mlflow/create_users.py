@@ -37,10 +37,12 @@ HEALTHY_WITHIN_SECONDS = 600.0
 
 
 def wait_healthy(tracking_uri: str, timeout: float) -> None:
+    if not tracking_uri.startswith(("http://", "https://")):
+        raise ValueError(f"MLFLOW_TRACKING_URI must be an http(s) URL, not {tracking_uri!r}")
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(f"{tracking_uri}/health", timeout=5) as response:
+            with urllib.request.urlopen(f"{tracking_uri}/health", timeout=5) as response:  # noqa: S310 (http only)
                 if response.status == 200:
                     return
         except OSError as exc:

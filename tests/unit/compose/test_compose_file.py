@@ -276,7 +276,9 @@ def test_prometheus_and_alertmanager_need_a_login(compose: dict[str, Any]) -> No
 
     services = compose["services"]
     auth_volume = {
-        v["target"]: v["source"] for v in services["monitoring-auth"]["volumes"] if v["type"] == "volume"
+        v["target"]: v["source"]
+        for v in services["monitoring-auth"]["volumes"]
+        if v["type"] == "volume"
     }
     assert auth_volume == {"/var/lib/monitoring-auth": "monitoring-auth"}
     for name in ("prometheus", "alertmanager"):
@@ -300,7 +302,9 @@ def test_prometheus_and_alertmanager_need_a_login(compose: dict[str, Any]) -> No
     for manager in prometheus["alerting"]["alertmanagers"]:
         assert manager["basic_auth"]["password_file"] == "/run/secrets/alertmanager_password"
     jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
-    assert jobs["alertmanager"]["basic_auth"]["password_file"] == "/run/secrets/alertmanager_password"
+    assert (
+        jobs["alertmanager"]["basic_auth"]["password_file"] == "/run/secrets/alertmanager_password"
+    )
     assert jobs["prometheus"]["basic_auth"]["password_file"] == "/run/secrets/prometheus_password"
     datasources = yaml.safe_load(
         (REPO_ROOT / "model_monitoring/grafana/provisioning/datasources/prometheus.yml").read_text()
@@ -365,4 +369,4 @@ READ_ONLY = {
 
 def test_read_only_root_filesystems(compose: dict[str, Any]) -> None:
     read_only = {name for name, s in compose["services"].items() if s.get("read_only")}
-    assert READ_ONLY <= read_only, READ_ONLY - read_only
+    assert read_only >= READ_ONLY, READ_ONLY - read_only

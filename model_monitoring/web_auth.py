@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
@@ -51,12 +52,12 @@ def web_config_path(output_dir: Path, server: str) -> Path:
     return output_dir / f"{server}-web.yml"
 
 
-def main(argv: list[str] | None = None, environ: dict[str, str] | None = None) -> int:
+def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="folder for <server>-web.yml")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    env = os.environ if environ is None else environ
+    env: Mapping[str, str] = os.environ if environ is None else environ
     missing = [variable for variable in PASSWORD_VARIABLES.values() if not env.get(variable)]
     if missing:
         logger.error("missing: %s", ", ".join(missing))

@@ -56,9 +56,13 @@ def prometheus_config(settings: MonitoringSettings) -> dict[str, Any]:
     config["global"]["evaluation_interval"] = settings.evaluation_interval
     config["global"]["scrape_timeout"] = min(settings.scrape_interval, "10s", key=_duration_seconds)
     config["rule_files"] = [str(PROMETHEUS_DIR / pattern) for pattern in config["rule_files"]]
-    config["alerting"]["alertmanagers"] = [
-        {"static_configs": [{"targets": list(settings.alertmanager_targets)}]}
-    ]
+    for alertmanagers in config["alerting"]["alertmanagers"]:
+        alertmanagers["static_configs"] = [{"targets": list(settings.alertmanager_targets)}]
+        _set_password_file(alertmanagers, settings.alertmanager_password_file)
+    password_files = {
+        "alertmanager": settings.alertmanager_password_file,
+        "prometheus": settings.prometheus_password_file,
+    }
     for job in config["scrape_configs"]:
         name = job["job_name"]
         if name == "prometheus":
@@ -68,7 +72,17 @@ def prometheus_config(settings: MonitoringSettings) -> dict[str, Any]:
         # Outside compose there is no service DNS: fixed targets replace any discovery.
         job.pop("dns_sd_configs", None)
         job["static_configs"] = [{"targets": targets}]
+        if name in password_files:
+            _set_password_file(job, password_files[name])
     return config
+
+
+def _set_password_file(section: dict[str, Any], password_file: str | None) -> None:
+    """Point a ``basic_auth`` block at ``password_file``; none: drop the block (no login)."""
+    if password_file is None:
+        section.pop("basic_auth", None)
+    else:
+        section["basic_auth"]["password_file"] = password_file
 
 
 def alertmanager_config(settings: MonitoringSettings) -> dict[str, Any]:

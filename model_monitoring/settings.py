@@ -27,3 +27,7 @@ class MonitoringSettings(BaseSettings):
     webhook_url: str = "http://127.0.0.1:8100/v1/alerts"
     #: File holding the receiver's bearer token (ORCHESTRATION_WEBHOOK_TOKEN); none = no auth.
     webhook_token_file: str | None = None
+    #: Files holding the Prometheus and Alertmanager login passwords (model_monitoring.web_auth)
+    #: that Prometheus sends to them (alerting, scrapes); none = that server has no login.
+    prometheus_password_file: str | None = None
+    alertmanager_password_file: str | None = None

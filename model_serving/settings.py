@@ -40,6 +40,11 @@ class ServingSettings(BaseSettings):
     require_model_sha256: bool = False
 
     database_url: str = Field(default_factory=default_database_url)
+    #: The account ``python -m model_serving.prediction_log.migrate`` applies the migrations with
+    #: (DDL); unset: ``database_url``. Compose runs the migration as a one-shot with its own user,
+    #: so serving's ``database_url`` needs only SELECT and INSERT (the writer's check of the
+    #: schema at head changes nothing).
+    migrate_database_url: str | None = None
     store_text: bool = False
     log_queue_size: int = Field(default=10_000, ge=1)
     log_flush_rows: int = Field(default=500, ge=1)

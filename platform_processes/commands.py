@@ -64,27 +64,41 @@ def prefect_server(port: int, host: str = LOCALHOST) -> list[str]:
 
 
 def prometheus(
-    binary: str, config: Path, data_dir: Path, port: int, host: str = LOCALHOST
+    binary: str,
+    config: Path,
+    data_dir: Path,
+    port: int,
+    host: str = LOCALHOST,
+    web_config: Path | None = None,
 ) -> list[str]:
-    """Prometheus on ``host:port`` (no ``--web.enable-lifecycle``: nobody may stop it over HTTP)."""
+    """Prometheus on ``host:port`` (no ``--web.enable-lifecycle``: nobody may stop it over HTTP);
+    ``web_config``: its basic-auth logins (``model_monitoring.web_auth``)."""
     return [
         binary,
         f"--config.file={config}",
         f"--storage.tsdb.path={data_dir}",
         f"--web.listen-address={host}:{port}",
+        *([f"--web.config.file={web_config}"] if web_config else []),
     ]
 
 
 def alertmanager(
-    binary: str, config: Path, data_dir: Path, port: int, host: str = LOCALHOST
+    binary: str,
+    config: Path,
+    data_dir: Path,
+    port: int,
+    host: str = LOCALHOST,
+    web_config: Path | None = None,
 ) -> list[str]:
-    """Alertmanager on ``host:port``, clustering off (one instance)."""
+    """Alertmanager on ``host:port``, clustering off (one instance); ``web_config``: its
+    basic-auth logins (``model_monitoring.web_auth``)."""
     return [
         binary,
         f"--config.file={config}",
         f"--storage.path={data_dir}",
         f"--web.listen-address={host}:{port}",
         "--cluster.listen-address=",
+        *([f"--web.config.file={web_config}"] if web_config else []),
     ]
 
 

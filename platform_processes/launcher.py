@@ -36,9 +36,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_ok(url: str, timeout: float = 3.0) -> Callable[[], bool]:
-    """A health check that passes when ``url`` answers 2xx."""
-    return lambda: httpx.get(url, timeout=timeout).is_success
+def http_ok(
+    url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None
+) -> Callable[[], bool]:
+    """A health check that passes when ``url`` answers 2xx (with the basic-auth ``auth``)."""
+    return lambda: httpx.get(url, timeout=timeout, auth=auth).is_success
 
 
 def log_tail(path: Path | None, lines: int = 25) -> str:

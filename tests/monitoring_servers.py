@@ -1,7 +1,8 @@
 """Real servers for the monitoring integration tests.
 
 Prometheus (Debian package) runs with the project's configuration rendered for the test's ports
-(``model_monitoring.render``: same rule files, shorter intervals allowed); a champion is
+(``model_monitoring.render``: same rule files, shorter intervals allowed) and, as in compose, asks
+for a login (:data:`LOGIN`; every client passes ``auth=LOGIN``); a champion is
 registered in a throw-away SQLite MLflow store so that serving can load it without the full
 registry stack.
 """
@@ -12,8 +13,25 @@ from pathlib import Path
 
 from model_monitoring.render import render_prometheus
 from model_monitoring.settings import MonitoringSettings
+from model_monitoring.web_auth import USERNAME, write_web_config
 from platform_processes import commands
+from platform_processes.launcher import http_ok
 from tests.servers import ServerProcess, ServiceUnavailable, free_port, start_process
+
+#: The tests' Prometheus and Alertmanager password (one for both; compose has one each).
+MONITORING_PASSWORD = "platform-test-monitoring"
+#: The login every test client of Prometheus or Alertmanager sends.
+LOGIN = (USERNAME, MONITORING_PASSWORD)
+
+
+def write_monitoring_auth(work_dir: Path) -> tuple[Path, Path]:
+    """A web config accepting :data:`LOGIN` (bcrypt hash made now) and a 0600 file with the
+    password, for a Prometheus that logs in to itself and to Alertmanager."""
+    web_config = write_web_config(work_dir / "web.yml", MONITORING_PASSWORD)
+    password_file = work_dir / "monitoring_password"
+    password_file.write_text(MONITORING_PASSWORD)
+    password_file.chmod(0o600)
+    return web_config, password_file
 
 
 def start_project_prometheus(
@@ -30,6 +48,7 @@ def start_project_prometheus(
     if binary is None:
         raise ServiceUnavailable("prometheus is not installed (Debian package prometheus)")
     port = free_port()
+    web_config, password_file = write_monitoring_auth(work_dir)
     settings = MonitoringSettings(
         serving_targets=serving_targets,
         webhook_targets=webhook_targets or [],
@@ -37,13 +56,14 @@ def start_project_prometheus(
         prometheus_target=f"127.0.0.1:{port}",
         scrape_interval=interval,
         evaluation_interval=interval,
+        prometheus_password_file=str(password_file),
+        alertmanager_password_file=str(password_file),
     )
     config = render_prometheus(settings, work_dir / "prometheus.yml")
     url = f"http://127.0.0.1:{port}"
-    args = commands.prometheus(binary, config, work_dir / "tsdb", port)
-    return start_process(
-        "prometheus", args, log_dir=log_dir, url=url, health=f"{url}/-/ready", timeout=30
-    )
+    args = commands.prometheus(binary, config, work_dir / "tsdb", port, web_config=web_config)
+    health = http_ok(f"{url}/-/ready", auth=LOGIN)
+    return start_process("prometheus", args, log_dir=log_dir, url=url, health=health, timeout=30)
 
 
 def register_local_champion(store_dir: Path, *, seed: int = 0, n_train: int = 600) -> str:

@@ -166,14 +166,19 @@ def alertmanager_binary() -> str:
 
 
 def start_alertmanager(config: Path, data_dir: Path, log_dir: Path) -> ServerProcess:
-    """Alertmanager with ``config`` (already rendered), clustering off, waits on /-/ready."""
+    """Alertmanager with ``config`` (already rendered), clustering off, asking for the tests'
+    monitoring login (``tests.monitoring_servers.LOGIN``) as in compose; waits on /-/ready."""
+    from tests.monitoring_servers import LOGIN, write_monitoring_auth
+
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
-    args = commands.alertmanager(alertmanager_binary(), config, data_dir, port)
-    return start_process(
-        "alertmanager", args, log_dir=log_dir, url=url, health=f"{url}/-/ready", timeout=30
+    web_config, _ = write_monitoring_auth(data_dir)
+    args = commands.alertmanager(
+        alertmanager_binary(), config, data_dir, port, web_config=web_config
     )
+    health = http_ok(f"{url}/-/ready", auth=LOGIN)
+    return start_process("alertmanager", args, log_dir=log_dir, url=url, health=health, timeout=30)
 
 
 def start_webhook(env: Mapping[str, str], log_dir: Path, port: int | None = None) -> ServerProcess:

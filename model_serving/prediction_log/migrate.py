@@ -1,8 +1,16 @@
-"""Apply the prediction-log migrations (Alembic, programmatic) to a database URL."""
+"""Apply the prediction-log migrations (Alembic, programmatic) to a database URL.
+
+CLI: ``python -m model_serving.prediction_log.migrate`` brings ``SERVING_MIGRATE_DATABASE_URL``
+(or ``SERVING_DATABASE_URL``) to head, retrying a database that is not reachable yet for up to
+``--wait`` seconds: compose's one-shot ``app-migrate``, the only holder of the DDL account.
+"""
 
 from __future__ import annotations
 
+import argparse
 import logging
+import sys
+import time
 from pathlib import Path
 
 from alembic import command
@@ -57,3 +65,29 @@ def upgrade(url: str, engine: Engine | None = None) -> None:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     logger.info("prediction log schema at head (%s)", make_url(url).get_backend_name())
+
+
+def main(argv: list[str] | None = None) -> int:
+    from model_serving.settings import ServingSettings
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to retry a down database")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = ServingSettings()
+    url = settings.migrate_database_url or settings.database_url
+    deadline = time.monotonic() + args.wait
+    while True:
+        try:
+            upgrade(url)
+            return 0
+        except Exception as exc:  # an unreachable database and a refused DDL alike
+            if time.monotonic() >= deadline:
+                logger.error("prediction log migration failed: %s", exc)
+                return 1
+            logger.warning("prediction log migration not possible yet (%s); retrying", exc)
+            time.sleep(2)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

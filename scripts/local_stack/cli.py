@@ -81,7 +81,6 @@ def start_monitoring(
 ) -> dict[str, str]:
     """Alertmanager, then Prometheus (it sends its alerts there), where installed; returns the
     skipped ones with the reason."""
-    token = config.get("ORCHESTRATION_WEBHOOK_TOKEN", "")
     builds = {
         "alertmanager": (commands.ALERTMANAGER_BINARIES, alertmanager_component),
         "prometheus": (commands.PROMETHEUS_BINARIES, prometheus_component),
@@ -98,7 +97,7 @@ def start_monitoring(
         if name in skipped:
             log.warning("%s skipped: %s", name, skipped[name])
             continue
-        stack.start(build(binary, stack.state_dir, ports, token))
+        stack.start(build(binary, stack.state_dir, ports, config))
     return skipped
 
 

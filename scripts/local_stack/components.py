@@ -3,7 +3,9 @@
 The same variable names as compose; command lines for servers outside the project's packages come
 from ``platform_processes.commands`` (shared with the tests and the benchmarks). Prometheus and
 Alertmanager get their configuration rendered for localhost ports by ``model_monitoring.render``
-from the same files compose mounts.
+from the same files compose mounts, and ask for a login as in compose (``admin`` /
+``PROMETHEUS_PASSWORD`` or ``ALERTMANAGER_PASSWORD``: web configs made at start by
+``model_monitoring.web_auth``; Prometheus logs in to both with password files).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from typing import TYPE_CHECKING
 from model_orchestration import prefect_security
 from platform_processes import commands
 from platform_processes.commands import LOCALHOST
-from scripts.local_stack.config import PASSED_THROUGH, prefect_auth_string
+from platform_processes.launcher import HealthCheck, http_ok
+from scripts.local_stack.config import PASSED_THROUGH, StackError, prefect_auth_string
 
 if TYPE_CHECKING:
     from model_monitoring.settings import MonitoringSettings
@@ -30,7 +33,7 @@ class Component:
     args: list[str]
     env: dict[str, str] = field(default_factory=dict)
     url: str = ""
-    health: str | None = None
+    health: HealthCheck | None = None
     timeout: float = 120.0
 
 
@@ -55,14 +58,40 @@ def mlflow_component(state: Path, ports: Mapping[str, int]) -> Component:
     )
 
 
-def monitoring_settings(state: Path, ports: Mapping[str, int], token: str) -> MonitoringSettings:
-    """model_monitoring's render settings for localhost targets (the token goes to a 0600 file)."""
+def _secret_file(path: Path, value: str) -> Path:
+    """``value`` in a file only its owner reads (a config names the file, never the value)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(value)
+    path.chmod(0o600)
+    return path
+
+
+def monitoring_password(config: Mapping[str, str], server: str) -> str:
+    """The login password of ``prometheus`` or ``alertmanager`` from the stack's configuration."""
+    from model_monitoring.web_auth import PASSWORD_VARIABLES
+
+    variable = PASSWORD_VARIABLES[server]
+    password = config.get(variable, "")
+    if not password:
+        raise StackError(f"{variable} is not set (.env): {server} would have no login")
+    return password
+
+
+def monitoring_settings(
+    state: Path, ports: Mapping[str, int], config: Mapping[str, str]
+) -> MonitoringSettings:
+    """model_monitoring's render settings for localhost targets (the webhook token and the
+    monitoring passwords go to 0600 files)."""
     from model_monitoring.settings import MonitoringSettings
 
-    token_file = state / "alertmanager" / "webhook_token"
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    token_file.write_text(token)
-    token_file.chmod(0o600)
+    token = config.get("ORCHESTRATION_WEBHOOK_TOKEN", "")
+    token_file = _secret_file(state / "alertmanager" / "webhook_token", token)
+    password_files = {
+        server: _secret_file(
+            state / "prometheus" / f"{server}_password", monitoring_password(config, server)
+        )
+        for server in ("prometheus", "alertmanager")
+    }
     return MonitoringSettings(
         serving_targets=[f"{LOCALHOST}:{ports['serving']}"],
         webhook_targets=[f"{LOCALHOST}:{ports['webhook']}"],
@@ -70,47 +99,54 @@ def monitoring_settings(state: Path, ports: Mapping[str, int], token: str) -> Mo
         prometheus_target=f"{LOCALHOST}:{ports['prometheus']}",
         webhook_url=f"{local_url(ports, 'webhook')}/v1/alerts",
         webhook_token_file=str(token_file),
+        prometheus_password_file=str(password_files["prometheus"]),
+        alertmanager_password_file=str(password_files["alertmanager"]),
     )
 
 
 def _monitoring_component(
     name: str,
-    command: Callable[[str, Path, Path, int], list[str]],
+    command: Callable[..., list[str]],
     render: Callable[..., Path],
     binary: str,
     state: Path,
     ports: Mapping[str, int],
-    token: str,
+    config: Mapping[str, str],
 ) -> Component:
-    """Prometheus or Alertmanager: render its config under ``state/<name>``, then its command."""
-    config = render(monitoring_settings(state, ports, token), state / name / f"{name}.yml")
+    """Prometheus or Alertmanager: render its config and its web config (login) under
+    ``state/<name>``, then its command; the health check logs in."""
+    from model_monitoring.web_auth import USERNAME, write_web_config
+
+    rendered = render(monitoring_settings(state, ports, config), state / name / f"{name}.yml")
+    password = monitoring_password(config, name)
+    web_config = write_web_config(state / name / "web.yml", password)
     url = local_url(ports, name)
     return Component(
         name=name,
-        args=command(binary, config, state / name / "data", ports[name]),
+        args=command(binary, rendered, state / name / "data", ports[name], web_config=web_config),
         url=url,
-        health=f"{url}/-/ready",
+        health=http_ok(f"{url}/-/ready", auth=(USERNAME, password)),
         timeout=60.0,
     )
 
 
 def prometheus_component(
-    binary: str, state: Path, ports: Mapping[str, int], token: str
+    binary: str, state: Path, ports: Mapping[str, int], config: Mapping[str, str]
 ) -> Component:
     from model_monitoring.render import render_prometheus
 
     return _monitoring_component(
-        "prometheus", commands.prometheus, render_prometheus, binary, state, ports, token
+        "prometheus", commands.prometheus, render_prometheus, binary, state, ports, config
     )
 
 
 def alertmanager_component(
-    binary: str, state: Path, ports: Mapping[str, int], token: str
+    binary: str, state: Path, ports: Mapping[str, int], config: Mapping[str, str]
 ) -> Component:
     from model_monitoring.render import render_alertmanager
 
     return _monitoring_component(
-        "alertmanager", commands.alertmanager, render_alertmanager, binary, state, ports, token
+        "alertmanager", commands.alertmanager, render_alertmanager, binary, state, ports, config
     )
 
 

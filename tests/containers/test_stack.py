@@ -53,11 +53,22 @@ class Stack:
     def url(self, variable: str, path: str = "") -> str:
         return f"http://127.0.0.1:{self.ports[variable]}{path}"
 
-    def mlflow_auth(self) -> tuple[str, str]:
-        from scripts.local_stack import read_dotenv
+    def mlflow_auth(self, account: str = "ADMIN") -> tuple[str, str]:
+        """An MLflow login from .env: ``ADMIN`` (people), ``SERVING`` or ``WORKER``."""
+        env = dotenv()
+        return env[f"MLFLOW_{account}_USERNAME"], env[f"MLFLOW_{account}_PASSWORD"]
 
-        env = read_dotenv(ct.REPO_ROOT / ".env")
-        return env["MLFLOW_ADMIN_USERNAME"], env["MLFLOW_ADMIN_PASSWORD"]
+    def monitoring_auth(self, server: str) -> tuple[str, str]:
+        """The basic-auth login of ``prometheus`` or ``alertmanager`` (model_monitoring)."""
+        from model_monitoring.web_auth import PASSWORD_VARIABLES, USERNAME
+
+        return USERNAME, dotenv()[PASSWORD_VARIABLES[server]]
+
+
+def dotenv() -> dict[str, str]:
+    from scripts.local_stack import read_dotenv
+
+    return read_dotenv(ct.REPO_ROOT / ".env")
 
 
 def expected_services(compose: ct.Compose) -> set[str]:
@@ -223,9 +234,9 @@ def test_every_service_becomes_healthy(stack: Stack) -> None:
 
 
 def test_non_root_services_can_write_their_volumes(stack: Stack) -> None:
-    """Each of our images' services writes into every named volume it mounts."""
+    """Each of our images' long-running services writes into every named volume it mounts."""
     for name, service in stack.compose.resolved()["services"].items():
-        if "build" not in service:
+        if "build" not in service or name in one_shot_services(stack.compose):
             continue
         for volume in service.get("volumes", []):
             if volume["type"] != "volume":
@@ -349,6 +360,146 @@ def test_scaled_to_two_replicas_both_answer_through_the_proxy(stack: Stack) -> N
     servers.wait_until(
         lambda: len(up_slots()) == 1, timeout=120, what="serving-proxy back to one replica"
     )
+
+
+def test_prometheus_and_alertmanager_refuse_anonymous_requests(stack: Stack) -> None:
+    """Basic auth on every route; no lifecycle API; Prometheus logs in to Alertmanager and to
+    itself (both scrape targets up)."""
+    for variable, server in (
+        ("PROMETHEUS_PORT", "prometheus"),
+        ("ALERTMANAGER_PORT", "alertmanager"),
+    ):
+        for path in (
+            "/-/ready",
+            "/metrics",
+            "/api/v2/status" if server == "alertmanager" else "/api/v1/status/config",
+        ):
+            anonymous = httpx.get(stack.url(variable, path), timeout=10)
+            assert anonymous.status_code == 401, (server, path, anonymous.status_code)
+        wrong = httpx.get(
+            stack.url(variable, "/-/ready"), auth=("admin", "not-the-password"), timeout=10
+        )
+        assert wrong.status_code == 401, (server, wrong.status_code)
+        logged_in = httpx.get(
+            stack.url(variable, "/-/ready"), auth=stack.monitoring_auth(server), timeout=10
+        )
+        assert logged_in.status_code == 200, (server, logged_in.status_code)
+    # Nobody can post an alert (it would reach the webhook with its token) without the login.
+    alert = [{"labels": {"alertname": "TextDriftDetected", "category": "drift"}}]
+    posted = httpx.post(stack.url("ALERTMANAGER_PORT", "/api/v2/alerts"), json=alert, timeout=10)
+    assert posted.status_code == 401, posted.status_code
+    # No lifecycle API, even with the login: Prometheus cannot be stopped over HTTP.
+    prometheus = stack.monitoring_auth("prometheus")
+    quit_ = httpx.post(stack.url("PROMETHEUS_PORT", "/-/quit"), auth=prometheus, timeout=10)
+    assert quit_.status_code != 200, quit_.text
+    assert (
+        httpx.get(stack.url("PROMETHEUS_PORT", "/-/ready"), auth=prometheus, timeout=10).status_code
+        == 200
+    )
+
+    def targets_up() -> bool:
+        response = httpx.get(
+            stack.url("PROMETHEUS_PORT", "/api/v1/targets"), auth=prometheus, timeout=10
+        )
+        health = {t["labels"]["job"]: t["health"] for t in response.json()["data"]["activeTargets"]}
+        return health.get("alertmanager") == "up" and health.get("prometheus") == "up"
+
+    servers.wait_until(
+        targets_up, timeout=90, what="Prometheus scraping alertmanager and itself", interval=5
+    )
+
+
+def test_serving_mlflow_user_cannot_change_the_registry(stack: Stack) -> None:
+    """Serving's MLflow user reads the champion; moving the alias or adding a version is a 403."""
+    champion = champion_version(stack)
+    assert champion is not None
+    serving = stack.mlflow_auth("SERVING")
+    api = stack.url("MLFLOW_PORT", "/api/2.0/mlflow")
+    read = httpx.get(
+        f"{api}/registered-models/alias",
+        params={"name": contract.MODEL_NAME, "alias": contract.CHAMPION_ALIAS},
+        auth=serving,
+        timeout=10,
+    )
+    assert read.status_code == 200, read.text
+    moved = httpx.post(
+        f"{api}/registered-models/alias",
+        json={"name": contract.MODEL_NAME, "alias": contract.CHAMPION_ALIAS, "version": champion},
+        auth=serving,
+        timeout=10,
+    )
+    assert moved.status_code == 403, (moved.status_code, moved.text[:300])
+    source = read.json()["model_version"]["source"]
+    created = httpx.post(
+        f"{api}/model-versions/create",
+        json={"name": contract.MODEL_NAME, "source": source},
+        auth=serving,
+        timeout=10,
+    )
+    assert created.status_code == 403, (created.status_code, created.text[:300])
+    assert model_versions(stack) == [champion]
+    # The worker's user may move it (set it back to the same version: no change).
+    worker = httpx.post(
+        f"{api}/registered-models/alias",
+        json={"name": contract.MODEL_NAME, "alias": contract.CHAMPION_ALIAS, "version": champion},
+        auth=stack.mlflow_auth("WORKER"),
+        timeout=10,
+    )
+    assert worker.status_code == 200, (worker.status_code, worker.text[:300])
+
+
+def test_worker_s3_user_reaches_only_its_bucket(stack: Stack) -> None:
+    """The worker's MinIO user lists `datasets` and `scoring` but is refused on MLflow's model
+    artifacts."""
+    script = (
+        "import boto3, botocore\n"
+        "s3 = boto3.client('s3')\n"
+        "for bucket in ('datasets', 'scoring', 'mlflow'):\n"
+        "    try:\n"
+        "        s3.list_objects_v2(Bucket=bucket, MaxKeys=1)\n"
+        "        print(bucket, 'ok')\n"
+        "    except botocore.exceptions.ClientError as exc:\n"
+        "        print(bucket, exc.response['Error']['Code'])\n"
+    )
+    out = stack.compose.exec(
+        "worker", "sh", "-c", 'AWS_ENDPOINT_URL_S3="$MLFLOW_S3_ENDPOINT_URL" python -c "$0"', script
+    )
+    results = dict(line.split() for line in out.strip().splitlines()[-3:])
+    assert results == {"datasets": "ok", "scoring": "ok", "mlflow": "AccessDenied"}, out
+
+
+def mysql_as(stack: Stack, user: str, password: str, statement: str) -> str:
+    """Run ``statement`` in database app as ``user``; the client's output and exit status."""
+    command = f'mysql -h127.0.0.1 -u{user} -p"$0" app -N -e "$1" 2>&1; echo "exit=$?"'
+    return stack.compose.exec("mysql", "sh", "-c", command, password, statement)
+
+
+def test_app_database_users_have_only_their_privileges(stack: Stack) -> None:
+    env = dotenv()
+    insert = "INSERT INTO feedback (prediction_id, label, created_at) VALUES ('x', 'ai', NOW())"
+    read_insert = mysql_as(stack, "app_read", env["APP_READ_DB_PASSWORD"], insert)
+    assert "exit=1" in read_insert and "denied" in read_insert.lower(), read_insert
+    read_select = mysql_as(
+        stack, "app_read", env["APP_READ_DB_PASSWORD"], "SELECT COUNT(*) FROM predictions"
+    )
+    assert "exit=0" in read_select, read_select
+    write_delete = mysql_as(stack, "app", env["APP_DB_PASSWORD"], "DELETE FROM predictions")
+    assert "exit=1" in write_delete and "denied" in write_delete.lower(), write_delete
+    write_ddl = mysql_as(stack, "app", env["APP_DB_PASSWORD"], "DROP TABLE feedback")
+    assert "exit=1" in write_ddl and "denied" in write_ddl.lower(), write_ddl
+
+
+def test_prefect_database_role_is_not_a_superuser(stack: Stack) -> None:
+    out = stack.compose.exec(
+        "postgres", "psql", "-U", "postgres", "-d", "prefect", "-tAc",
+        "SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = 'prefect'",
+    )  # fmt: skip
+    assert out.strip() == "f|f|f", out
+    owner = stack.compose.exec(
+        "postgres", "psql", "-U", "postgres", "-tAc",
+        "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'prefect'",
+    )  # fmt: skip
+    assert owner.strip() == "prefect", owner
 
 
 def test_a_second_up_on_the_same_volumes_works(stack: Stack) -> None:

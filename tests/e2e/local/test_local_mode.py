@@ -23,7 +23,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from scripts.local_stack import PORT_VARIABLES
+from model_monitoring.web_auth import PASSWORD_VARIABLES, USERNAME
+from scripts.local_stack import PORT_VARIABLES, read_dotenv
 from tests import servers
 from tests.e2e.frontend import browser
 
@@ -146,6 +147,15 @@ def test_make_local_classifies_text_and_stops_everything_on_ctrl_c(
     html = httpx.get(local_stack.url("frontend", "/"), timeout=10)
     assert html.status_code == 200 and "streamlit" in html.text.lower()
     assert httpx.get(local_stack.url("webhook", "/healthz"), timeout=10).is_success
+    # Prometheus and Alertmanager (where installed) ask for the same logins as in compose.
+    dotenv = read_dotenv(REPO_ROOT / ".env")
+    for server, variable in PASSWORD_VARIABLES.items():
+        if server not in components:
+            continue
+        ready = local_stack.url(server, "/-/ready")
+        assert httpx.get(ready, timeout=10).status_code == 401, server
+        login = (USERNAME, dotenv[variable])
+        assert httpx.get(ready, auth=login, timeout=10).status_code == 200, server
 
     # The same text through the Streamlit page, as a newcomer would: same verdict, same model.
     page.goto(local_stack.url("frontend"))

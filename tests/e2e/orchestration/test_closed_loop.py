@@ -46,7 +46,7 @@ from tests import servers
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
 from tests.model_fixtures import corpus, sample
-from tests.monitoring_servers import start_project_prometheus
+from tests.monitoring_servers import LOGIN, start_project_prometheus
 from tests.orchestration_servers import (
     ALL_DEPLOYMENTS,
     PrefectApi,
@@ -136,7 +136,7 @@ class Loop:
 
     def query(self, promql: str) -> list[dict[str, Any]]:
         response = httpx.get(
-            f"{self.prometheus.url}/api/v1/query", params={"query": promql}, timeout=10
+            f"{self.prometheus.url}/api/v1/query", params={"query": promql}, auth=LOGIN, timeout=10
         )
         body = response.json()
         assert body.get("status") == "success", body

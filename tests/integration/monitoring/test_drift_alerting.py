@@ -35,7 +35,7 @@ from tests import servers
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
 from tests.model_fixtures import corpus, register_small_model, sample
-from tests.monitoring_servers import register_local_champion, start_project_prometheus
+from tests.monitoring_servers import LOGIN, register_local_champion, start_project_prometheus
 from tests.orchestration_servers import start_webhook
 from tests.serving_servers import metric, start_serving
 from tests.unit.monitoring.metric_names import (
@@ -74,7 +74,9 @@ class Stack:
         params: dict[str, Any] = {"query": promql}
         if at is not None:
             params["time"] = at
-        response = httpx.get(f"{self.prometheus.url}/api/v1/query", params=params, timeout=10)
+        response = httpx.get(
+            f"{self.prometheus.url}/api/v1/query", params=params, auth=LOGIN, timeout=10
+        )
         body = response.json()
         assert body.get("status") == "success", f"{promql!r}: {body}"
         return body["data"]["result"]
@@ -400,7 +402,9 @@ def test_every_metric_rules_and_dashboards_name_is_scraped(
     for name in dashboards.DASHBOARDS:
         exprs += all_queries(load(name))
     named = set().union(*(referenced_metrics(e) for e in exprs))
-    response = httpx.get(f"{stack.prometheus.url}/api/v1/label/__name__/values", timeout=10)
+    response = httpx.get(
+        f"{stack.prometheus.url}/api/v1/label/__name__/values", auth=LOGIN, timeout=10
+    )
     scraped = set(response.json()["data"])
     assert len(named) >= 15
     missing = {n for n in named if n not in scraped and f"{n}_bucket" not in scraped}

@@ -9,7 +9,7 @@ from typing import Any
 from tests.unit.compose.conftest import COMPOSE_FILE, ENV_FILE, REPO_ROOT, run_compose_config
 
 #: Services that run once and exit (gated by service_completed_successfully).
-ONE_SHOT = {"minio-init", "secrets-check"}
+ONE_SHOT = {"minio-init", "secrets-check", "mlflow-init", "app-migrate", "monitoring-auth"}
 #: Services that keep state, with the container path their named volume must be mounted on.
 STATEFUL = {
     "mysql": "/var/lib/mysql",
@@ -58,9 +58,9 @@ def test_compose_config_fails_without_a_required_secret(tmp_path: Path) -> None:
 
 def test_services_are_the_platform(compose: dict[str, Any]) -> None:
     expected = {
-        "secrets-check", "mysql", "minio", "minio-init", "postgres", "mlflow", "prefect",
-        "worker", "webhook", "serving", "serving-proxy", "frontend", "prometheus", "alertmanager",
-        "grafana",
+        "secrets-check", "mysql", "minio", "minio-init", "postgres", "mlflow", "mlflow-init",
+        "prefect", "worker", "webhook", "app-migrate", "serving", "serving-proxy", "frontend",
+        "monitoring-auth", "prometheus", "alertmanager", "grafana",
     }  # fmt: skip
     assert set(compose["services"]) == expected
 
@@ -295,3 +295,120 @@ def test_serving_replicas_sit_behind_the_proxy(compose: dict[str, Any]) -> None:
         {"names": ["serving"], "type": "A", "port": 8000, "refresh_interval": "15s"}
     ]
     assert "static_configs" not in job
+def _flag_value(command: list[str], flag: str) -> str | None:
+    for argument in command:
+        if argument.startswith(f"{flag}="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def test_prometheus_and_alertmanager_need_a_login(compose: dict[str, Any]) -> None:
+    """Basic auth from a web config made at start (no committed hash), no lifecycle API, and
+    every client of theirs (Prometheus' alerting and scrapes, Grafana) logs in."""
+    import yaml
+
+    services = compose["services"]
+    auth_volume = {
+        v["target"]: v["source"]
+        for v in services["monitoring-auth"]["volumes"]
+        if v["type"] == "volume"
+    }
+    assert auth_volume == {"/var/lib/monitoring-auth": "monitoring-auth"}
+    for name in ("prometheus", "alertmanager"):
+        command = services[name]["command"]
+        assert "--web.enable-lifecycle" not in command, f"{name}: anyone could stop it"
+        web_config = _flag_value(command, "--web.config.file")
+        assert web_config == f"/etc/monitoring-auth/{name}-web.yml", name
+        mounts = {v["target"]: v for v in services[name]["volumes"]}
+        assert mounts["/etc/monitoring-auth"]["source"] == "monitoring-auth"
+        assert mounts["/etc/monitoring-auth"].get("read_only")
+        assert "monitoring-auth" in services[name]["depends_on"]
+        secrets = {s["source"] for s in services[name]["secrets"]}
+        assert f"{name}_password" in secrets, name
+        # The healthcheck logs in with the secret file, never with a password in its text.
+        healthcheck = " ".join(services[name]["healthcheck"]["test"])
+        assert f"/run/secrets/{name}_password" in healthcheck
+    assert not list(REPO_ROOT.glob("model_monitoring/**/*-web.yml")), "a committed web config"
+    prometheus = yaml.safe_load(
+        (REPO_ROOT / "model_monitoring/prometheus/prometheus.yml").read_text()
+    )
+    for manager in prometheus["alerting"]["alertmanagers"]:
+        assert manager["basic_auth"]["password_file"] == "/run/secrets/alertmanager_password"
+    jobs = {job["job_name"]: job for job in prometheus["scrape_configs"]}
+    assert (
+        jobs["alertmanager"]["basic_auth"]["password_file"] == "/run/secrets/alertmanager_password"
+    )
+    assert jobs["prometheus"]["basic_auth"]["password_file"] == "/run/secrets/prometheus_password"
+    datasources = yaml.safe_load(
+        (REPO_ROOT / "model_monitoring/grafana/provisioning/datasources/prometheus.yml").read_text()
+    )["datasources"]
+    for datasource in datasources:
+        assert datasource["basicAuth"] is True and datasource["basicAuthUser"] == "admin"
+        assert datasource["secureJsonData"]["basicAuthPassword"] == "$PROMETHEUS_PASSWORD"
+    assert services["grafana"]["environment"]["PROMETHEUS_PASSWORD"]
+
+
+def _url_user(url: str) -> str:
+    return url.split("://", 1)[1].split(":", 1)[0]
+
+
+def test_every_service_has_its_own_least_privilege_accounts(compose: dict[str, Any]) -> None:
+    """No account is shared between services, and none holds an admin or superuser login."""
+    services = compose["services"]
+    env = {name: service.get("environment", {}) for name, service in services.items()}
+    mlflow_users = {
+        name: env[name]["MLFLOW_TRACKING_USERNAME"] for name in ("serving", "worker", "mlflow-init")
+    }
+    assert len(set(mlflow_users.values())) == 3, mlflow_users
+    assert mlflow_users["mlflow-init"] == env["mlflow"]["MLFLOW_AUTH_ADMIN_USERNAME"]
+    assert env["mlflow-init"]["MLFLOW_SERVING_USERNAME"] == mlflow_users["serving"]
+    assert env["mlflow-init"]["MLFLOW_WORKER_USERNAME"] == mlflow_users["worker"]
+    # Database users: write (serving), read (worker), migrate (one-shot), each its own.
+    assert _url_user(env["serving"]["SERVING_DATABASE_URL"]) == "app"
+    assert _url_user(env["worker"]["ORCHESTRATION_PREDICTIONS_DATABASE_URL"]) == "app_read"
+    assert _url_user(env["app-migrate"]["SERVING_MIGRATE_DATABASE_URL"]) == "app_migrate"
+    assert "SERVING_MIGRATE_DATABASE_URL" not in env["serving"]
+    # MinIO users: one per bucket; root only in minio and minio-init.
+    assert env["mlflow"]["AWS_ACCESS_KEY_ID"] == env["minio-init"]["S3_MLFLOW_ACCESS_KEY"]
+    assert env["worker"]["AWS_ACCESS_KEY_ID"] == env["minio-init"]["S3_WORKER_ACCESS_KEY"]
+    assert env["mlflow"]["AWS_ACCESS_KEY_ID"] != env["worker"]["AWS_ACCESS_KEY_ID"]
+    holders = {name for name, e in env.items() if "MINIO_ROOT_PASSWORD" in e}
+    assert holders <= {"minio", "minio-init", "secrets-check"}, holders
+    # PostgreSQL: the image's superuser stays in its container; Prefect logs in as `prefect`.
+    assert env["postgres"]["POSTGRES_USER"] != "prefect"
+    prefect_url = env["prefect"]["PREFECT_API_DATABASE_CONNECTION_URL"]
+    assert _url_user(prefect_url) == "prefect"
+    init_scripts = [v for v in services["postgres"]["volumes"] if v["type"] == "bind"]
+    assert any(v["target"].startswith("/docker-entrypoint-initdb.d/") for v in init_scripts)
+    # Every secret a service receives is checked by the preflight.
+    checked = set(env["secrets-check"])
+    for name, variables in env.items():
+        for variable, value in variables.items():
+            if variable.endswith(("PASSWORD", "SECRET_KEY", "TOKEN")) and name != "secrets-check":
+                assert any(value == env["secrets-check"][c] for c in checked), (name, variable)
+
+
+def test_mysql_healthcheck_holds_no_password(compose: dict[str, Any]) -> None:
+    test = " ".join(compose["services"]["mysql"]["healthcheck"]["test"])
+    assert "-p" not in test.split() and "PASSWORD" not in test and "--password" not in test
+
+
+#: Services whose root filesystem is read-only (writes go to volumes or a bounded tmpfs).
+READ_ONLY = {"secrets-check", "mlflow-init", "app-migrate", "monitoring-auth", "serving"}
+
+
+def test_read_only_root_filesystems(compose: dict[str, Any]) -> None:
+    read_only = {name for name, s in compose["services"].items() if s.get("read_only")}
+    assert read_only >= READ_ONLY, READ_ONLY - read_only
+
+
+def test_read_only_services_get_no_environment_secrets(compose: dict[str, Any]) -> None:
+    """`docker compose up` copies an environment-sourced secret into the container and refuses
+    to on a read-only root ("`file` is the sole supported option"); `config` does not notice."""
+    from_environment = {
+        name for name, secret in compose.get("secrets", {}).items() if "environment" in secret
+    }
+    for name, service in compose["services"].items():
+        if service.get("read_only"):
+            sources = {secret["source"] for secret in service.get("secrets", [])}
+            assert not sources & from_environment, f"{name}: {sources & from_environment}"

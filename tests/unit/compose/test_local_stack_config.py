@@ -66,8 +66,13 @@ def test_missing_port_variable_is_a_clear_error() -> None:
 
 def test_monitoring_config_is_rendered_for_local_ports(tmp_path: Path) -> None:
     ports = {"serving": 18000, "webhook": 18100, "alertmanager": 19093, "prometheus": 19090}
-    prometheus = local_stack.prometheus_component("prometheus", tmp_path, ports, "tok-123456")
-    alertmanager = local_stack.alertmanager_component("am", tmp_path, ports, "tok-123456")
+    config = {
+        "ORCHESTRATION_WEBHOOK_TOKEN": "tok-123456",
+        "PROMETHEUS_PASSWORD": "prom-pass-123456",
+        "ALERTMANAGER_PASSWORD": "am-pass-1234567",
+    }
+    prometheus = local_stack.prometheus_component("prometheus", tmp_path, ports, config)
+    alertmanager = local_stack.alertmanager_component("am", tmp_path, ports, config)
     prometheus_yml = (tmp_path / "prometheus" / "prometheus.yml").read_text()
     alertmanager_yml = (tmp_path / "alertmanager" / "alertmanager.yml").read_text()
     assert "127.0.0.1:18000" in prometheus_yml and "serving:8000" not in prometheus_yml
@@ -79,3 +84,51 @@ def test_monitoring_config_is_rendered_for_local_ports(tmp_path: Path) -> None:
     assert oct(token_file.stat().st_mode)[-3:] == "600"
     assert "--web.listen-address=127.0.0.1:19090" in prometheus.args
     assert "--web.listen-address=127.0.0.1:19093" in alertmanager.args
+
+
+def test_local_prometheus_and_alertmanager_ask_for_a_login(tmp_path: Path) -> None:
+    """As in compose: a web config with a bcrypt hash made now, passwords only in 0600 files."""
+    import bcrypt
+    import yaml
+
+    ports = {"serving": 18000, "webhook": 18100, "alertmanager": 19093, "prometheus": 19090}
+    config = {
+        "ORCHESTRATION_WEBHOOK_TOKEN": "tok-123456",
+        "PROMETHEUS_PASSWORD": "prom-pass-123456",
+        "ALERTMANAGER_PASSWORD": "am-pass-1234567",
+    }
+    components = {
+        "prometheus": local_stack.prometheus_component("prometheus", tmp_path, ports, config),
+        "alertmanager": local_stack.alertmanager_component("am", tmp_path, ports, config),
+    }
+    for name, component in components.items():
+        web_config = tmp_path / name / "web.yml"
+        assert f"--web.config.file={web_config}" in component.args
+        assert "--web.enable-lifecycle" not in component.args
+        hashed = yaml.safe_load(web_config.read_text())["basic_auth_users"]["admin"]
+        password = config[f"{name.upper()}_PASSWORD"]
+        assert bcrypt.checkpw(password.encode(), hashed.encode())
+        assert password not in web_config.read_text()
+        assert callable(component.health)
+    rendered = yaml.safe_load((tmp_path / "prometheus" / "prometheus.yml").read_text())
+    files = {
+        rendered["alerting"]["alertmanagers"][0]["basic_auth"]["password_file"],
+        *(
+            job["basic_auth"]["password_file"]
+            for job in rendered["scrape_configs"]
+            if "basic_auth" in job
+        ),
+    }
+    for path in files:
+        assert oct(Path(path).stat().st_mode)[-3:] == "600"
+    assert {Path(f).read_text() for f in files} == {"prom-pass-123456", "am-pass-1234567"}
+    text = (tmp_path / "prometheus" / "prometheus.yml").read_text()
+    assert "prom-pass-123456" not in text and "am-pass-1234567" not in text
+
+
+def test_missing_monitoring_password_is_a_clear_error(tmp_path: Path) -> None:
+    ports = {"serving": 18000, "webhook": 18100, "alertmanager": 19093, "prometheus": 19090}
+    with pytest.raises(local_stack.StackError, match="PROMETHEUS_PASSWORD"):
+        local_stack.prometheus_component(
+            "prometheus", tmp_path, ports, {"ALERTMANAGER_PASSWORD": "x" * 16}
+        )

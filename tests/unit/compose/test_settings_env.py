@@ -25,7 +25,8 @@ PACKAGES = (
 
 #: Settings class (module:Class) -> the compose services whose process builds it.
 SERVICES_BY_SETTINGS: dict[str, tuple[str, ...]] = {
-    "model_serving.settings:ServingSettings": ("serving",),
+    # app-migrate: the prediction-log migrations, with SERVING_MIGRATE_DATABASE_URL.
+    "model_serving.settings:ServingSettings": ("serving", "app-migrate"),
     "model_orchestration.settings:OrchestrationSettings": ("worker", "webhook"),
     # The worker runs the train/retrain flows, which read the registry settings.
     "model_registry.settings:RegistrySettings": ("worker",),

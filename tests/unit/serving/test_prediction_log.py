@@ -6,6 +6,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, func, inspect, select
 
 from model_serving.prediction_log import migrate
@@ -238,3 +239,24 @@ def insert_prediction():  # type: ignore[no-untyped-def]
         text_length=1,
         text_sha256="0" * 64,
     )
+
+
+def test_migrate_cli_uses_the_migrate_account_when_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`python -m model_serving.prediction_log.migrate` (compose's one-shot `app-migrate`)
+    migrates SERVING_MIGRATE_DATABASE_URL, not serving's own SERVING_DATABASE_URL."""
+    migrated, serving = tmp_path / "migrate.db", tmp_path / "serving.db"
+    monkeypatch.setenv("SERVING_MIGRATE_DATABASE_URL", f"sqlite:///{migrated}")
+    monkeypatch.setenv("SERVING_DATABASE_URL", f"sqlite:///{serving}")
+    assert migrate.main(["--wait", "0"]) == 0
+    tables = inspect(create_engine(f"sqlite:///{migrated}")).get_table_names()
+    assert {"predictions", "feedback", "alembic_version"} <= set(tables)
+    assert not serving.exists()
+
+
+def test_migrate_cli_fails_clearly_when_the_database_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SERVING_MIGRATE_DATABASE_URL", "mysql+pymysql://nobody:x@127.0.0.1:1/app")
+    assert migrate.main(["--wait", "0"]) == 1

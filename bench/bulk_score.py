@@ -58,7 +58,7 @@ TARGET_EFFICIENCY = 0.8
 
 
 def essays(rows: int) -> pd.DataFrame:
-    from tests.model_fixtures import corpus
+    from tests.support.model_fixtures import corpus
 
     texts = corpus()["text"].tolist()
     return pd.DataFrame(
@@ -155,7 +155,7 @@ def main() -> None:
         home = Path(tmp)
         os.environ["PLATFORM_HOME"] = str(home)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        from tests.scoring_fixtures import register_scoring_champion
+        from tests.support.scoring_fixtures import register_scoring_champion
 
         version = register_scoring_champion(contract.tracking_uri())
         frame = essays(args.rows)

@@ -56,7 +56,7 @@ from model_serving.settings import ServingSettings
 from platform_processes import commands
 from platform_processes.launcher import ServerProcess, free_port, start_process, stop_all
 from platform_processes.serving import start_serving
-from tests.model_fixtures import corpus, log_and_register, small_pipeline
+from tests.support.model_fixtures import corpus, log_and_register, small_pipeline
 
 REPO = commands.REPO_ROOT
 

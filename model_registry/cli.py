@@ -87,7 +87,7 @@ def _progress(message: str) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from model_registry.data import load_labelled_csv
+    from model_registry.labelled_csv import load_labelled_csv
     from model_registry.settings import RegistrySettings
     from model_registry.validation import validate
 

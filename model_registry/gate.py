@@ -28,10 +28,10 @@ import numpy as np
 import pandas as pd
 
 from model_registry import contract
-from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
 from model_registry.domain_evaluation import by_domain
 from model_registry.errors import PromotionError, RegistryError
 from model_registry.evaluation import classification_metrics
+from model_registry.labelled_csv import LABEL_COLUMN, TEXT_COLUMN
 from model_registry.splits import split_frame
 
 log = logging.getLogger(__name__)

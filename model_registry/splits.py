@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from model_registry.data import (
+from model_registry.labelled_csv import (
     DATASET_COLUMNS,
     DOMAIN_COLUMN,
     GROUP_COLUMN,
@@ -29,7 +29,7 @@ from model_registry.data import (
     TEXT_COLUMN,
     with_defaults,
 )
-from model_registry.text import normalised_key
+from model_registry.text_normalisation import normalised_key
 
 log = logging.getLogger(__name__)
 

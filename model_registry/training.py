@@ -31,7 +31,6 @@ import scipy.sparse as sp
 from model_registry import contract
 from model_registry.behaviour import BehaviourResult, run_behaviour_tests
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, CandidateSpec, build_pipeline
-from model_registry.data import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.domain_evaluation import (
     by_domain,
     by_generator,
@@ -47,6 +46,7 @@ from model_registry.evaluation import (
     evaluation_figures,
     tune_threshold,
 )
+from model_registry.labelled_csv import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.lodo import leave_one_domain_out
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
@@ -154,7 +154,7 @@ def train_candidates(
     each candidate run is nested under the active run when there is one)."""
     import mlflow
 
-    from model_registry.datasets import dataset_digest
+    from model_registry.dataset_store import dataset_digest
     from model_registry.provenance import git_commit
 
     if context is None:
@@ -365,7 +365,7 @@ def _tune(
 def _log_inputs(splits: Splits, context: TrainingContext) -> None:
     import mlflow
 
-    from model_registry.datasets import dataset_digest
+    from model_registry.dataset_store import dataset_digest
 
     for name, part in (
         ("training", splits.train),
@@ -479,9 +479,9 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int]:
     import mlflow
     from mlflow.models import infer_signature
 
-    from model_registry import ensemble, style_features, text_input
+    from model_registry import ensemble, pipeline_input, style_features
 
-    for module in (text_input, style_features, ensemble):
+    for module in (pipeline_input, style_features, ensemble):
         cloudpickle.register_pickle_by_value(module)
     examples = splits.test[TEXT_COLUMN].head(2).str.slice(0, INPUT_EXAMPLE_CHARS).tolist()
     input_example = pd.DataFrame({TEXT_COLUMN: examples})

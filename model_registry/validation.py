@@ -6,10 +6,10 @@ Row rules (a row breaking any of them is rejected and listed with every rule it 
 case normalisation as an earlier row), ``conflicting_labels`` (every copy of a normalised text that
 appears with both labels), and for the optional columns, when present, ``domain_format``,
 ``generator_format``, ``group_id_format`` (a blank value is allowed and gets the default, see
-``data.with_defaults``). Dataset rules: ``required_columns``, ``class_balance`` (minority class
-share of the accepted rows), ``domain_count`` (at most ``MAX_DOMAINS`` domains: each domain becomes
-a row of the per-domain evaluation, the gate and the model page). Rows are numbered from 0 (the
-first data row after the header). Nothing is dropped without being counted in the report.
+``labelled_csv.with_defaults``). Dataset rules: ``required_columns``, ``class_balance`` (minority
+class share of the accepted rows), ``domain_count`` (at most ``MAX_DOMAINS`` domains: each domain
+becomes a row of the per-domain evaluation, the gate and the model page). Rows are numbered from 0
+(the first data row after the header). Nothing is dropped without being counted in the report.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from model_registry.data import (
+from model_registry.labelled_csv import (
     DOMAIN_COLUMN,
     GENERATOR_COLUMN,
     GROUP_COLUMN,
@@ -33,7 +33,7 @@ from model_registry.data import (
     TEXT_COLUMN,
     with_defaults,
 )
-from model_registry.text import normalised_key
+from model_registry.text_normalisation import normalised_key
 
 DEFAULT_MIN_CHARS = 50
 DEFAULT_MAX_CHARS = 20_000

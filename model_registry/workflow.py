@@ -17,10 +17,10 @@ from typing import Any
 import pandas as pd
 
 from model_registry import contract
-from model_registry.data import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
-from model_registry.datasets import DatasetStore, dataset_digest
+from model_registry.dataset_store import DatasetStore, dataset_digest
 from model_registry.errors import DataValidationError
 from model_registry.gate import DomainRule, GateDecision, run_gate
+from model_registry.labelled_csv import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
 from model_registry.registration import ensure_registered_model, register_best
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits, make_splits

@@ -22,7 +22,7 @@ from model_serving.middleware import ServingMiddleware
 from model_serving.model_version import ModelSource
 from model_serving.routes import router
 from model_serving.settings import ServingSettings
-from model_serving.state import build_state
+from model_serving.wiring import build_state
 
 logger = logging.getLogger(__name__)
 

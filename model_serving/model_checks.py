@@ -20,8 +20,8 @@ from model_monitoring.scope import ScopeChecker
 from model_registry import contract
 from model_registry.linear_scorer import MAX_ABS_DIFFERENCE, LinearTextScorer, compile_linear_scorer
 from model_serving.errors import ModelRejected
-from model_serving.examples import CHECK_TEXTS
 from model_serving.explain import Explainer
+from model_serving.model_check_texts import CHECK_TEXTS
 from model_serving.model_version import LoadedArtifacts, LoadedModel, VersionInfo
 
 logger = logging.getLogger(__name__)

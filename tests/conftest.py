@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests import servers
+from tests.support import servers
 
 T = TypeVar("T")
 TESTS_DIR = Path(__file__).parent

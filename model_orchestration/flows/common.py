@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from model_orchestration.flows.dataset_slot import compare_and_set_latest
 from model_orchestration.settings import OrchestrationSettings
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
 from model_registry.errors import ChallengerRejected, DataValidationError
 from model_registry.settings import RegistrySettings
 

@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from typing import ParamSpec, TypeVar
 
 from model_orchestration.settings import OrchestrationSettings
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
 from model_registry.errors import DataValidationError
 
 #: Name of the Prefect global concurrency limit shared by ingest, train and retrain.

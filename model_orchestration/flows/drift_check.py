@@ -26,8 +26,8 @@ from model_orchestration.flows.common import (
     with_io_retries,
 )
 from model_registry import contract
-from model_registry.data import TEXT_COLUMN
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
+from model_registry.labelled_csv import TEXT_COLUMN
 
 MONITORING_EXPERIMENT_SUFFIX = "-monitoring"
 

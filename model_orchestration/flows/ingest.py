@@ -5,8 +5,8 @@ the embedded mode, ``s3://bucket/prefix`` in the full stack) and, when configure
 from ``ORCHESTRATION_HTTP_SOURCE_URL``.
 
 Batches may carry the optional columns ``domain``, ``generator``, ``group_id`` (validated; missing
-ones get their defaults, ``model_registry.data.with_defaults``). Per batch, with the registry's
-validator: a batch breaking any row rule (or missing columns) is
+ones get their defaults, ``model_registry.labelled_csv.with_defaults``). Per batch, with the
+registry's validator: a batch breaking any row rule (or missing columns) is
 quarantined whole, next to its report (``<name>.report.json`` / ``.report.txt``), and removed from
 the source. Class balance is checked on the merged dataset, not per batch (a feedback batch may
 well hold one class). Accepted rows are de-duplicated against the current dataset (normalised
@@ -46,9 +46,9 @@ from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.guards import check_ingest_parameters
 from model_orchestration.merging import merge_new_rows
 from model_orchestration.storage import BlobArea, area_from_uri, is_batch_name, move
-from model_registry.data import load_corpus, load_labelled_csv, with_defaults
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
 from model_registry.errors import DataValidationError
+from model_registry.labelled_csv import load_corpus, load_labelled_csv, with_defaults
 from model_registry.validation import ValidationReport, validate
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.train import TrainSummary, train
 from model_orchestration.merging import merge_new_rows
 from model_registry import contract
-from model_registry.datasets import DatasetStore, dataset_digest
+from model_registry.dataset_store import DatasetStore, dataset_digest
 from model_registry.validation import validate
 
 

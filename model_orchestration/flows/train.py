@@ -34,9 +34,9 @@ from model_orchestration.flows.common import (
 from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.guards import check_train_parameters
 from model_registry import contract
-from model_registry.data import load_corpus
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
 from model_registry.gate import GateDecision, run_gate
+from model_registry.labelled_csv import load_corpus
 from model_registry.registration import RegisteredCandidate, register_best
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests import servers
+from tests.support import servers
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]

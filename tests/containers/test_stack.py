@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from model_registry import contract
-from tests import servers
 from tests.conftest import service_or_skip
 from tests.containers import engine as ct
+from tests.support import servers
 
 pytestmark = pytest.mark.timeout(3600)
 

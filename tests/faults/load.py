@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from tests.model_fixtures import sample
-from tests.servers import REPO_ROOT
+from tests.support.model_fixtures import sample
+from tests.support.servers import REPO_ROOT
 
 RESULTS = REPO_ROOT / "bench" / "results" / "faults.json"
 _results_lock = threading.Lock()

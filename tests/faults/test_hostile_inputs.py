@@ -29,8 +29,8 @@ from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
 from tests.faults.load import record
-from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import metric
+from tests.support.servers import ServerProcess, wait_until
+from tests.support.serving_servers import metric
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from model_registry import contract
 
-CORPUS = Path(__file__).resolve().parents[1] / "data" / "ai_human_essays.csv.gz"
+CORPUS = Path(__file__).resolve().parents[2] / "data" / "ai_human_essays.csv.gz"
 
 
 @cache

@@ -13,7 +13,7 @@ from pathlib import Path
 from model_monitoring.render import render_prometheus
 from model_monitoring.settings import MonitoringSettings
 from platform_processes import commands
-from tests.servers import ServerProcess, ServiceUnavailable, free_port, start_process
+from tests.support.servers import ServerProcess, ServiceUnavailable, free_port, start_process
 
 
 def start_project_prometheus(
@@ -51,7 +51,7 @@ def register_local_champion(store_dir: Path, *, seed: int = 0, n_train: int = 60
     import mlflow
 
     from model_registry import contract
-    from tests.model_fixtures import register_small_model
+    from tests.support.model_fixtures import register_small_model
 
     store_dir.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{store_dir / 'mlflow.db'}"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import service_or_skip
-from tests.servers import REPO_ROOT, ServiceUnavailable
+from tests.support.servers import REPO_ROOT, ServiceUnavailable
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

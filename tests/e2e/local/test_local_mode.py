@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from scripts.local_stack import PORT_VARIABLES
-from tests import servers
 from tests.e2e.frontend import browser
+from tests.support import servers
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_DEADLINE_SECONDS = 150.0

@@ -41,13 +41,13 @@ from model_orchestration.settings import (
     deployment_name,
 )
 from model_registry import contract
-from model_registry.datasets import DatasetStore
-from tests import servers
+from model_registry.dataset_store import DatasetStore
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
-from tests.model_fixtures import corpus, sample
-from tests.monitoring_servers import start_project_prometheus
-from tests.orchestration_servers import (
+from tests.support import servers
+from tests.support.model_fixtures import corpus, sample
+from tests.support.monitoring_servers import start_project_prometheus
+from tests.support.orchestration_servers import (
     ALL_DEPLOYMENTS,
     PrefectApi,
     create_postgres_database,
@@ -60,7 +60,7 @@ from tests.orchestration_servers import (
     start_webhook,
     start_worker,
 )
-from tests.serving_servers import start_serving
+from tests.support.serving_servers import start_serving
 
 TOKEN = "closed-loop-webhook-token"
 SEED_ROWS = 600

@@ -22,7 +22,7 @@ from model_registry import contract
 from platform_processes import ServerProcess, commands, dask_cluster, start_process, stop_all
 from platform_processes.launcher import wait_until
 from tests.conftest import service_or_skip
-from tests.scoring_fixtures import generated_corpus, register_scoring_champion
+from tests.support.scoring_fixtures import generated_corpus, register_scoring_champion
 from tests.unit.orchestration.conftest import prefect_harness  # noqa: F401  (fixture)
 
 ROWS = 200_000

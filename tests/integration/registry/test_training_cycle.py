@@ -24,7 +24,7 @@ from model_monitoring.scope import ScopeReference
 from model_registry import contract
 from model_registry.errors import ChallengerRejected, DataValidationError, PromotionError
 from model_registry.settings import RegistrySettings
-from tests import servers
+from tests.support import servers
 
 pytestmark = pytest.mark.timeout(600)
 DATASET_PREFIX = "registry"

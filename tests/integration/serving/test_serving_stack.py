@@ -21,9 +21,9 @@ from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import feedback_table, predictions_table
 from tests.conftest import service_or_skip
-from tests.model_fixtures import register_small_model, sample
-from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import metric, start_serving
+from tests.support.model_fixtures import register_small_model, sample
+from tests.support.servers import ServerProcess, wait_until
+from tests.support.serving_servers import metric, start_serving
 
 pytestmark = pytest.mark.timeout(300)
 

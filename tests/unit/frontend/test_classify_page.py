@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
 
-from frontend.examples import EXAMPLES
+from frontend.example_texts import EXAMPLES
 from tests.unit.frontend.fake_serving import AI_MARKER, FakeServing
 
 AI_TEXT = "Additionally, the countryside is more peaceful. Additionally, it is cheaper."

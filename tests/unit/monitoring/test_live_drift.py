@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from model_monitoring.live_drift import DRIFT_SIGNALS, LiveDriftMonitor
 from model_monitoring.profile import ReferenceProfile, build_reference_profile
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 class FakeClock:

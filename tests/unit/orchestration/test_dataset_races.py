@@ -21,8 +21,8 @@ from model_orchestration.flows import train as train_module
 from model_orchestration.flows.dataset_slot import LatestMoved, compare_and_set_latest
 from model_orchestration.flows.ingest import ingest
 from model_orchestration.flows.train import train
-from model_registry.datasets import DatasetStore
-from tests.model_fixtures import sample
+from model_registry.dataset_store import DatasetStore
+from tests.support.model_fixtures import sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model_registry.data import load_labelled_csv
+from model_registry.labelled_csv import load_labelled_csv
 from model_registry.validation import ValidationReport, validate
 
 LONG = "This essay is long enough to pass the minimum length rule of the validator. "

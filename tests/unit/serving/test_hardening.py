@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 JSON = {"content-type": "application/json"}
 ROUTE_ONLY = {"content-type": "application/vnd.detector+json"}  # not the fast path's type

@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, inspect, select
 from model_serving.prediction_log import migrate
 from model_serving.prediction_log.schema import feedback_table, predictions_table
 from model_serving.prediction_log.writer import FeedbackRow, PredictionLogWriter, PredictionRow
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 
 def row(i: int, text: str = "some text") -> PredictionRow:
@@ -122,7 +122,7 @@ def test_rows_arriving_within_the_linger_share_one_transaction(tmp_path: Path) -
 
 
 def wait_settled(writer: PredictionLogWriter, rows: int, timeout: float = 20.0) -> None:
-    from tests.servers import wait_until
+    from tests.support.servers import wait_until
 
     wait_until(
         lambda: writer.written + writer.rejected >= rows,

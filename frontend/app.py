@@ -66,7 +66,7 @@ def _sidebar_status(client: ServingClient, settings: FrontendSettings) -> None:
             or (previous.model and previous.model.version)
             != (status.model and status.model.version)
         )
-        if changed and not full_run:  # a timed refresh of this panel only
+        if previous is not None and changed and not full_run:  # a timed refresh of this panel only
             logger.info("serving status changed: %s -> %s", previous.state, status.state)
             st.rerun()
 

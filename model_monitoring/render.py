@@ -38,7 +38,8 @@ _JOB_TARGETS = {
 def _load_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
-    return yaml.safe_load(path.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
 
 
 def _dump_yaml(data: dict[str, Any], path: Path) -> None:

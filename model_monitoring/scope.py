@@ -347,7 +347,8 @@ class ScopeChecker:
             raise ValueError("novelty needs a scope reference")
         rows = np.atleast_2d(np.asarray(features, dtype=float))
         z = np.minimum(np.abs((rows[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
-        return np.sqrt((z * z).mean(axis=2).min(axis=1))
+        novelty: np.ndarray = np.sqrt((z * z).mean(axis=2).min(axis=1))
+        return novelty
 
     def _novelty(self, window: _Window) -> float | None:
         if self._means is None or self._inverse_sds is None:

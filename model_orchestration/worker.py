@@ -45,6 +45,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
     """The deployments this worker serves, with schedules from ``settings``."""
     from prefect.schedules import Cron, Interval
 
+    from model_orchestration.flows.common import synchronous
     from model_orchestration.flows.drift_check import drift_check
     from model_orchestration.flows.ingest import ingest
     from model_orchestration.flows.retrain import retrain
@@ -75,7 +76,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
         if settings.retrain_cron.strip()
         else []
     )
-    return [
+    deployments = [
         train.to_deployment(name=name("train"), tags=["orchestration"]),
         ingest.to_deployment(
             name=name("ingest"), schedules=ingest_schedules, tags=["orchestration"]
@@ -89,6 +90,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
         # On demand only: a run names its input and output (inside the configured areas).
         score.to_deployment(name=name("score"), tags=["orchestration", "scoring"]),
     ]
+    return [synchronous(deployment) for deployment in deployments]
 
 
 def has_champion() -> bool:
@@ -111,10 +113,11 @@ def first_boot(settings: OrchestrationSettings) -> None:
         if has_champion():
             logger.info("first boot: a champion exists, nothing to train")
             return
-        from model_orchestration.flows.train import train
+        from model_orchestration.flows.common import flow_result
+        from model_orchestration.flows.train import TrainSummary, train
 
         logger.info("first boot: no champion in the registry, running train once")
-        summary = train(return_state=True).result()
+        summary = flow_result(train(return_state=True), TrainSummary)
         logger.info("first boot: %s", summary.message())
     except Exception as exc:
         raise FirstBootFailed(f"{type(exc).__name__}: {exc}") from exc

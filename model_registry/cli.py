@@ -22,6 +22,7 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model_registry import contract
 from model_registry.errors import (
@@ -30,6 +31,9 @@ from model_registry.errors import (
     RegistryError,
     RegistryUnavailable,
 )
+
+if TYPE_CHECKING:  # the CLI imports training code only when a command needs it
+    from model_registry.workflow import TrainOutcome
 
 log = logging.getLogger("model_registry")
 
@@ -113,7 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         outcome = train(settings, data=args.data, progress=_progress)
     except DataValidationError as exc:
         if exc.report is not None:
-            print(exc.report.to_text(), file=sys.stderr)  # type: ignore[attr-defined]
+            print(exc.report.to_text(), file=sys.stderr)
         raise
     print(summary_table(outcome))
     if args.summary_json:
@@ -132,22 +136,22 @@ def _figure(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def summary_table(outcome: object) -> str:
+def summary_table(outcome: TrainOutcome) -> str:
     """The end-of-training table: one row per candidate, then the gate decision."""
-    o = outcome  # TrainOutcome (kept untyped to avoid importing training code at CLI import)
+    o = outcome
     header = (
         f"{'candidate':<20} {'trials':>6} {'thr':>6} {'val_f1':>7} {'test_f1':>7} "
         f"{'test_acc':>8} {'roc_auc':>7} {'pr_auc':>7} {'behav':>6} {'train_s':>7} "
         f"{'log_s':>6} {'load_s':>6} {'size_MB':>7} {'lodo_mean':>9} {'lodo_worst':>10}"
     )
     lines = [
-        f"dataset {o.dataset_digest[:12]}  test split {o.test_split_digest[:12]}  "  # type: ignore[attr-defined]
-        f"splits {o.split_sizes}",  # type: ignore[attr-defined]
+        f"dataset {o.dataset_digest[:12]}  test split {o.test_split_digest[:12]}  "
+        f"splits {o.split_sizes}",
         header,
         "-" * len(header),
     ]
-    for r in o.results:  # type: ignore[attr-defined]
-        marker = "*" if r is o.best else " "  # type: ignore[attr-defined]
+    for r in o.results:
+        marker = "*" if r is o.best else " "
         lines.append(
             f"{marker}{r.name:<19} {r.n_trials:>6} {r.threshold:>6.3f} "
             f"{r.validation_metrics['f1']:>7.4f} {r.test_metrics['f1']:>7.4f} "
@@ -157,14 +161,14 @@ def summary_table(outcome: object) -> str:
             f"{r.model_size_bytes / 1e6:>7.1f} {_figure(r.lodo.get('mean_roc_auc')):>9} "
             f"{_figure(r.lodo.get('worst_roc_auc'))} {r.lodo.get('worst_domain') or ''}"
         )
-    d = o.decision  # type: ignore[attr-defined]
+    d = o.decision
     champion = "none" if d.champion_f1 is None else f"v{d.champion_version} F1 {d.champion_f1:.4f}"
     lines += [
-        f"registered {o.model_name} version {o.registered_version} "  # type: ignore[attr-defined]
-        f"(* {o.best.name}) as @{contract.CHALLENGER_ALIAS}",  # type: ignore[attr-defined]
+        f"registered {o.model_name} version {o.registered_version} "
+        f"(* {o.best.name}) as @{contract.CHALLENGER_ALIAS}",
         f"gate: {'PROMOTED to @champion' if d.promoted else 'REJECTED'}; challenger F1 "
         f"{d.challenger_f1:.4f}, champion {champion}; {d.reason}",
-        "time: " + ", ".join(f"{k} {v:.0f}s" for k, v in o.seconds.items()),  # type: ignore[attr-defined]
+        "time: " + ", ".join(f"{k} {v:.0f}s" for k, v in o.seconds.items()),
     ]
     return "\n".join(lines)
 

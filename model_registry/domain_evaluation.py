@@ -14,10 +14,11 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from model_registry import contract
@@ -43,9 +44,9 @@ def threshold_for_fpr(human_scores: np.ndarray, target: float) -> float:
 
 
 def fpr_threshold(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
 ) -> tuple[float, dict[str, float]]:
@@ -78,7 +79,7 @@ def group_metrics(y: np.ndarray, p: np.ndarray, threshold: float) -> dict[str, A
 
 
 def by_domain(
-    y: Sequence[int], p: Sequence[float], domains: Sequence[str], threshold: float
+    y: ArrayLike, p: ArrayLike, domains: ArrayLike, threshold: float
 ) -> dict[str, dict[str, Any]]:
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
     return {
@@ -88,10 +89,10 @@ def by_domain(
 
 
 def by_generator(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
-    generators: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
+    generators: ArrayLike,
     threshold: float,
 ) -> dict[str, dict[str, Any]]:
     """Per AI generator: its rows against the human rows of the domains it appears in."""
@@ -157,9 +158,9 @@ def worst_domain(
 
 
 def domain_figures(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
     table: Mapping[str, Mapping[str, Any]],
     title: str,
 ) -> dict[str, Any]:

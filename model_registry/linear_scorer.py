@@ -151,7 +151,9 @@ class LinearTextScorer:
             values = np.log(values) + 1.0
         if self._idf is not None:
             values = values * self._idf[feature]
-        decision = np.bincount(text_index, values * self._weights[feature], minlength=n_texts)
+        decision: np.ndarray = np.bincount(
+            text_index, values * self._weights[feature], minlength=n_texts
+        )
         if self._norm is not None:
             size = values * values if self._norm == "l2" else np.abs(values)
             norms = np.bincount(text_index, size, minlength=n_texts)
@@ -318,7 +320,8 @@ def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
     faster = FASTER_TOKEN_PATTERNS.get(vectorizer.token_pattern)
     if vectorizer.tokenizer is None and faster is not None:
         return re.compile(faster).findall
-    return vectorizer.build_tokenizer()
+    tokenizer: Callable[[str], list[str]] = vectorizer.build_tokenizer()
+    return tokenizer
 
 
 def linear_weights(classifier: Any) -> tuple[np.ndarray, float]:
@@ -367,14 +370,14 @@ def _index_vocabulary(
     unigram_feature = np.full(n_tokens + 1, -1, dtype=np.int64)  # last slot: unknown token (-1)
     keys: dict[int, list[int]] = {n: [] for n in range(2, max_n + 1)}
     features: dict[int, list[int]] = {n: [] for n in range(2, max_n + 1)}
-    for parts, feature in split_terms:
-        if len(parts) == 1:
-            unigram_feature[parts[0]] = feature
+    for term_ids, feature in split_terms:
+        if len(term_ids) == 1:
+            unigram_feature[term_ids[0]] = feature
             continue
         key = 0
-        for part in parts:
-            key = key * n_tokens + part
-        keys[len(parts)].append(key)
-        features[len(parts)].append(feature)
+        for term_id in term_ids:
+            key = key * n_tokens + term_id
+        keys[len(term_ids)].append(key)
+        features[len(term_ids)].append(feature)
     tables = {n: IntHashTable(np.asarray(keys[n]), np.asarray(features[n])) for n in keys}
     return token_ids, unigram_feature, tables

@@ -50,15 +50,18 @@ class SplitFrame(pd.DataFrame):
 
     @property
     def texts(self) -> list[str]:
-        return self[TEXT_COLUMN].tolist()
+        texts: list[str] = self[TEXT_COLUMN].tolist()
+        return texts
 
     @property
     def labels(self) -> np.ndarray:
-        return self[LABEL_COLUMN].to_numpy(dtype=int)
+        labels: np.ndarray = self[LABEL_COLUMN].to_numpy(dtype=int)
+        return labels
 
     @property
     def domains(self) -> list[str]:
-        return self[DOMAIN_COLUMN].tolist()
+        domains: list[str] = self[DOMAIN_COLUMN].tolist()
+        return domains
 
 
 def split_frame(df: pd.DataFrame) -> SplitFrame:

@@ -364,6 +364,7 @@ def _tune(
 
 def _log_inputs(splits: Splits, context: TrainingContext) -> None:
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
 
     from model_registry.dataset_store import dataset_digest
 
@@ -373,7 +374,7 @@ def _log_inputs(splits: Splits, context: TrainingContext) -> None:
         ("test", splits.test),
     ):
         digest = context.test_split_digest if name == "test" else dataset_digest(part)
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             part,
             source=context.dataset_source,
             targets=LABEL_COLUMN,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 import pandera.pandas as pa
@@ -149,19 +149,19 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def _is_text(value: object) -> bool:
+def _is_text(value: object) -> TypeGuard[str]:
     return isinstance(value, str)
 
 
 def _non_blank(value: object) -> bool:
-    return _is_text(value) and bool(value.strip())  # type: ignore[union-attr]
+    return _is_text(value) and bool(value.strip())
 
 
 def _utf8_ok(value: object) -> bool:
     if not _is_text(value):
         return True  # reported by text_not_empty
     try:
-        value.encode("utf-8")  # type: ignore[union-attr]
+        value.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
@@ -218,7 +218,7 @@ def build_schema(min_chars: int, max_chars: int, keys: pd.Series) -> pa.DataFram
         return ~keys.isin(set(n_labels[n_labels > 1].index))
 
     def length(value: object) -> int:
-        return len(value) if _is_text(value) else 0  # type: ignore[arg-type]
+        return len(value) if _is_text(value) else 0
 
     text_checks = [
         pa.Check(
@@ -257,7 +257,7 @@ def build_schema(min_chars: int, max_chars: int, keys: pd.Series) -> pa.DataFram
 def _detail(rule: str, value: object, min_chars: int, max_chars: int) -> str:
     if rule in {"text_min_length", "text_max_length"} and _is_text(value):
         bound = min_chars if rule == "text_min_length" else max_chars
-        return f"{len(value)} chars (bound {bound})"  # type: ignore[arg-type]
+        return f"{len(value)} chars (bound {bound})"
     if rule == "label_in_0_1":
         return f"label {value!r}"
     if rule.endswith("_format"):

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -26,6 +26,9 @@ from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits, make_splits
 from model_registry.training import CandidateResult, TrainingContext, train_candidates
 from model_registry.validation import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +125,7 @@ def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
     """About ``n`` rows, as class-balanced as the data allows, every domain kept in proportion
     within each class; deterministic for ``seed``."""
     per_class = n // 2
-    parts = []
+    parts: list[pd.DataFrame] = []
     for _, rows in df.groupby(LABEL_COLUMN):
         share = min(1.0, per_class / len(rows))
         parts.extend(
@@ -133,7 +136,7 @@ def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 def prepare_splits(
-    client: object, settings: RegistrySettings, store: DatasetStore, data: pd.DataFrame
+    client: MlflowClient, settings: RegistrySettings, store: DatasetStore, data: pd.DataFrame
 ) -> tuple[Splits, str]:
     """Splits that reuse the registered model's frozen test split (created on the first run)."""
     model = ensure_registered_model(client, settings.model_name)
@@ -150,7 +153,7 @@ def prepare_splits(
         # New, or grown by the domains it lacked: the gate scores champion and challenger on
         # this (same) split, so the champion is re-scored on the new domains before it compares.
         frozen_digest = store.put(splits.test)
-        client.set_registered_model_tag(  # type: ignore[attr-defined]
+        client.set_registered_model_tag(
             settings.model_name, contract.ModelTag.FROZEN_TEST_SPLIT, frozen_digest
         )
         log.info(

@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -53,7 +54,7 @@ def main() -> None:
             logger.warning("prediction log migration deferred to the workers: %s", exc)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    options = {
+    options: dict[str, Any] = {  # uvicorn keyword arguments, also passed to each worker
         "app": "model_serving.app:create_app_from_env",
         "factory": True,
         "loop": loop,

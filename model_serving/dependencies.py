@@ -17,7 +17,8 @@ from model_serving.wiring import ServingState
 
 
 def get_state(request: Request) -> ServingState:
-    return request.app.state.serving
+    state: ServingState = request.app.state.serving
+    return state
 
 
 StateDep = Annotated[ServingState, Depends(get_state)]

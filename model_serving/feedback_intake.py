@@ -50,8 +50,8 @@ def record_feedback(state: ServingState, prediction_id: str, label: str) -> Feed
     metrics.feedback_window.set(window)
     return FeedbackResponse(
         prediction_id=prediction_id,
-        label=label,  # type: ignore[arg-type]
-        predicted_label=predicted.label,  # type: ignore[arg-type]
+        label=label,
+        predicted_label=predicted.label,
         correct=correct,
     )
 

@@ -79,7 +79,7 @@ def wait_until(
 
 
 @contextlib.contextmanager
-def deferred_signals() -> Iterator[set[signal.Signals]]:
+def deferred_signals() -> Iterator[set[int | signal.Signals]]:
     """Hold SIGINT/SIGTERM back for the block; they are delivered when it ends.
 
     Yields the mask to restore. A child forked inside the block inherits the blocked mask, and

@@ -31,12 +31,14 @@ from typing import Any
 
 import httpx
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, Failed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed, Failed
 
 from model_orchestration.flows.common import (
-    T,
+    P,
+    R,
     orchestration_settings,
     registry_settings,
     store_as_latest,
@@ -202,7 +204,7 @@ def ingest(
     quarantine = quarantine or settings.quarantine
     http_source_url = http_source_url or settings.http_source_url
 
-    def io(step: T) -> T:
+    def io(step: Task[P, R]) -> Task[P, R]:
         return with_io_retries(step, settings)
 
     previous, current = io(load_current_dataset)(

@@ -13,12 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from model_orchestration.flows.common import (
-    T,
+    P,
+    R,
+    flow_result,
     orchestration_settings,
     registry_settings,
     with_io_retries,
@@ -86,14 +89,14 @@ def retrain(
     settings = orchestration_settings()
     registry = registry_settings()
 
-    def io(step: T) -> T:
+    def io(step: Task[P, R]) -> Task[P, R]:
         return with_io_retries(step, settings)
 
     logger.info("retrain requested: %s", reason)
     digest, data = io(latest_dataset)(registry.dataset_store)
     feedback_rows = 0
     if include_feedback and data is not None:
-        feedback = io(load_feedback)(settings.predictions_database_url)
+        feedback: pd.DataFrame = io(load_feedback)(settings.predictions_database_url)
         if len(feedback):
             report = validate(
                 feedback,
@@ -124,7 +127,9 @@ def retrain(
 
     if feedback_rows and data is not None:
         digest = io(store_training_set)(registry.dataset_store, data)
-    summary: TrainSummary = train(dataset_digest=digest, trials=trials, return_state=True).result()
+    summary = flow_result(
+        train(dataset_digest=digest, trials=trials, return_state=True), TrainSummary
+    )
     message = f"retrain ({reason}; +{feedback_rows} feedback rows): {summary.message()}"
     logger.info(message)
     result: dict[str, Any] = {"skipped": False, **summary.to_dict()}

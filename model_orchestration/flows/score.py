@@ -32,7 +32,11 @@ from prefect.cache_policies import NO_CACHE
 
 from model_orchestration import bulk_scoring
 from model_orchestration.bulk_scoring import Manifest, Partition, PartitionResult, ScoringJob
-from model_orchestration.flows.common import orchestration_settings, with_io_retries
+from model_orchestration.flows.common import (
+    orchestration_settings,
+    synchronous,
+    with_io_retries,
+)
 from model_orchestration.flows.guards import check_score_parameters
 from model_orchestration.settings import SCORE_FLOW, OrchestrationSettings
 from model_orchestration.storage import area_from_uri
@@ -108,8 +112,10 @@ class Progress:
         self.started = time.perf_counter()
         self.rows_now = 0
         self.last_update = 0.0
-        self.artifact = create_progress_artifact(
-            progress=self.percent, key="score-progress", description=self.description
+        self.artifact = synchronous(
+            create_progress_artifact(
+                progress=self.percent, key="score-progress", description=self.description
+            )
         )
 
     @property

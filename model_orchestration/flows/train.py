@@ -19,12 +19,14 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from model_orchestration.flows.common import (
-    T,
+    P,
+    R,
     latest_digest,
     orchestration_settings,
     registry_settings,
@@ -207,7 +209,7 @@ def train(
         gate_margin=gate_margin,
     )
 
-    def io(step: T) -> T:
+    def io(step: Task[P, R]) -> Task[P, R]:
         return with_io_retries(step, settings)
 
     client = io(connect_tracking)(registry.experiment)

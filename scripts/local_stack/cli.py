@@ -95,7 +95,7 @@ def start_monitoring(
             skipped[name] = f"binary {' or '.join(names)} not found on PATH"
         elif not (MONITORING_DIR / name / f"{name}.yml").is_file():
             skipped[name] = f"no {MONITORING_DIR.name}/{name}/{name}.yml in this checkout"
-        if name in skipped:
+        if name in skipped or binary is None:
             log.warning("%s skipped: %s", name, skipped[name])
             continue
         stack.start(build(binary, stack.state_dir, ports, token))

@@ -48,6 +48,7 @@ import pandas as pd  # noqa: E402
 
 from model_orchestration import bulk_scoring  # noqa: E402
 from model_orchestration.bulk_scoring import Manifest, ScoringJob  # noqa: E402
+from model_orchestration.storage import area_from_uri  # noqa: E402
 from model_registry import contract  # noqa: E402
 from platform_processes import ServerProcess, dask_cluster, stop_all  # noqa: E402
 
@@ -70,7 +71,7 @@ def essays(rows: int) -> pd.DataFrame:
 
 
 def make_job(home: Path, version: str, output: str, rows_per_partition: int) -> Manifest:
-    source = bulk_scoring.area_from_uri(str(home / "in"))
+    source = area_from_uri(str(home / "in"))
     job = ScoringJob(
         source=source.uri,
         output=str(home / "out" / output),

@@ -304,7 +304,7 @@ def test_drift_alert_retrains_on_ingested_data_and_serving_moves_to_the_new_vers
         ingest_run = loop.api.wait_final(ingest_id, INGEST_DEADLINE)
         assert ingest_run["state"]["type"] == "COMPLETED", ingest_run["state"]["message"]
         ingested_digest = store.latest()
-        assert ingested_digest != first_digest
+        assert ingested_digest is not None and ingested_digest != first_digest
         assert set(batch["text"]) <= set(store.get(ingested_digest)["text"])
         loop.step("batch ingested (new dataset version)", t)
 

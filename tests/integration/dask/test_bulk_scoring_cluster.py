@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from model_orchestration import bulk_scoring
+from model_orchestration.storage import area_from_uri
 from model_registry import contract
 from platform_processes import ServerProcess, commands, dask_cluster, start_process, stop_all
 from platform_processes.launcher import wait_until
@@ -55,7 +57,7 @@ def cluster(
         for name in ("a", "b"):
             workers.append(
                 service_or_skip(
-                    lambda n=name: dask_cluster.start_worker(scheduler, n, server_logs, env=env)
+                    partial(dask_cluster.start_worker, scheduler, name, server_logs, env=env)
                 )
             )
         yield scheduler, workers
@@ -70,7 +72,7 @@ def kill_group(process: ServerProcess) -> None:
 
 
 def written(folder: Path) -> int:
-    return len(bulk_scoring.written_partitions(bulk_scoring.area_from_uri(str(folder))))
+    return len(bulk_scoring.written_partitions(area_from_uri(str(folder))))
 
 
 @pytest.mark.usefixtures("prefect_harness")

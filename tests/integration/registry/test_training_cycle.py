@@ -42,7 +42,8 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 def backend_url(mlflow_server: servers.ServerProcess) -> str:
-    args = list(mlflow_server.process.args)  # type: ignore[arg-type]
+    args = mlflow_server.process.args
+    assert isinstance(args, list), args
     return str(args[args.index("--backend-store-uri") + 1])
 
 

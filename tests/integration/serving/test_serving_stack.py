@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +155,7 @@ def test_ready_only_with_a_champion_hot_swap_under_load_and_broken_version_refus
     assert metric(url, "detector_model_loaded") == 1.0
 
 
-def http_ok_json(url: str):  # type: ignore[no-untyped-def]
+def http_ok_json(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=5).status_code == 200
 
 
@@ -233,6 +233,7 @@ def test_scope_reference_and_evaluation_come_from_the_versions_run(
     version = register_small_model(uri, model_name=model_name, n_train=300, alias=None)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run_id = client.get_model_version(model_name, version).run_id
+    assert run_id is not None
     texts = sample(60, seed=13)["text"].tolist()
     reference = build_scope_reference(texts, [contract.DEFAULT_DOMAIN] * len(texts))
     evaluation = {"threshold": 0.5, "domains": {contract.DEFAULT_DOMAIN: {"f1": 0.97}}}

@@ -54,7 +54,7 @@ def test_concurrent_ingest_and_train_lose_no_row(
     batch.to_csv(paths["incoming"] / "new-batch.csv", index=False)
 
     train_loaded, ingest_done = threading.Event(), threading.Event()
-    validated_data = train_module.validated_data
+    from model_registry.workflow import validated_data
 
     def held_validation(settings: Any, data: pd.DataFrame) -> Any:
         train_loaded.set()

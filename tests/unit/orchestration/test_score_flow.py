@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -49,7 +50,7 @@ def in_process(corpus: pd.DataFrame, version: str) -> pd.DataFrame:
     return bulk_scoring.score_frame(model, corpus["text"].tolist())
 
 
-def run_score(home: Path, output: str, **parameters: object) -> dict[str, object]:
+def run_score(home: Path, output: str, **parameters: Any) -> dict[str, Any]:
     from model_orchestration.flows.score import score
 
     return score(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ def fake_source() -> FakeSource:
 
 
 @pytest.fixture
-def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings_factory(tmp_path: Path) -> Callable[..., ServingSettings]:
     def make(**overrides: Any) -> ServingSettings:
         values: dict[str, Any] = {
             "database_url": f"sqlite:///{tmp_path / 'predictions.db'}",

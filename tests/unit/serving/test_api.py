@@ -172,7 +172,8 @@ def test_drift_sampling_rate_reaches_the_monitor(
 
     settings = settings_factory(drift_enabled=True, drift_max_observations_per_second=setting)
     state = build_state(settings, fake_source)
-    assert state.drift.max_observations_per_second == expected  # type: ignore[attr-defined]
+    assert state.drift is not None
+    assert state.drift.max_observations_per_second == expected
 
 
 def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[str]) -> None:

@@ -71,7 +71,7 @@ def test_an_id_whose_row_was_dropped_is_not_remembered(
 ) -> None:
     """Feedback on it would reference a row that never exists (a foreign-key violation)."""
     with serve() as client:
-        writer = client.app.state.serving.writer  # type: ignore[attr-defined]
+        writer = client.app.state.serving.writer
         with monkeypatch.context() as patch:
             patch.setattr(writer, "submit", lambda row: False)  # the queue is full
             dropped = client.post("/v1/predict", json={"text": "second text"}).json()

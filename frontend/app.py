@@ -104,5 +104,7 @@ def main(transport: httpx.BaseTransport | None = None) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from platform_processes.logging_config import configure_logging
+
+    configure_logging()
     main()

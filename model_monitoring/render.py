@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from model_monitoring.settings import MonitoringSettings
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="folder for prometheus.yml/alertmanager.yml")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = MonitoringSettings()
     for path in (
         render_prometheus(settings, args.output_dir / "prometheus.yml"),

@@ -37,6 +37,7 @@ from pathlib import Path
 from prefect.deployments.runner import RunnerDeployment
 
 from model_orchestration.settings import DEPLOYMENT_SUFFIX, OrchestrationSettings
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -159,10 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from prefect import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Importing Prefect already configured the root logger (WARNING): raise our packages to INFO.
-    for package in ("model_orchestration", "model_registry"):
-        logging.getLogger(package).setLevel(logging.INFO)
+    # Importing Prefect already configured the root logger (WARNING): this raises our packages
+    # to INFO through Prefect's handler.
+    configure_logging()
     write_status(settings.worker_status_file, "starting")
     try:
         first_boot(settings)

@@ -22,9 +22,9 @@ from typing import Any
 
 import uvicorn
 
-from model_serving.logging_setup import configure_logging
 from model_serving.settings import ServingSettings
 from model_serving.workers import Supervisor, WorkerSpec
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger("model_serving")
 

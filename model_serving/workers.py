@@ -55,7 +55,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 def run_worker(spec: WorkerSpec) -> None:
     """Entry point of one worker process."""
-    from model_serving.logging_setup import configure_logging
+    from platform_processes.logging_config import configure_logging
 
     configure_logging(str(spec.uvicorn_options.get("log_level", "info")).upper())
     sock = reuse_port_socket(spec.host, spec.port)

@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 #: A health check: a URL that must answer 2xx, or a callable that returns True once healthy.
 HealthCheck = str | Callable[[], bool]
 
@@ -38,6 +36,9 @@ def free_port() -> int:
 
 def http_ok(url: str, timeout: float = 3.0) -> Callable[[], bool]:
     """A health check that passes when ``url`` answers 2xx."""
+    # Imported here: every image imports this package (logging_config), not all install httpx.
+    import httpx
+
     return lambda: httpx.get(url, timeout=timeout).is_success
 
 

@@ -41,6 +41,7 @@ from model_orchestration.flows.guards import check_score_parameters
 from model_orchestration.settings import SCORE_FLOW, OrchestrationSettings
 from model_orchestration.storage import area_from_uri
 from model_registry import contract
+from platform_processes.logging_config import configure_logging
 
 #: Progress artifact updates at most this often (each is an API call).
 PROGRESS_INTERVAL_SECONDS = 2.0
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--rows-per-partition", type=int, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     summary = score(
         source=args.source,
         output=args.output,

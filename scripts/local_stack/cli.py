@@ -15,6 +15,7 @@ from pathlib import Path
 from platform_processes import commands
 from platform_processes.commands import LOCALHOST
 from platform_processes.launcher import ServiceUnavailable, log_tail
+from platform_processes.logging_config import configure_logging
 from scripts.local_stack.components import (
     alertmanager_component,
     mlflow_component,
@@ -179,6 +180,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s local_stack %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     return run(parse_args(argv))

@@ -28,7 +28,6 @@ LAYERS: dict[str, int] = {
             "explain",
             "model_check_texts",
             "linear_scorer",
-            "logging_setup",
             "rate_limit",
         ),
         3,

@@ -5,7 +5,7 @@ starts: ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set; stale
 earlier run are removed), so ``/metrics`` on any worker reports the sum over all workers. The
 event loop is uvloop, which keeps ``TCP_NODELAY`` on accepted sockets (plain asyncio with
 ``uvicorn --workers`` loses it, an open upstream bug: every keep-alive request after the first
-then stalls ~40 ms on Nagle's algorithm). Several
+then stalls on Nagle's algorithm against delayed ACKs). Several
 workers each listen on their own ``SO_REUSEPORT`` socket (``model_serving.workers``), so the
 kernel spreads connections over them.
 """

@@ -6,7 +6,6 @@ registered model name, so other tests' champions never interfere.
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import feedback_table, predictions_table
 from tests.conftest import service_or_skip
+from tests.support.load_threads import ThreadedLoad
 from tests.support.model_fixtures import register_small_model, sample
 from tests.support.servers import ServerProcess, wait_until
 from tests.support.serving_servers import metric, start_serving
@@ -37,17 +37,16 @@ def wrong_labels_pipeline() -> Pipeline:
     )
 
 
-class Load:
+class Load(ThreadedLoad):
     """Threads posting single texts until stopped; every status and version recorded."""
 
     def __init__(self, url: str, texts: list[str], threads: int = 4) -> None:
+        super().__init__(threads)
         self.url = url
         self.texts = texts
         self.statuses: list[int] = []
         self.versions: list[str] = []
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
 
     def _run(self, offset: int) -> None:
         with httpx.Client(base_url=self.url, timeout=30) as client:
@@ -62,16 +61,6 @@ class Load:
                 if response.status_code == 200:
                     self.versions.append(response.json()["model_version"])
                 i += 1
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
 
 
 @pytest.fixture

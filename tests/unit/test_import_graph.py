@@ -36,7 +36,7 @@ ONLY = {"frontend": {"platform_processes"}}
 
 def project_imports(source: str) -> set[str]:
     """The project packages ``source`` imports (anywhere: top level, functions, TYPE_CHECKING)."""
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(ast.parse(source)):
         names: list[str] = []
         if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:

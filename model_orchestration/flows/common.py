@@ -13,7 +13,7 @@ from typing import Any, ParamSpec, TypeVar
 import pandas as pd
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
-from prefect.client.schemas.objects import State
+from prefect.client.schemas.objects import State, TaskRun
 
 from model_orchestration.flows.dataset_slot import compare_and_set_latest
 from model_orchestration.settings import OrchestrationSettings
@@ -53,7 +53,7 @@ def orchestration_settings() -> OrchestrationSettings:
     return OrchestrationSettings()
 
 
-def worth_retrying(task: object, task_run: object, state: Any) -> bool:
+def worth_retrying(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
     """Prefect ``retry_condition_fn``: retry I/O failures, not data or programming errors."""
     try:
         state.result()

@@ -10,6 +10,7 @@ install:  ## create/refresh the locked environment (all services + dev tools)
 test: install  ## the whole suite: lint, unit, integration, e2e, containers (what CI runs)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 	$(UV) run --frozen pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -18,9 +19,10 @@ test-unit: install
 test-containers: install  ## build the four images and run the compose stack on Podman (root)
 	$(UV) run --frozen pytest tests/containers $(PYTEST_ARGS)
 
-lint:
+lint:  ## ruff (lint + format check) and mypy (strict on the packages; files and options in pyproject.toml)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 
 format:
 	$(UV) run --frozen ruff format .

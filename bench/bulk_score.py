@@ -52,6 +52,7 @@ import pandas as pd  # noqa: E402
 
 from model_orchestration import bulk_scoring  # noqa: E402
 from model_orchestration.bulk_scoring import Manifest, ScoringJob  # noqa: E402
+from model_orchestration.storage import area_from_uri  # noqa: E402
 from model_registry import contract  # noqa: E402
 from platform_processes import ServerProcess, dask_cluster, stop_all  # noqa: E402
 
@@ -62,7 +63,7 @@ TARGET_EFFICIENCY = 0.8
 
 
 def essays(rows: int) -> pd.DataFrame:
-    from tests.model_fixtures import corpus
+    from tests.support.model_fixtures import corpus
 
     texts = corpus()["text"].tolist()
     return pd.DataFrame(
@@ -74,7 +75,7 @@ def essays(rows: int) -> pd.DataFrame:
 
 
 def make_job(home: Path, version: str, output: str, rows_per_partition: int) -> Manifest:
-    source = bulk_scoring.area_from_uri(str(home / "in"))
+    source = area_from_uri(str(home / "in"))
     job = ScoringJob(
         source=source.uri,
         output=str(home / "out" / output),
@@ -160,7 +161,7 @@ def main() -> None:
         home = Path(tmp)
         os.environ["PLATFORM_HOME"] = str(home)
         os.environ.pop("MLFLOW_TRACKING_URI", None)
-        from tests.scoring_fixtures import register_scoring_champion
+        from tests.support.scoring_fixtures import register_scoring_champion
 
         version = register_scoring_champion(contract.tracking_uri())
         frame = essays(args.rows)

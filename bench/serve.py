@@ -56,7 +56,7 @@ from model_serving.settings import ServingSettings
 from platform_processes import commands
 from platform_processes.launcher import ServerProcess, free_port, start_process, stop_all
 from platform_processes.serving import start_serving
-from tests.model_fixtures import corpus, log_and_register, small_pipeline
+from tests.support.model_fixtures import corpus, log_and_register, small_pipeline
 
 REPO = commands.REPO_ROOT
 
@@ -118,6 +118,7 @@ def register_bench_model(workdir: Path, n_train: int, seed: int = 0) -> dict[str
     scope = build_scope_reference(train_texts, [contract.DEFAULT_DOMAIN] * len(train_texts))
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
+    assert run_id is not None
     client.log_text(run_id, scope.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
     texts = held_out.iloc[300:]["text"].tolist()
     return {
@@ -249,7 +250,7 @@ def check_correct(kind: str, url: str, model: dict[str, Any]) -> dict[str, Any]:
         max(abs(a - b) for a, b in zip(batch, expected, strict=True)),
         max(abs(a - b) for a, b in zip(singles, expected[:4], strict=True)),
     )
-    result = {"max_abs_diff_vs_pipeline": float(diff), "correct": bool(diff < 1e-6)}
+    result: dict[str, Any] = {"max_abs_diff_vs_pipeline": float(diff), "correct": bool(diff < 1e-6)}
     if kind == "serving":
         info = httpx.get(url + "/v1/model", timeout=30).json()
         result["scoring"] = info["scoring"]

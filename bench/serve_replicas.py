@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,12 @@ def median_of(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def replicas_up(proxy: ServerProcess, wanted: int) -> bool:
+    """Exactly ``wanted`` replicas are UP in ``proxy``'s stats page."""
+    rows = backend_servers(proxy.extra["stats_url"]).values()
+    return sum(row["status"] == "UP" for row in rows) == wanted
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second (fixed)")
@@ -124,13 +131,7 @@ def main(argv: list[str] | None = None) -> None:
             started.append(proxy_2)
             for proxy, wanted in ((proxy_1, 1), (proxy_2, 2)):
                 wait_until(
-                    lambda p=proxy, n=wanted: (
-                        sum(
-                            row["status"] == "UP"
-                            for row in backend_servers(p.extra["stats_url"]).values()
-                        )
-                        == n
-                    ),
+                    partial(replicas_up, proxy, wanted),
                     timeout=60,
                     what=f"{proxy.name}: {wanted} replica(s) UP",
                 )

@@ -75,8 +75,8 @@ def replicate(sources: list[Path], copies: int, out: Path, seed: int = 7) -> dic
     """Write the corpus ``copies`` times (perturbed after the first); assert uniqueness."""
     import pandas as pd
 
-    from model_registry.data import TEXT_COLUMN, load_corpus
-    from model_registry.text import normalised_key
+    from model_registry.labelled_csv import TEXT_COLUMN, load_corpus
+    from model_registry.text_normalisation import normalised_key
     from model_registry.validation import validate
 
     base = validate(load_corpus(sources)).accepted  # the optional columns with their defaults

@@ -51,7 +51,7 @@ RESULTS = REPO / "bench" / "results" / "tune_cluster.json"
 
 def word_matrices(rows: int) -> tuple[Any, np.ndarray, Any, np.ndarray]:
     """Word TF-IDF of a class-balanced sample of the essays: 80 % train, 20 % validation."""
-    from tests.model_fixtures import sample
+    from tests.support.model_fixtures import sample
 
     frame = sample(rows, seed=7)
     cut = int(len(frame) * 0.8)

@@ -66,7 +66,7 @@ def _sidebar_status(client: ServingClient, settings: FrontendSettings) -> None:
             or (previous.model and previous.model.version)
             != (status.model and status.model.version)
         )
-        if changed and not full_run:  # a timed refresh of this panel only
+        if previous is not None and changed and not full_run:  # a timed refresh of this panel only
             logger.info("serving status changed: %s -> %s", previous.state, status.state)
             st.rerun()
 
@@ -104,5 +104,7 @@ def main(transport: httpx.BaseTransport | None = None) -> None:
 
 
 if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from platform_processes.logging_config import configure_logging
+
+    configure_logging()
     main()

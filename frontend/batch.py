@@ -219,4 +219,5 @@ def results_csv(table: pd.DataFrame) -> bytes:
     safe.columns = [str(neutralise_formula(str(column))) for column in table.columns]
     # CRLF line ends (RFC 4180) make the writer quote every cell holding a CR or LF, so a
     # carriage return inside a text cannot split its row in two.
-    return safe.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    text: str = safe.to_csv(index=False, lineterminator="\r\n")
+    return text.encode("utf-8")

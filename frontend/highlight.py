@@ -110,8 +110,12 @@ def highlighted_html(text: str, highlights: Sequence[Highlight]) -> str:
 def legend_html() -> str:
     """A one-line legend for the two highlight colours."""
     chips = []
-    for direction, label in (("ai", "pushes towards AI"), ("human", "pushes towards Human")):
-        red, green, blue = COLOURS[direction]  # type: ignore[index]
+    entries: tuple[tuple[Direction, str], ...] = (
+        ("ai", "pushes towards AI"),
+        ("human", "pushes towards Human"),
+    )
+    for direction, label in entries:
+        red, green, blue = COLOURS[direction]
         chips.append(
             f'<span style="background-color: rgba({red}, {green}, {blue}, 0.6); '
             f'border-radius: 3px; padding: 0 6px; margin-right: 12px;">{label}</span>'

@@ -8,11 +8,12 @@ for every signal (see ``drift_statistics`` for why JS and not PSI), a combined s
 the per-signal distances) and the share of predictions near the decision threshold, and publishes
 them as the ``detector_drift_*`` gauges of ``docs/CONTRACTS.md``.
 
-Cost per ``observe``: the text signals (one pass over the text at C speed, ~50-120 us for a
-2,000-character essay), O(1) window bookkeeping, and every ``recompute_interval_seconds`` an
-O(signals x bins) recomputation. ``max_observations_per_second`` (token bucket) bounds the total
-cost under heavy load by sampling: drift is a property of the traffic's distribution, and a
-uniform sample of it estimates the same distribution.
+Cost per ``observe``: the text signals (one pass over the text at C speed; measured in
+``bench/results/drift_cost.json``), O(1) window bookkeeping, and every
+``recompute_interval_seconds`` an O(signals x bins) recomputation.
+``max_observations_per_second`` (token bucket) bounds the total cost under heavy load by
+sampling: drift is a property of the traffic's distribution, and a uniform sample of it estimates
+the same distribution.
 
 Multiprocess (several uvicorn workers with ``PROMETHEUS_MULTIPROC_DIR``): every worker keeps its
 own window over the requests it served, i.e. a random subset of the same traffic. The score

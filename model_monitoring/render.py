@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from model_monitoring.settings import MonitoringSettings
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,8 @@ _JOB_TARGETS = {
 def _load_yaml(path: Path) -> dict[str, Any]:
     import yaml
 
-    return yaml.safe_load(path.read_text())
+    loaded: dict[str, Any] = yaml.safe_load(path.read_text())
+    return loaded
 
 
 def _dump_yaml(data: dict[str, Any], path: Path) -> None:
@@ -124,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="folder for prometheus.yml/alertmanager.yml")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     settings = MonitoringSettings()
     for path in (
         render_prometheus(settings, args.output_dir / "prometheus.yml"),

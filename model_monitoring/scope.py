@@ -6,26 +6,27 @@ ScopeReason``). The thresholds are measured by ``tests/data/measure_scope.py`` (
 keeps the defaults below equal to them):
 
 1. ``not_english`` (script): most letters are not Latin letters (Cyrillic, CJK, Arabic, ...).
-2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 400. Held-out
-   texts cut to L characters: below 400 the human false-positive rate at the served threshold
-   passes 5 % (0.75 % at full length, 11.6 % at 200) and ROC-AUC falls towards 0.9.
+2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 400: held-out
+   texts cut shorter than that are misjudged too often (the human false-positive rate at the
+   served threshold and the ROC-AUC by length are in ``scope.json``).
 3. ``not_english`` (words): too small a share of the words are common English function words
-   ("the", "and", "of", ...): under 9 %. English prose of any genre is a fifth to a half function
-   words (0.1 % quantile 0.13-0.17 per genre); the non-English fixtures at most 4 %.
+   ("the", "and", "of", ...): under 9 %. English prose of any genre is a large share of function
+   words, non-English text almost none (per-genre quantiles and the fixtures' shares in
+   ``scope.json``).
 4. ``unlike_training_data`` (needs a ``ScopeReference``): the text's style profile (function-word
    share, word length, sentence length, punctuation and digit rates, pronoun use, ...) is far
    from every training domain's profile. The novelty score is the root-mean-square of the
    feature z-scores against the nearest domain (each z clipped, so one odd feature cannot decide
    alone). Threshold 1.76: the 99th percentile of held-out in-domain texts, each training domain
    in turn left out of the reference (which also gives the share of a left-out domain called
-   unlike: 0.5-11 %).
+   unlike, in ``scope.json``).
 
 The nearest domain of an in-scope text is also its route to a decision threshold
 (``ScopeVerdict.domain``, read by ``model_registry.operating_thresholds``).
 
 No downloads and no models: the checks read the first ``WINDOW_CHARS`` characters, a few bytes-
-level counts and one small numpy product per text, ~34 microseconds of CPU per text with a
-reference (measured), since serving runs them on every request.
+level counts and one small numpy product per text, because serving runs them on every request
+(the CPU cost per text is measured in ``scope.json``).
 """
 
 from __future__ import annotations
@@ -80,8 +81,8 @@ _SECOND_PERSON = frozenset(
 
 #: The checks read at most this many leading characters of a text (the length check reads the
 #: whole text when they are too few): a bounded prefix keeps the cost per request bounded. 500
-#: costs 36 us per text against 56 us for 1,000, and left-out genres are refused at about the
-#: same rates (within 1.5 points; measured with tests/data/measure_scope.py).
+#: costs less than 1,000 and left-out genres are refused at about the same rates (both measured
+#: by tests/data/measure_scope.py, figures in bench/results/scope.json).
 WINDOW_CHARS = 500
 
 #: Names of the style features, in the order of ``style_features``' result.
@@ -197,7 +198,7 @@ class ScopeReference:
         return cls.from_dict(json.loads(text))
 
 
-@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ costs ~1 us more per text
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ is slower, once per text
 class _Window:
     """The leading ``WINDOW_CHARS`` characters of a text, prepared once for every check."""
 
@@ -358,7 +359,8 @@ class ScopeChecker:
             raise ValueError("novelty needs a scope reference")
         rows = np.atleast_2d(np.asarray(features, dtype=float))
         z = np.minimum(np.abs((rows[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
-        return np.sqrt((z * z).mean(axis=2).min(axis=1))
+        novelty: np.ndarray = np.sqrt((z * z).mean(axis=2).min(axis=1))
+        return novelty
 
     def nearest_domain_of_features(self, features: np.ndarray) -> list[str]:
         """The nearest training domain (``ScopeVerdict.domain``) of many style-feature rows."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from model_registry.data import DATASET_COLUMNS, LABEL_COLUMN, TEXT_COLUMN, with_defaults
-from model_registry.text import normalised_key
+from model_registry.labelled_csv import DATASET_COLUMNS, LABEL_COLUMN, TEXT_COLUMN, with_defaults
+from model_registry.text_normalisation import normalised_key
 
 
 @dataclass(frozen=True)

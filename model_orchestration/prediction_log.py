@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.engine import Engine
 
 from model_registry.contract import LABEL_AI, LABEL_HUMAN
-from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
+from model_registry.labelled_csv import LABEL_COLUMN, TEXT_COLUMN
 from model_serving.prediction_log.schema import Feedback, Prediction
 
 logger = logging.getLogger(__name__)

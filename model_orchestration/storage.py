@@ -12,7 +12,10 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+#: A boto3 S3 client: boto3 ships no type information, so its clients are untyped.
+S3Client = Any
 
 BATCH_SUFFIXES = (".csv", ".csv.gz")
 
@@ -84,7 +87,7 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, f"{prefix}/" if prefix else ""
 
 
-def s3_client():  # type: ignore[no-untyped-def]
+def s3_client() -> S3Client:
     """A boto3 S3 client configured from the standard environment variables."""
     import boto3
     from botocore.config import Config
@@ -98,13 +101,13 @@ def s3_client():  # type: ignore[no-untyped-def]
 
 
 class S3Area:
-    def __init__(self, uri: str, client=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, uri: str, client: S3Client | None = None) -> None:
         self.bucket, self.prefix = split_s3_uri(uri)
         self.uri = f"s3://{self.bucket}/{self.prefix}"
         self._client = client
 
     @property
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> S3Client:
         if self._client is None:
             self._client = s3_client()
         return self._client
@@ -117,7 +120,9 @@ class S3Area:
         return sorted(n for n in names if n)
 
     def read(self, name: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"].read()
+        answer = self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)
+        body: bytes = answer["Body"].read()
+        return body
 
     def write(self, name: str, content: bytes) -> str:
         self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=content)

@@ -29,7 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # prefect is imported only when a trigger runs
+    from prefect.client.schemas.filters import FlowFilter
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +124,7 @@ class PrefectDeploymentLauncher:
         self._stale_after = stale_after
         self._clock = clock
 
-    def _flow_filter(self):  # type: ignore[no-untyped-def]
+    def _flow_filter(self) -> FlowFilter:
         from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
         return FlowFilter(name=FlowFilterName(any_=[self._flow_name]))

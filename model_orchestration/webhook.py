@@ -47,6 +47,7 @@ from model_orchestration.triggers import (
 )
 from model_serving.error_handlers import error_response, install_error_handlers
 from model_serving.errors import RequestInvalid, Unavailable, error_body
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -245,9 +246,14 @@ def main() -> None:
     """Entry point: configure logging, read settings, serve with uvicorn."""
     import uvicorn
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = OrchestrationSettings()
-    uvicorn.run(create_app(settings), host=settings.webhook_host, port=settings.webhook_port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.webhook_host,
+        port=settings.webhook_port,
+        log_config=None,  # uvicorn's records go through the platform's one format
+    )
 
 
 if __name__ == "__main__":

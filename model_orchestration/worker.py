@@ -37,6 +37,7 @@ from pathlib import Path
 from prefect.deployments.runner import RunnerDeployment
 
 from model_orchestration.settings import DEPLOYMENT_SUFFIX, OrchestrationSettings
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
     """The deployments this worker serves, with schedules from ``settings``."""
     from prefect.schedules import Cron, Interval
 
+    from model_orchestration.flows.common import synchronous
     from model_orchestration.flows.drift_check import drift_check
     from model_orchestration.flows.ingest import ingest
     from model_orchestration.flows.retrain import retrain
@@ -75,7 +77,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
         if settings.retrain_cron.strip()
         else []
     )
-    return [
+    deployments = [
         train.to_deployment(name=name("train"), tags=["orchestration"]),
         ingest.to_deployment(
             name=name("ingest"), schedules=ingest_schedules, tags=["orchestration"]
@@ -89,6 +91,7 @@ def build_deployments(settings: OrchestrationSettings) -> list[RunnerDeployment]
         # On demand only: a run names its input and output (inside the configured areas).
         score.to_deployment(name=name("score"), tags=["orchestration", "scoring"]),
     ]
+    return [synchronous(deployment) for deployment in deployments]
 
 
 def has_champion() -> bool:
@@ -111,10 +114,12 @@ def first_boot(settings: OrchestrationSettings) -> None:
         if has_champion():
             logger.info("first boot: a champion exists, nothing to train")
             return
+        from model_orchestration.flows.common import flow_result
         from model_orchestration.flows.train import train
+        from model_registry.workflow import TrainOutcome
 
         logger.info("first boot: no champion in the registry, running train once")
-        summary = train(return_state=True).result()
+        summary = flow_result(train(return_state=True), TrainOutcome)
         logger.info("first boot: %s", summary.message())
     except Exception as exc:
         raise FirstBootFailed(f"{type(exc).__name__}: {exc}") from exc
@@ -156,10 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from prefect import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Importing Prefect already configured the root logger (WARNING): raise our packages to INFO.
-    for package in ("model_orchestration", "model_registry"):
-        logging.getLogger(package).setLevel(logging.INFO)
+    # Importing Prefect already configured the root logger (WARNING): this raises our packages
+    # to INFO through Prefect's handler.
+    configure_logging()
     write_status(settings.worker_status_file, "starting")
     try:
         first_boot(settings)

@@ -75,7 +75,9 @@ class BehaviourResult:
         return [name for name, d in self.details.items() if not d["passed"]]
 
 
-def _labels(predict_proba: Callable[[list[str]], Sequence[float]], texts: list[str], t: float):
+def _labels(
+    predict_proba: Callable[[list[str]], Sequence[float]], texts: list[str], t: float
+) -> list[int]:
     return [int(p >= t) for p in predict_proba(texts)]
 
 

@@ -52,8 +52,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from model_registry import lm_features
 from model_registry.ensemble import TwoBlockLogitSum
 from model_registry.lm_features import LanguageModelFeatures
+from model_registry.pipeline_input import TextColumn
 from model_registry.style_features import StyleFeatures, feature_names
-from model_registry.text_input import TextColumn
 
 #: Words, and single punctuation marks, case kept: a lower-case "i" is a human-writing cue.
 WORD_TOKEN_PATTERN = r"(?u)\b\w+\b|[^\w\s]"  # noqa: S105 (a regex, not a secret)

@@ -74,14 +74,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _configure_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
-    for noisy in ("alembic", "mlflow", "urllib3", "botocore", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from platform_processes.logging_config import configure_logging
+
+    # stderr: stdout carries the command's result (the summary table, JSON).
+    configure_logging("debug" if verbose else "info", stream=sys.stderr)
     # MLflow's hints about dataset-source guessing and integer schema columns do not apply here.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\.")
 
@@ -91,7 +87,7 @@ def _progress(message: str) -> None:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from model_registry.data import load_labelled_csv
+    from model_registry.labelled_csv import load_labelled_csv
     from model_registry.settings import RegistrySettings
     from model_registry.validation import validate
 

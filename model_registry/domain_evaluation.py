@@ -258,9 +258,9 @@ def worst_domain(
 
 
 def domain_figures(
-    y: Sequence[int],
-    p: Sequence[float],
-    domains: Sequence[str],
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
     table: Mapping[str, Mapping[str, Any]],
     title: str,
 ) -> dict[str, Any]:

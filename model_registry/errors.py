@@ -6,6 +6,12 @@ for a one-line reason; the more specific classes say which kind of failure it wa
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model_registry.gate import GateDecision
+    from model_registry.validation import ValidationReport
+
 
 class RegistryError(Exception):
     """Base class: a failure with a one-line reason and a CLI exit code."""
@@ -18,7 +24,7 @@ class DataValidationError(RegistryError):
 
     exit_code = 3
 
-    def __init__(self, message: str, report: object | None = None) -> None:
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
         super().__init__(message)
         self.report = report
 
@@ -34,7 +40,7 @@ class ChallengerRejected(RegistryError):
 
     exit_code = 5
 
-    def __init__(self, message: str, decision: object | None = None) -> None:
+    def __init__(self, message: str, decision: GateDecision | None = None) -> None:
         super().__init__(message)
         self.decision = decision
 

@@ -3,10 +3,10 @@ candidate (per-domain evaluation: ``domain_evaluation``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -22,7 +22,7 @@ METRIC_NAMES = ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc")
 RATE_NAMES = ("fpr_human", "tpr_ai")
 
 
-def tune_threshold(y_true: Sequence[int], probabilities: Sequence[float]) -> float:
+def tune_threshold(y_true: ArrayLike, probabilities: ArrayLike) -> float:
     """The probability threshold that maximises F1 (ties: the one closest to 0.5)."""
     precision, recall, thresholds = precision_recall_curve(y_true, probabilities)
     precision, recall = precision[:-1], recall[:-1]
@@ -32,7 +32,7 @@ def tune_threshold(y_true: Sequence[int], probabilities: Sequence[float]) -> flo
 
 
 def classification_metrics(
-    y_true: Sequence[int], probabilities: Sequence[float], threshold: float | np.ndarray
+    y_true: ArrayLike, probabilities: ArrayLike, threshold: float | np.ndarray
 ) -> dict[str, float]:
     """accuracy / precision / recall / F1 at ``threshold`` (one, or one per text), ROC-AUC and
     PR-AUC (threshold-free)."""
@@ -53,7 +53,7 @@ def classification_metrics(
     }
 
 
-def calibrate_linear(classifier: Any, x_val: Any, y_val: Sequence[int]) -> tuple[float, float]:
+def calibrate_linear(classifier: Any, x_val: Any, y_val: ArrayLike) -> tuple[float, float]:
     """Platt scaling on validation, folded into a linear classifier's weights (in place).
 
     ``P(AI) = sigmoid(a * (x . w + b0) + b)`` is again a logistic model, with weights ``a * w`` and
@@ -76,8 +76,8 @@ def calibrate_linear(classifier: Any, x_val: Any, y_val: Sequence[int]) -> tuple
 
 
 def evaluation_figures(
-    y_true: Sequence[int],
-    probabilities: Sequence[float],
+    y_true: ArrayLike,
+    probabilities: ArrayLike,
     threshold: float | np.ndarray,
     title: str,
 ) -> dict[str, Any]:

@@ -30,10 +30,10 @@ import pandas as pd
 
 from model_monitoring.scope import ScopeChecker, ScopeReference
 from model_registry import contract
-from model_registry.data import LABEL_COLUMN, TEXT_COLUMN
 from model_registry.domain_evaluation import by_domain, per_text_thresholds
 from model_registry.errors import PromotionError, RegistryError
 from model_registry.evaluation import classification_metrics
+from model_registry.labelled_csv import LABEL_COLUMN, TEXT_COLUMN
 from model_registry.operating_thresholds import version_thresholds
 from model_registry.splits import split_frame
 

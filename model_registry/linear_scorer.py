@@ -3,8 +3,9 @@ from the fitted pipeline; and ``linear_weights``, the one place that says what a
 per-feature weights are (used by the scorer, by explanations and by the tests).
 
 Why: scikit-learn's ``TfidfVectorizer.transform`` builds every n-gram of a text as a Python
-string (``" ".join`` per position) and looks each one up in a Python dict, one at a time: for a
-2,000-character essay that is ~75% of ``predict_proba``'s time, more than tokenizing. This module
+string (``" ".join`` per position) and looks each one up in a Python dict, one at a time: for an
+essay that is most of ``predict_proba``'s time, more than tokenizing (the speed-up this buys is
+measured in ``bench/results/serve.json``, ``model_alone_in_process_one_core``). This module
 keeps the pipeline's own steps for everything that touches raw text -- the vectorizer's
 ``build_preprocessor()``, its token pattern (for the two common patterns, an equivalent regex that
 runs faster: ``FASTER_TOKEN_PATTERNS``) and stop-word list, and the steps before the
@@ -21,9 +22,9 @@ vectorizer -- and replaces only the n-gram lookup and the arithmetic after it:
 
 Extra feature blocks: the feature step may also be a ``FeatureUnion`` of one word
 ``TfidfVectorizer`` and other transformers that are not TF-IDF vectorizers (the style profile,
-``style_features.StyleFeatures``, ~1 ms per essay-length text). Those blocks run their own
-``transform`` (the pipeline's code, unchanged) and add ``block(x) . w_block`` to the decision;
-only the word block is compiled.
+``style_features.StyleFeatures``, which costs more per text than the compiled word block). Those
+blocks run their own ``transform`` (the pipeline's code, unchanged) and add ``block(x) . w_block``
+to the decision; only the word block is compiled.
 
 It is not a different model: ``compile_linear_scorer`` returns ``None`` for any pipeline it does
 not cover exactly (char analyzers, custom analyzers, weighted unions, more than two classes,
@@ -54,7 +55,7 @@ logger = logging.getLogger(__name__)
 #: TF-IDF in the pipeline vs float64 here differ by ~1e-7).
 MAX_ABS_DIFFERENCE = 1e-5
 KEY_BITS = 62
-#: Token patterns and an equivalent that Python's ``re`` runs ~25% faster. In ``findall`` a match
+#: Token patterns and an equivalent that Python's ``re`` runs faster. In ``findall`` a match
 #: of ``\b\w+\b`` can only start at a word's first character (an attempt inside a word would
 #: have matched earlier) and a greedy ``\w+`` always ends at a word boundary, so dropping the
 #: ``\b`` assertions changes no token (also checked on the whole corpus by the unit tests).
@@ -151,7 +152,9 @@ class LinearTextScorer:
             values = np.log(values) + 1.0
         if self._idf is not None:
             values = values * self._idf[feature]
-        decision = np.bincount(text_index, values * self._weights[feature], minlength=n_texts)
+        decision: np.ndarray = np.bincount(
+            text_index, values * self._weights[feature], minlength=n_texts
+        )
         if self._norm is not None:
             size = values * values if self._norm == "l2" else np.abs(values)
             norms = np.bincount(text_index, size, minlength=n_texts)
@@ -190,8 +193,8 @@ class IntHashTable:
 
     Built once, looked up for a whole array of keys at a time: multiplicative (Fibonacci) hashing
     into a table at most a quarter full, linear probing, each probe round one vectorised gather
-    over the keys not resolved yet. Several times faster than ``numpy.searchsorted`` over the
-    sorted keys for the tens of thousands of n-grams of a batch.
+    over the keys not resolved yet: for the tens of thousands of n-grams of a batch, faster than
+    ``numpy.searchsorted`` over the sorted keys (which is why it exists).
     """
 
     MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
@@ -318,7 +321,8 @@ def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
     faster = FASTER_TOKEN_PATTERNS.get(vectorizer.token_pattern)
     if vectorizer.tokenizer is None and faster is not None:
         return re.compile(faster).findall
-    return vectorizer.build_tokenizer()
+    tokenizer: Callable[[str], list[str]] = vectorizer.build_tokenizer()
+    return tokenizer
 
 
 def linear_weights(classifier: Any) -> tuple[np.ndarray, float]:
@@ -367,14 +371,14 @@ def _index_vocabulary(
     unigram_feature = np.full(n_tokens + 1, -1, dtype=np.int64)  # last slot: unknown token (-1)
     keys: dict[int, list[int]] = {n: [] for n in range(2, max_n + 1)}
     features: dict[int, list[int]] = {n: [] for n in range(2, max_n + 1)}
-    for parts, feature in split_terms:
-        if len(parts) == 1:
-            unigram_feature[parts[0]] = feature
+    for term_ids, feature in split_terms:
+        if len(term_ids) == 1:
+            unigram_feature[term_ids[0]] = feature
             continue
         key = 0
-        for part in parts:
-            key = key * n_tokens + part
-        keys[len(parts)].append(key)
-        features[len(parts)].append(feature)
+        for term_id in term_ids:
+            key = key * n_tokens + term_id
+        keys[len(term_ids)].append(key)
+        features[len(term_ids)].append(feature)
     tables = {n: IntHashTable(np.asarray(keys[n]), np.asarray(features[n])) for n in keys}
     return token_ids, unigram_feature, tables

@@ -44,8 +44,9 @@ def choose_best(
     if not results:
         raise ValueError("no candidate was trained")
     pool = [r for r in results if r.behaviour.passed] or list(results)
-    figures = [(r.lodo.get("mean_roc_auc"), r.lodo.get("worst_roc_auc")) for r in pool]
-    if any(mean is None or worst is None for mean, worst in figures):
+    lodo = [(r.lodo.get("mean_roc_auc"), r.lodo.get("worst_roc_auc")) for r in pool]
+    figures = [(mean, worst) for mean, worst in lodo if mean is not None and worst is not None]
+    if len(figures) < len(pool):
         return max(pool, key=_validation_key)
     best_mean = max(mean for mean, _ in figures)
     best_worst = max(worst for _, worst in figures)

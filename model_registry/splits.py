@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from model_registry.data import (
+from model_registry.labelled_csv import (
     DATASET_COLUMNS,
     DOMAIN_COLUMN,
     GROUP_COLUMN,
@@ -29,7 +29,7 @@ from model_registry.data import (
     TEXT_COLUMN,
     with_defaults,
 )
-from model_registry.text import normalised_key
+from model_registry.text_normalisation import normalised_key
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +50,18 @@ class SplitFrame(pd.DataFrame):
 
     @property
     def texts(self) -> list[str]:
-        return self[TEXT_COLUMN].tolist()
+        texts: list[str] = self[TEXT_COLUMN].tolist()
+        return texts
 
     @property
     def labels(self) -> np.ndarray:
-        return self[LABEL_COLUMN].to_numpy(dtype=int)
+        labels: np.ndarray = self[LABEL_COLUMN].to_numpy(dtype=int)
+        return labels
 
     @property
     def domains(self) -> list[str]:
-        return self[DOMAIN_COLUMN].tolist()
+        domains: list[str] = self[DOMAIN_COLUMN].tolist()
+        return domains
 
 
 def split_frame(df: pd.DataFrame) -> SplitFrame:

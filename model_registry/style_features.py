@@ -12,7 +12,7 @@ TF-IDF blocks (``FeatureUnion``) without densifying them.
 Why: topic words carry over badly to a genre nobody trained on; style statistics are known to
 carry over better (function words, punctuation, burstiness of sentence lengths).
 
-This module is pickled *by value* into each model artifact (like ``text_input``): standard
+This module is pickled *by value* into each model artifact (like ``pipeline_input``): standard
 library, numpy, scipy and scikit-learn only.
 """
 

@@ -14,10 +14,13 @@ import logging
 import os
 import urllib.error
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from model_registry import contract
 from model_registry.errors import RegistryUnavailable
+
+if TYPE_CHECKING:  # mlflow is imported only when tracking is configured
+    from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +72,7 @@ def lost_connection(exc: BaseException) -> str | None:
     return None
 
 
-def configure_tracking(experiment: str = contract.EXPERIMENT_NAME) -> Any:
+def configure_tracking(experiment: str = contract.EXPERIMENT_NAME) -> MlflowClient:
     """Point MLflow at the tracking store, create/select ``experiment``; return an MlflowClient."""
     import mlflow
     from mlflow import MlflowClient

@@ -43,7 +43,6 @@ from model_registry.candidates import (
     CandidateSpec,
     build_pipeline,
 )
-from model_registry.data import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.domain_evaluation import (
     by_domain,
     by_generator,
@@ -61,6 +60,7 @@ from model_registry.evaluation import (
     evaluation_figures,
     tune_threshold,
 )
+from model_registry.labelled_csv import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.lm_features import Encoded, refit_profiles
 from model_registry.lodo import leave_one_domain_out
 from model_registry.operating_thresholds import OperatingThresholds
@@ -221,7 +221,7 @@ def train_candidates(
     each candidate run is nested under the active run when there is one)."""
     import mlflow
 
-    from model_registry.datasets import dataset_digest
+    from model_registry.dataset_store import dataset_digest
     from model_registry.provenance import git_commit
 
     if context is None:
@@ -511,8 +511,9 @@ def _tune(
 
 def _log_inputs(splits: Splits, context: TrainingContext) -> None:
     import mlflow
+    from mlflow.data.pandas_dataset import from_pandas
 
-    from model_registry.datasets import dataset_digest
+    from model_registry.dataset_store import dataset_digest
 
     for name, part in (
         ("training", splits.train),
@@ -520,7 +521,7 @@ def _log_inputs(splits: Splits, context: TrainingContext) -> None:
         ("test", splits.test),
     ):
         digest = context.test_split_digest if name == "test" else dataset_digest(part)
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             part,
             source=context.dataset_source,
             targets=LABEL_COLUMN,
@@ -631,9 +632,9 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int, s
     import mlflow
     from mlflow.models import infer_signature
 
-    from model_registry import ensemble, lm_features, style_features, text_input
+    from model_registry import ensemble, lm_features, pipeline_input, style_features
 
-    for module in (text_input, style_features, lm_features, ensemble):
+    for module in (pipeline_input, style_features, lm_features, ensemble):
         cloudpickle.register_pickle_by_value(module)
     examples = splits.test[TEXT_COLUMN].head(2).str.slice(0, INPUT_EXAMPLE_CHARS).tolist()
     input_example = pd.DataFrame({TEXT_COLUMN: examples})

@@ -6,10 +6,10 @@ Row rules (a row breaking any of them is rejected and listed with every rule it 
 case normalisation as an earlier row), ``conflicting_labels`` (every copy of a normalised text that
 appears with both labels), and for the optional columns, when present, ``domain_format``,
 ``generator_format``, ``group_id_format`` (a blank value is allowed and gets the default, see
-``data.with_defaults``). Dataset rules: ``required_columns``, ``class_balance`` (minority class
-share of the accepted rows), ``domain_count`` (at most ``MAX_DOMAINS`` domains: each domain becomes
-a row of the per-domain evaluation, the gate and the model page). Rows are numbered from 0 (the
-first data row after the header). Nothing is dropped without being counted in the report.
+``labelled_csv.with_defaults``). Dataset rules: ``required_columns``, ``class_balance`` (minority
+class share of the accepted rows), ``domain_count`` (at most ``MAX_DOMAINS`` domains: each domain
+becomes a row of the per-domain evaluation, the gate and the model page). Rows are numbered from 0
+(the first data row after the header). Nothing is dropped without being counted in the report.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from model_registry.data import (
+from model_registry.labelled_csv import (
     DOMAIN_COLUMN,
     GENERATOR_COLUMN,
     GROUP_COLUMN,
@@ -33,7 +33,7 @@ from model_registry.data import (
     TEXT_COLUMN,
     with_defaults,
 )
-from model_registry.text import normalised_key
+from model_registry.text_normalisation import normalised_key
 
 DEFAULT_MIN_CHARS = 50
 DEFAULT_MAX_CHARS = 20_000
@@ -149,19 +149,19 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-def _is_text(value: object) -> bool:
+def _is_text(value: object) -> TypeGuard[str]:
     return isinstance(value, str)
 
 
 def _non_blank(value: object) -> bool:
-    return _is_text(value) and bool(value.strip())  # type: ignore[union-attr]
+    return _is_text(value) and bool(value.strip())
 
 
 def _utf8_ok(value: object) -> bool:
     if not _is_text(value):
         return True  # reported by text_not_empty
     try:
-        value.encode("utf-8")  # type: ignore[union-attr]
+        value.encode("utf-8")
     except UnicodeEncodeError:
         return False
     return True
@@ -218,7 +218,7 @@ def build_schema(min_chars: int, max_chars: int, keys: pd.Series) -> pa.DataFram
         return ~keys.isin(set(n_labels[n_labels > 1].index))
 
     def length(value: object) -> int:
-        return len(value) if _is_text(value) else 0  # type: ignore[arg-type]
+        return len(value) if _is_text(value) else 0
 
     text_checks = [
         pa.Check(
@@ -257,7 +257,7 @@ def build_schema(min_chars: int, max_chars: int, keys: pd.Series) -> pa.DataFram
 def _detail(rule: str, value: object, min_chars: int, max_chars: int) -> str:
     if rule in {"text_min_length", "text_max_length"} and _is_text(value):
         bound = min_chars if rule == "text_min_length" else max_chars
-        return f"{len(value)} chars (bound {bound})"  # type: ignore[arg-type]
+        return f"{len(value)} chars (bound {bound})"
     if rule == "label_in_0_1":
         return f"label {value!r}"
     if rule.endswith("_format"):

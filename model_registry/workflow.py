@@ -28,15 +28,15 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 
 import pandas as pd
 
 from model_registry import contract
-from model_registry.data import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
-from model_registry.datasets import DatasetStore, dataset_digest
+from model_registry.dataset_store import DatasetStore, dataset_digest
 from model_registry.errors import DataValidationError
 from model_registry.gate import DomainRule, GateDecision, run_gate
+from model_registry.labelled_csv import DOMAIN_COLUMN, LABEL_COLUMN, load_corpus
 from model_registry.registration import (
     RegisteredCandidate,
     ensure_registered_model,
@@ -46,6 +46,9 @@ from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits, make_splits
 from model_registry.training import CandidateResult, TrainingContext, train_candidates
 from model_registry.validation import ValidationReport, validate
+
+if TYPE_CHECKING:
+    from mlflow import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +200,7 @@ def balanced_sample(df: pd.DataFrame, n: int, seed: int) -> pd.DataFrame:
 
 
 def prepare_splits(
-    client: Any, settings: RegistrySettings, store: DatasetStore, data: pd.DataFrame
+    client: MlflowClient, settings: RegistrySettings, store: DatasetStore, data: pd.DataFrame
 ) -> tuple[Splits, str]:
     """Splits that reuse the registered model's frozen test split (created on the first run)."""
     model = ensure_registered_model(client, settings.model_name)

@@ -5,7 +5,7 @@ starts: ``PROMETHEUS_MULTIPROC_DIR`` (a fresh temporary folder unless set; stale
 earlier run are removed), so ``/metrics`` on any worker reports the sum over all workers. The
 event loop is uvloop, which keeps ``TCP_NODELAY`` on accepted sockets (plain asyncio with
 ``uvicorn --workers`` loses it, an open upstream bug: every keep-alive request after the first
-then stalls ~40 ms on Nagle's algorithm). Several
+then stalls on Nagle's algorithm against delayed ACKs). Several
 workers each listen on their own ``SO_REUSEPORT`` socket (``model_serving.workers``), so the
 kernel spreads connections over them.
 """
@@ -18,12 +18,13 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
-from model_serving.logging_setup import configure_logging
 from model_serving.settings import ServingSettings
 from model_serving.workers import Supervisor, WorkerSpec
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger("model_serving")
 
@@ -53,7 +54,7 @@ def main() -> None:
             logger.warning("prediction log migration deferred to the workers: %s", exc)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
-    options = {
+    options: dict[str, Any] = {  # uvicorn keyword arguments, also passed to each worker
         "app": "model_serving.app:create_app_from_env",
         "factory": True,
         "loop": loop,

@@ -17,12 +17,12 @@ from fastapi import FastAPI
 
 from model_serving.error_handlers import install_error_handlers
 from model_serving.fast_predict import FastPredict
-from model_serving.logging_setup import configure_logging
 from model_serving.middleware import ServingMiddleware
 from model_serving.model_version import ModelSource
 from model_serving.routes import router
 from model_serving.settings import ServingSettings
-from model_serving.state import build_state
+from model_serving.wiring import build_state
+from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger(__name__)
 

@@ -13,11 +13,12 @@ from fastapi import Depends, Header, Request
 
 from model_serving.errors import NotAuthorized
 from model_serving.rate_limit import client_key
-from model_serving.state import ServingState
+from model_serving.wiring import ServingState
 
 
 def get_state(request: Request) -> ServingState:
-    return request.app.state.serving
+    state: ServingState = request.app.state.serving
+    return state
 
 
 StateDep = Annotated[ServingState, Depends(get_state)]

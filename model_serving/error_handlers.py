@@ -7,6 +7,7 @@ deep for the decoder) are 400 with a message written here, not the library's.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,7 +22,7 @@ BODY_PARSE_ERROR = "There was an error parsing the body"
 
 
 def error_response(
-    status: int, error: str, detail: Any = None, headers: dict[str, str] | None = None
+    status: int, error: str, detail: Any = None, headers: Mapping[str, str] | None = None
 ) -> Response:
     return Response(
         error_body(error, detail),

@@ -99,14 +99,15 @@ class Explainer:
         return explanations
 
     def _top(self, columns: np.ndarray, contributions: np.ndarray, top_k: int) -> Explanation:
-        assert self._names is not None
+        names = self._names
+        assert names is not None
         order = np.argsort(contributions)
         positive = [i for i in order[::-1][:top_k] if contributions[i] > 0]
         negative = [i for i in order[:top_k] if contributions[i] < 0]
 
         def pack(indices: list[int]) -> list[Contribution]:
             return [
-                Contribution(str(self._names[columns[i]]), round(float(contributions[i]), 6))
+                Contribution(str(names[columns[i]]), round(float(contributions[i]), 6))
                 for i in indices
             ]
 

@@ -18,7 +18,7 @@ from model_serving.errors import ServingError, error_body
 from model_serving.prediction import answer_predict
 from model_serving.rate_limit import client_key
 from model_serving.request_parsing import is_json_content_type
-from model_serving.state import ServingState
+from model_serving.wiring import ServingState
 
 PATH = "/v1/predict"
 

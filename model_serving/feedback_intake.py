@@ -18,7 +18,7 @@ from model_serving.errors import Conflict, NotFound, PredictionLogUnavailable
 from model_serving.feedback import PredictedLabel
 from model_serving.prediction_log.writer import FeedbackRow
 from model_serving.schemas import FeedbackResponse
-from model_serving.state import ServingState
+from model_serving.wiring import ServingState
 
 logger = logging.getLogger(__name__)
 FEEDBACK_LOOKUP_SECONDS = 2.0
@@ -50,8 +50,8 @@ def record_feedback(state: ServingState, prediction_id: str, label: str) -> Feed
     metrics.feedback_window.set(window)
     return FeedbackResponse(
         prediction_id=prediction_id,
-        label=label,  # type: ignore[arg-type]
-        predicted_label=predicted.label,  # type: ignore[arg-type]
+        label=label,
+        predicted_label=predicted.label,
         correct=correct,
     )
 

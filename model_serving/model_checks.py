@@ -22,8 +22,8 @@ from model_registry import contract
 from model_registry.linear_scorer import MAX_ABS_DIFFERENCE, LinearTextScorer, compile_linear_scorer
 from model_registry.operating_thresholds import OperatingThresholds, version_thresholds
 from model_serving.errors import ModelRejected
-from model_serving.examples import CHECK_TEXTS
 from model_serving.explain import Explainer
+from model_serving.model_check_texts import CHECK_TEXTS
 from model_serving.model_version import LoadedArtifacts, LoadedModel, VersionInfo
 
 logger = logging.getLogger(__name__)
@@ -69,16 +69,18 @@ def build_loaded_model(
     scope = _checked_scope(artifacts, texts)
     explainer = Explainer(pipeline)
     _ = explainer.method  # computes feature names now rather than on the first explain request
-    metrics = {
-        key.removeprefix(contract.VersionTag.TEST_METRIC_PREFIX): _float(value)
-        for key, value in info.tags.items()
-        if key.startswith(contract.VersionTag.TEST_METRIC_PREFIX) and _float(value) is not None
+    prefix = contract.VersionTag.TEST_METRIC_PREFIX
+    tagged = {
+        key.removeprefix(prefix): _float(v)
+        for key, v in info.tags.items()
+        if key.startswith(prefix)
     }
+    metrics = {key: number for key, number in tagged.items() if number is not None}
     return LoadedModel(
         info=info,
         pipeline=pipeline,
         threshold=thresholds.threshold,
-        metrics=metrics,  # type: ignore[arg-type]
+        metrics=metrics,
         dataset_digest=info.tags.get(contract.VersionTag.DATASET_DIGEST),
         loaded_at=datetime.now(UTC),
         pyfunc_predict_fn=artifacts.pyfunc_predict_fn,

@@ -19,7 +19,7 @@ from model_serving.feedback import PredictedLabel
 from model_serving.prediction_log.writer import PredictionRow
 from model_serving.request_parsing import check_texts, parse_predict
 from model_serving.schemas import BatchPrediction, ExplanationOut, Prediction
-from model_serving.state import ServingState
+from model_serving.wiring import ServingState
 
 
 def new_prediction_id() -> str:

@@ -33,7 +33,7 @@ from model_serving.schemas import (
     ReloadResponse,
     ScopeInfo,
 )
-from model_serving.state import ServingState
+from model_serving.wiring import ServingState
 
 logger = logging.getLogger(__name__)
 router = APIRouter()

@@ -1,8 +1,8 @@
 """Several uvicorn workers on one port, each with its own ``SO_REUSEPORT`` listening socket.
 
 ``uvicorn --workers N`` shares one listening socket between the workers; under keep-alive load one
-worker accepts nearly every connection (measured here: 1,427 vs 29 CPU ticks over 15 s of wrk with
-16 connections), so the second worker adds no throughput. With ``SO_REUSEPORT`` the kernel spreads
+worker accepts nearly every connection (the measurement is in ``model_serving/README.md``), so the
+second worker adds no throughput. With ``SO_REUSEPORT`` the kernel spreads
 new connections over the workers' sockets. A worker calls ``listen()`` only once its application
 has started (asyncio does it when serving begins), so connections never queue behind a worker that
 is still loading the model.
@@ -55,7 +55,7 @@ def reuse_port_socket(host: str, port: int) -> socket.socket:
 
 def run_worker(spec: WorkerSpec) -> None:
     """Entry point of one worker process."""
-    from model_serving.logging_setup import configure_logging
+    from platform_processes.logging_config import configure_logging
 
     configure_logging(str(spec.uvicorn_options.get("log_level", "info")).upper())
     sock = reuse_port_socket(spec.host, spec.port)

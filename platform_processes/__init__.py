@@ -1,7 +1,8 @@
 """Start, watch and stop the platform's server processes: one launcher for all that runs them.
 
-``make local`` (``scripts/local_stack``), the test fixtures (``tests/servers.py`` and the other
-``tests/*_servers.py``) and the benchmarks (``bench/``) all start servers the same way:
+``make local`` (``scripts/local_stack``), the test fixtures (``tests/support/servers.py``
+and the other ``tests/support/*_servers.py``) and the benchmarks (``bench/``) all start servers
+the same way:
 
 - :mod:`platform_processes.launcher`: start a command in its own process group with its log in a
   file, wait on its health check with a deadline (failing at once, with the log's tail, when the

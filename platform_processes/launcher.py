@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 #: A health check: a URL that must answer 2xx, or a callable that returns True once healthy.
 HealthCheck = str | Callable[[], bool]
 
@@ -40,6 +38,9 @@ def http_ok(
     url: str, timeout: float = 3.0, auth: tuple[str, str] | None = None
 ) -> Callable[[], bool]:
     """A health check that passes when ``url`` answers 2xx (with the basic-auth ``auth``)."""
+    # Imported here: every image imports this package (logging_config), not all install httpx.
+    import httpx
+
     return lambda: httpx.get(url, timeout=timeout, auth=auth).is_success
 
 
@@ -81,7 +82,7 @@ def wait_until(
 
 
 @contextlib.contextmanager
-def deferred_signals() -> Iterator[set[signal.Signals]]:
+def deferred_signals() -> Iterator[set[int | signal.Signals]]:
     """Hold SIGINT/SIGTERM back for the block; they are delivered when it ends.
 
     Yields the mask to restore. A child forked inside the block inherits the blocked mask, and

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import pytest
 
-from tests import servers
+from tests.support import servers
 
 T = TypeVar("T")
 TESTS_DIR = Path(__file__).parent
@@ -46,6 +46,7 @@ def _mlflow_uris_stay_in_their_module() -> Iterator[None]:
     if "mlflow" in sys.modules:
         import mlflow
 
+        # mlflow annotates these as str only, but None is what resets them to the default.
         mlflow.set_tracking_uri(saved["MLFLOW_TRACKING_URI"])  # type: ignore[arg-type]
         mlflow.set_registry_uri(saved["MLFLOW_REGISTRY_URI"])  # type: ignore[arg-type]
     for name, value in saved.items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from frontend.examples import EXAMPLES
+from frontend.example_texts import EXAMPLES
 from frontend.highlight import Highlight, highlighted_html, legend_html
 from frontend.serving_client import Contribution, Label, Prediction, ServingClient, ServingError
 from frontend.settings import FrontendSettings

@@ -14,20 +14,22 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed
 
 from model_monitoring.domain_classifier import DomainDriftReport, run_domain_drift
 from model_orchestration.flows.common import (
-    T,
+    P,
+    R,
     orchestration_settings,
     registry_settings,
     with_io_retries,
 )
 from model_registry import contract
-from model_registry.data import TEXT_COLUMN
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
+from model_registry.labelled_csv import TEXT_COLUMN
 
 MONITORING_EXPERIMENT_SUFFIX = "-monitoring"
 
@@ -122,7 +124,7 @@ def drift_check(
     needed = min_texts or settings.drift_min_texts
     seed = settings.drift_seed if seed is None else seed
 
-    def io(step: T) -> T:
+    def io(step: Task[P, R]) -> Task[P, R]:
         return with_io_retries(step, settings)
 
     recent = io(load_recent_texts)(

@@ -5,8 +5,8 @@ the embedded mode, ``s3://bucket/prefix`` in the full stack) and, when configure
 from ``ORCHESTRATION_HTTP_SOURCE_URL``.
 
 Batches may carry the optional columns ``domain``, ``generator``, ``group_id`` (validated; missing
-ones get their defaults, ``model_registry.data.with_defaults``). Per batch, with the registry's
-validator: a batch breaking any row rule (or missing columns) is
+ones get their defaults, ``model_registry.labelled_csv.with_defaults``). Per batch, with the
+registry's validator: a batch breaking any row rule (or missing columns) is
 quarantined whole, next to its report (``<name>.report.json`` / ``.report.txt``), and removed from
 the source. Class balance is checked on the merged dataset, not per batch (a feedback batch may
 well hold one class). Accepted rows are de-duplicated against the current dataset (normalised
@@ -31,12 +31,14 @@ from typing import Any
 
 import httpx
 import pandas as pd
-from prefect import flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, Failed, State
+from prefect.client.schemas.objects import State
+from prefect.states import Completed, Failed
 
 from model_orchestration.flows.common import (
-    T,
+    P,
+    R,
     orchestration_settings,
     registry_settings,
     store_as_latest,
@@ -46,9 +48,9 @@ from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.guards import check_ingest_parameters
 from model_orchestration.merging import MergeResult, merge_new_rows
 from model_orchestration.storage import BlobArea, area_from_uri, is_batch_name, move
-from model_registry.data import load_corpus, load_labelled_csv, with_defaults
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
 from model_registry.errors import DataValidationError
+from model_registry.labelled_csv import load_corpus, load_labelled_csv, with_defaults
 from model_registry.settings import RegistrySettings
 from model_registry.validation import ValidationReport, validate
 
@@ -220,7 +222,7 @@ def ingest(
     quarantine = quarantine or settings.quarantine
     http_source_url = http_source_url or settings.http_source_url
 
-    def io(step: T) -> T:
+    def io(step: Task[P, R]) -> Task[P, R]:
         return with_io_retries(step, settings)
 
     previous, current = io(load_current_dataset)(

@@ -18,12 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from prefect import State, flow, get_run_logger, task
+from prefect import Task, flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from model_orchestration.flows.common import (
-    T,
+    P,
+    R,
+    flow_result,
     orchestration_settings,
     registry_settings,
     with_io_retries,
@@ -32,7 +35,7 @@ from model_orchestration.flows.dataset_slot import holds_dataset_slot
 from model_orchestration.flows.ingest import merge_checked, validate_batch
 from model_orchestration.flows.train import train
 from model_registry import contract
-from model_registry.datasets import DatasetStore, dataset_digest
+from model_registry.dataset_store import DatasetStore, dataset_digest
 from model_registry.settings import RegistrySettings
 from model_registry.workflow import TrainOutcome
 
@@ -137,14 +140,14 @@ def retrain(
     settings = orchestration_settings()
     registry = registry_settings()
 
-    def io(step: T) -> T:
+    def io(step: Task[P, R]) -> Task[P, R]:
         return with_io_retries(step, settings)
 
     logger.info("retrain requested: %s", reason)
     digest, data = io(latest_dataset)(registry.dataset_store)
     feedback = FeedbackMerge()
     if include_feedback and data is not None:
-        labelled = io(load_feedback)(settings.predictions_database_url)
+        labelled: pd.DataFrame = io(load_feedback)(settings.predictions_database_url)
         if len(labelled):
             feedback = merge_feedback(data, labelled, registry)
             logger.info("feedback: %s", feedback.describe())
@@ -161,9 +164,9 @@ def retrain(
 
     if feedback.added and data is not None:
         digest = io(store_training_set)(registry.dataset_store, data)
-    outcome = train(dataset_digest=digest, trials=trials, return_state=True).result()
-    if not isinstance(outcome, TrainOutcome):
-        raise TypeError(f"train returned {type(outcome).__name__}, not a TrainOutcome")
+    outcome = flow_result(
+        train(dataset_digest=digest, trials=trials, return_state=True), TrainOutcome
+    )
     message = (
         f"retrain ({reason}; +{feedback.added} feedback rows, {feedback.rejected} rejected): "
         f"{outcome.message()}"

@@ -32,11 +32,16 @@ from prefect.cache_policies import NO_CACHE
 
 from model_orchestration import bulk_scoring
 from model_orchestration.bulk_scoring import Manifest, Partition, PartitionResult, ScoringJob
-from model_orchestration.flows.common import orchestration_settings, with_io_retries
+from model_orchestration.flows.common import (
+    orchestration_settings,
+    synchronous,
+    with_io_retries,
+)
 from model_orchestration.flows.guards import check_score_parameters
 from model_orchestration.settings import SCORE_FLOW, OrchestrationSettings
 from model_orchestration.storage import area_from_uri
 from model_registry import contract
+from platform_processes.logging_config import configure_logging
 
 #: Progress artifact updates at most this often (each is an API call).
 PROGRESS_INTERVAL_SECONDS = 2.0
@@ -108,8 +113,10 @@ class Progress:
         self.started = time.perf_counter()
         self.rows_now = 0
         self.last_update = 0.0
-        self.artifact = create_progress_artifact(
-            progress=self.percent, key="score-progress", description=self.description
+        self.artifact = synchronous(
+            create_progress_artifact(
+                progress=self.percent, key="score-progress", description=self.description
+            )
         )
 
     @property
@@ -219,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-column", default="text")
     parser.add_argument("--rows-per-partition", type=int, default=None)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     summary = score(
         source=args.source,
         output=args.output,

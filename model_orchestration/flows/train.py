@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from prefect import State, Task, flow, get_run_logger
+from prefect import Task, flow, get_run_logger
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import State
 from prefect.states import Completed
 
 from model_orchestration.flows.common import (

@@ -61,5 +61,6 @@ class Feedback(Base):
 
 
 metadata = Base.metadata
-predictions_table = Prediction.__table__
-feedback_table = Feedback.__table__
+# The Table objects (typed as such; ``Model.__table__`` is typed as a bare ``FromClause``).
+predictions_table = metadata.tables[Prediction.__tablename__]
+feedback_table = metadata.tables[Feedback.__tablename__]

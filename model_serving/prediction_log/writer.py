@@ -306,7 +306,8 @@ class PredictionLogWriter:
             # Consecutive runs of the same kind keep arrival order across both tables.
             for kind, run in _runs(rows):
                 if kind is PredictionRow:
-                    conn.execute(insert(predictions_table), [self._prediction(r) for r in run])
+                    predictions = [self._prediction(r) for r in run if isinstance(r, PredictionRow)]
+                    conn.execute(insert(predictions_table), predictions)
                 else:
                     conn.execute(
                         insert(feedback_table),
@@ -317,6 +318,7 @@ class PredictionLogWriter:
                                 "created_at": r.created_at,
                             }
                             for r in run
+                            if isinstance(r, FeedbackRow)
                         ],
                     )
         self.written += len(rows)

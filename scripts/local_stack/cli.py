@@ -15,6 +15,7 @@ from pathlib import Path
 from platform_processes import commands
 from platform_processes.commands import LOCALHOST
 from platform_processes.launcher import ServiceUnavailable, log_tail
+from platform_processes.logging_config import configure_logging
 from scripts.local_stack.components import (
     alertmanager_component,
     mlflow_component,
@@ -94,7 +95,7 @@ def start_monitoring(
             skipped[name] = f"binary {' or '.join(names)} not found on PATH"
         elif not (MONITORING_DIR / name / f"{name}.yml").is_file():
             skipped[name] = f"no {MONITORING_DIR.name}/{name}/{name}.yml in this checkout"
-        if name in skipped:
+        if name in skipped or binary is None:
             log.warning("%s skipped: %s", name, skipped[name])
             continue
         stack.start(build(binary, stack.state_dir, ports, config))
@@ -178,6 +179,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s local_stack %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging()
     return run(parse_args(argv))

@@ -61,14 +61,16 @@ def read_dotenv(path: Path) -> dict[str, str]:
     for binding in parse_stream(io.StringIO(path.read_text(encoding="utf-8"))):
         if binding.key is None and not binding.error:
             continue  # blank line or comment
-        if binding.error or binding.value is None:
+        if binding.error or binding.key is None or binding.value is None:
             line = binding.original.line
             raise StackError(f"{path}:{line}: not a KEY=VALUE line: {binding.original.string!r}")
         values[binding.key] = binding.value
     return values
 
 
-def effective_config(env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None) -> dict:
+def effective_config(
+    env_file: Path = ENV_FILE, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The .env values overlaid with the process environment (the shell wins, as in compose)."""
     environ = os.environ if environ is None else environ
     config = read_dotenv(env_file)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests import servers
+from tests.support import servers
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parents[1]
@@ -51,7 +51,7 @@ def run(
     timeout: float = 600,
     cwd: Path = REPO_ROOT,
     check: bool = True,
-) -> subprocess.CompletedProcess:
+) -> subprocess.CompletedProcess[bytes]:
     """Run a command, appending its output to ``log``; a failure raises with the output's tail."""
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(args)}\n")
@@ -96,7 +96,9 @@ class Engine:
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         return {**engine_env(), "DOCKER_HOST": f"unix://{self.socket}", **(extra or {})}
 
-    def podman_run(self, *args: str, timeout: float = 600, check: bool = True):  # type: ignore[no-untyped-def]
+    def podman_run(
+        self, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         return run([self.podman, *args], log=self.log, timeout=timeout, check=check)
 
     def stop(self) -> None:
@@ -190,7 +192,9 @@ class Compose:
     def env(self) -> dict[str, str]:
         return self.engine.env(self.env_overrides)
 
-    def __call__(self, *args: str, timeout: float = 600, check: bool = True):  # type: ignore[no-untyped-def]
+    def __call__(
+        self, *args: str, timeout: float = 600, check: bool = True
+    ) -> subprocess.CompletedProcess[bytes]:
         return run(
             [*self.args(), *args], log=self.log, env=self.env(), timeout=timeout, check=check
         )

@@ -21,9 +21,9 @@ import pytest
 
 from model_registry import contract
 from platform_processes.haproxy import parse_stats_csv
-from tests import servers
 from tests.conftest import service_or_skip
 from tests.containers import engine as ct
+from tests.support import servers
 
 pytestmark = pytest.mark.timeout(3600)
 

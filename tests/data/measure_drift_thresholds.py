@@ -7,7 +7,8 @@ core); writes ``tests/data/drift_threshold_measurement.json``, which the thresho
 Two reference profiles are measured, built exactly as the registered models build them:
 
 - ``test``: the small champion of the integration tests (600 training essays, a 200-essay
-  reference: ``tests.model_fixtures.register_small_model``); the noisiest reference there is;
+  reference: ``tests.support.model_fixtures.register_small_model``); the noisiest reference there
+  is;
 - ``training``: a reference of 1,700 held-out essays, the size of the 15 % validation split a real
   training run on the shipped corpus profiles.
 
@@ -39,7 +40,7 @@ from model_monitoring.live_drift import DRIFT_SIGNALS
 from model_monitoring.profile import PROBABILITY_SIGNAL, ReferenceProfile, build_reference_profile
 from model_monitoring.signals import text_signals
 from tests.data.off_domain import off_domain_texts
-from tests.model_fixtures import corpus, sample, small_pipeline
+from tests.support.model_fixtures import corpus, sample, small_pipeline
 
 OUTPUT = Path(__file__).with_name("drift_threshold_measurement.json")
 WINDOW = 500

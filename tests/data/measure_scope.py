@@ -215,7 +215,7 @@ def measure_length(
 
 def measure_language(data: dict[str, np.ndarray]) -> dict[str, Any]:
     english = np.fromiter((function_word_share(t) for t in data["text"]), dtype=float)
-    foreign = {}
+    foreign: dict[str, Any] = {}
     for language, text in non_english_texts():
         share = function_word_share(text)
         foreign[language] = max(foreign.get(language, 0.0), round(share, 4))

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import service_or_skip
-from tests.model_fixtures import register_small_model
-from tests.servers import ServerProcess
-from tests.serving_servers import start_serving
+from tests.support.model_fixtures import register_small_model
+from tests.support.servers import ServerProcess
+from tests.support.serving_servers import start_serving
 
 
 @pytest.fixture

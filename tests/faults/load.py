@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from tests.model_fixtures import sample
-from tests.servers import REPO_ROOT
+from tests.support.load_threads import ThreadedLoad
+from tests.support.model_fixtures import sample
+from tests.support.servers import REPO_ROOT
 
 RESULTS = REPO_ROOT / "bench" / "results" / "faults.json"
 _results_lock = threading.Lock()
@@ -37,11 +38,12 @@ def record(fault: str, figures: dict[str, Any]) -> None:
         RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-class PacedLoad:
+class PacedLoad(ThreadedLoad):
     """Send ``rate`` single-text predictions per second (paced, not as fast as possible) from a
     few threads until stopped; every outcome is recorded (status, transport error, id, time)."""
 
     def __init__(self, url: str, rate: float, threads: int = 4, timeout: float = 10.0) -> None:
+        super().__init__(threads)
         self.url = url
         self.interval = threads / rate
         self.timeout = timeout
@@ -52,9 +54,6 @@ class PacedLoad:
         self.versions: set[str] = set()
         self.non_200: list[tuple[float, int, str]] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
-        self.started = 0.0
 
     @property
     def sent(self) -> int:
@@ -101,17 +100,6 @@ class PacedLoad:
                 else:
                     self.non_200.append((at, response.status_code, response.text[:200]))
         client.close()
-
-    def __enter__(self) -> PacedLoad:
-        self.started = time.monotonic()
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
 
     def summary(self) -> dict[str, Any]:
         elapsed = time.monotonic() - self.started

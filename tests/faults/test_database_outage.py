@@ -18,9 +18,9 @@ from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
 from tests.faults.load import PacedLoad, record
-from tests.orchestration_servers import OutageProxy
-from tests.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess, wait_until
-from tests.serving_servers import metric
+from tests.support.orchestration_servers import OutageProxy
+from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess, wait_until
+from tests.support.serving_servers import metric
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -29,8 +29,8 @@ from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
 from tests.faults.load import record
-from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import metric
+from tests.support.servers import ServerProcess, wait_until
+from tests.support.serving_servers import metric
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -78,6 +78,7 @@ def header_value(value: str) -> bytes:
 def hostile_requests(admin_token: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(method, path, httpx keyword arguments) for every route and every hostile input."""
     json_header = JSON_HEADER
+    body: dict[str, Any]
     for name, value in HOSTILE_STRINGS.items():
         for body in (
             {"text": value},
@@ -167,12 +168,14 @@ def run_corpus(url: str, admin_token: str) -> tuple[Counter[int], list[str]]:
 def run_schemathesis(url: str) -> tuple[Counter[int], list[str], int]:
     """Every operation of serving's OpenAPI document, ``EXAMPLES_PER_OPERATION`` examples each."""
     import schemathesis
+    from schemathesis.core.result import Ok
 
     schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
     statuses: Counter[int] = Counter()
     server_errors: list[str] = []
     operations = 0
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result
         operation = result.ok()
         operations += 1
 

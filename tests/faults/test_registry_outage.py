@@ -25,8 +25,8 @@ import pytest
 from model_registry import contract
 from model_registry.errors import RegistryUnavailable
 from tests.faults.load import PacedLoad, record
-from tests.orchestration_servers import OutageProxy
-from tests.servers import REPO_ROOT, S3Store, ServerProcess
+from tests.support.orchestration_servers import OutageProxy
+from tests.support.servers import REPO_ROOT, S3Store, ServerProcess
 
 pytestmark = pytest.mark.timeout(400)
 

@@ -26,9 +26,9 @@ from platform_processes.haproxy import backend_servers, start_haproxy
 from platform_processes.launcher import stop_all
 from tests.conftest import service_or_skip
 from tests.faults.load import PacedLoad, record
-from tests.model_fixtures import register_small_model
-from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import start_serving
+from tests.support.model_fixtures import register_small_model
+from tests.support.servers import ServerProcess, wait_until
+from tests.support.serving_servers import start_serving
 
 pytestmark = pytest.mark.timeout(420)
 

@@ -25,9 +25,9 @@ from model_serving.prediction_log.schema import predictions_table
 from model_serving.settings import ServingSettings
 from platform_processes.launcher import signal_group
 from tests.faults.load import PacedLoad, record
-from tests.orchestration_servers import OutageProxy
-from tests.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess
-from tests.serving_servers import metric
+from tests.support.orchestration_servers import OutageProxy
+from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess
+from tests.support.serving_servers import metric
 
 pytestmark = pytest.mark.timeout(400)
 

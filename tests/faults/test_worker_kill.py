@@ -19,8 +19,8 @@ import pytest
 
 from model_serving.workers import MIN_UPTIME_FOR_RESTART_SECONDS
 from tests.faults.load import PacedLoad, record
-from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import listening_sockets
+from tests.support.servers import ServerProcess, wait_until
+from tests.support.serving_servers import listening_sockets
 
 pytestmark = pytest.mark.timeout(300)
 

@@ -14,10 +14,13 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tests.conftest import service_or_skip
-from tests.servers import REPO_ROOT, ServiceUnavailable
+from tests.support.servers import REPO_ROOT, ServiceUnavailable
+
+if TYPE_CHECKING:  # playwright is imported when a browser starts
+    from playwright.sync_api import ViewportSize
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -32,7 +35,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 UI_TIMEOUT_MS = 30_000
-VIEWPORT = {"width": 1400, "height": 1000}
+VIEWPORT: ViewportSize = {"width": 1400, "height": 1000}
 
 #: A Playwright ``Page`` (typed loosely: playwright is a dev dependency imported lazily).
 Page = Any

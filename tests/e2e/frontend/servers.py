@@ -2,7 +2,7 @@
 
 The command line is ``platform_processes.commands.streamlit`` (the one ``make local`` runs), started
 with the project's launcher (own process group, health polled with a deadline, log file kept for
-the failure message). Serving is started with the shared ``tests.serving_servers``.
+the failure message). Serving is started with the shared ``tests.support.serving_servers``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from platform_processes import commands
-from tests.servers import ServerProcess, start_process
+from tests.support.servers import ServerProcess, start_process
 
 
 def start_frontend(

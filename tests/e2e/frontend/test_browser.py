@@ -20,9 +20,9 @@ import sqlalchemy as sa
 from tests.conftest import service_or_skip
 from tests.e2e.frontend import browser
 from tests.e2e.frontend.servers import start_frontend
-from tests.model_fixtures import register_small_model, sample
-from tests.servers import ServerProcess, free_port, wait_until
-from tests.serving_servers import start_serving
+from tests.support.model_fixtures import register_small_model, sample
+from tests.support.servers import ServerProcess, free_port, wait_until
+from tests.support.serving_servers import start_serving
 
 
 @pytest.fixture

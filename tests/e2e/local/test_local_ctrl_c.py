@@ -27,8 +27,8 @@ import pytest
 
 from model_orchestration.prefect_security import basic_auth_header
 from model_orchestration.settings import TRAIN_FLOW, deployment_name
-from tests import servers
 from tests.e2e.local.test_local_mode import REPO_ROOT, STOP_DEADLINE_SECONDS, local_mode_env
+from tests.support import servers
 
 STARTUP_DEADLINE_SECONDS = 180.0
 SIGINT_COUNT = 3

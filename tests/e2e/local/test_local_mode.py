@@ -25,8 +25,8 @@ import pytest
 
 from model_monitoring.web_auth import PASSWORD_VARIABLES, USERNAME
 from scripts.local_stack import PORT_VARIABLES, read_dotenv
-from tests import servers
 from tests.e2e.frontend import browser
+from tests.support import servers
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 STARTUP_DEADLINE_SECONDS = 150.0

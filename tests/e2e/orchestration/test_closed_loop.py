@@ -41,13 +41,13 @@ from model_orchestration.settings import (
     deployment_name,
 )
 from model_registry import contract
-from model_registry.datasets import DatasetStore
-from tests import servers
+from model_registry.dataset_store import DatasetStore
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
-from tests.model_fixtures import corpus, sample
-from tests.monitoring_servers import LOGIN, start_project_prometheus
-from tests.orchestration_servers import (
+from tests.support import servers
+from tests.support.model_fixtures import corpus, sample
+from tests.support.monitoring_servers import LOGIN, start_project_prometheus
+from tests.support.orchestration_servers import (
     ALL_DEPLOYMENTS,
     PrefectApi,
     create_postgres_database,
@@ -60,7 +60,7 @@ from tests.orchestration_servers import (
     start_webhook,
     start_worker,
 )
-from tests.serving_servers import start_serving
+from tests.support.serving_servers import start_serving
 
 TOKEN = "closed-loop-webhook-token"
 SEED_ROWS = 600
@@ -304,7 +304,7 @@ def test_drift_alert_retrains_on_ingested_data_and_serving_moves_to_the_new_vers
         ingest_run = loop.api.wait_final(ingest_id, INGEST_DEADLINE)
         assert ingest_run["state"]["type"] == "COMPLETED", ingest_run["state"]["message"]
         ingested_digest = store.latest()
-        assert ingested_digest != first_digest
+        assert ingested_digest is not None and ingested_digest != first_digest
         assert set(batch["text"]) <= set(store.get(ingested_digest)["text"])
         loop.step("batch ingested (new dataset version)", t)
 

@@ -5,6 +5,7 @@ processes over TCP on 127.0.0.1. Each test module defines ``platform_home`` (the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def cluster(
         for name in ("a", "b"):
             workers.append(
                 service_or_skip(
-                    lambda n=name: dask_cluster.start_worker(scheduler, n, server_logs, env=env)
+                    partial(dask_cluster.start_worker, scheduler, name, server_logs, env=env)
                 )
             )
         yield scheduler, workers

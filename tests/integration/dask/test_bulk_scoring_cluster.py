@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 
 from model_orchestration import bulk_scoring
+from model_orchestration.storage import area_from_uri
 from model_registry import contract
 from platform_processes import ServerProcess, commands, start_process
 from platform_processes.launcher import wait_until
-from tests.scoring_fixtures import generated_corpus, register_scoring_champion
+from tests.support.scoring_fixtures import generated_corpus, register_scoring_champion
 from tests.unit.orchestration.conftest import prefect_harness  # noqa: F401  (fixture)
 
 ROWS = 200_000
@@ -49,7 +50,7 @@ def kill_group(process: ServerProcess) -> None:
 
 
 def written(folder: Path) -> int:
-    return len(bulk_scoring.written_partitions(bulk_scoring.area_from_uri(str(folder))))
+    return len(bulk_scoring.written_partitions(area_from_uri(str(folder))))
 
 
 @pytest.mark.usefixtures("prefect_harness")

@@ -19,7 +19,7 @@ from model_registry import contract, training
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES
 from model_registry.settings import RegistrySettings
 from platform_processes import ServerProcess
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 ROWS = 1_200
 TRAIN_ROWS = 900

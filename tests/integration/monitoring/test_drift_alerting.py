@@ -31,13 +31,17 @@ import httpx
 import pytest
 
 from model_monitoring import dashboards
-from tests import servers
 from tests.conftest import service_or_skip
 from tests.data.off_domain import off_domain_texts
-from tests.model_fixtures import corpus, register_small_model, sample
-from tests.monitoring_servers import LOGIN, register_local_champion, start_project_prometheus
-from tests.orchestration_servers import start_webhook
-from tests.serving_servers import metric, start_serving
+from tests.support import servers
+from tests.support.model_fixtures import corpus, register_small_model, sample
+from tests.support.monitoring_servers import (
+    LOGIN,
+    register_local_champion,
+    start_project_prometheus,
+)
+from tests.support.orchestration_servers import start_webhook
+from tests.support.serving_servers import metric, start_serving
 from tests.unit.monitoring.metric_names import (
     all_queries,
     load,

@@ -17,10 +17,10 @@ import pytest
 
 from model_monitoring.render import render_alertmanager
 from model_monitoring.settings import MonitoringSettings
-from tests import servers
 from tests.conftest import service_or_skip
-from tests.monitoring_servers import LOGIN, start_project_prometheus
-from tests.orchestration_servers import start_alertmanager
+from tests.support import servers
+from tests.support.monitoring_servers import LOGIN, start_project_prometheus
+from tests.support.orchestration_servers import start_alertmanager
 
 
 @dataclass

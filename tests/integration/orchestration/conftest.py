@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests import servers
 from tests.conftest import service_or_skip
-from tests.model_fixtures import sample
-from tests.orchestration_servers import (
+from tests.support import servers
+from tests.support.model_fixtures import sample
+from tests.support.orchestration_servers import (
     ALL_DEPLOYMENTS,
     OutageProxy,
     PrefectApi,

@@ -22,16 +22,16 @@ from model_orchestration.settings import (
 )
 from model_orchestration.storage import split_s3_uri
 from model_registry import contract
-from model_registry.datasets import DatasetStore
-from tests import servers
+from model_registry.dataset_store import DatasetStore
 from tests.integration.orchestration.conftest import (
     INGEST_INTERVAL_SECONDS,
     IO_RETRIES,
     RETRAIN_CRON,
     OrchestrationStack,
 )
-from tests.model_fixtures import sample
-from tests.orchestration_servers import put_batch
+from tests.support import servers
+from tests.support.model_fixtures import sample
+from tests.support.orchestration_servers import put_batch
 
 TRAIN_DEADLINE = 300.0
 INGEST_DEADLINE = 120.0

@@ -23,10 +23,10 @@ import httpx
 import pytest
 
 from model_orchestration.settings import RETRAIN_FLOW, deployment_name
-from tests import servers
 from tests.conftest import service_or_skip
 from tests.integration.orchestration.conftest import worker_env
-from tests.orchestration_servers import (
+from tests.support import servers
+from tests.support.orchestration_servers import (
     PrefectApi,
     alertmanager_payload,
     start_webhook,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import httpx
 
 from model_orchestration.prefect_security import basic_auth_header
-from tests import servers
-from tests.orchestration_servers import PrefectApi
+from tests.support import servers
+from tests.support.orchestration_servers import PrefectApi
 
 
 def test_prefect_api_needs_the_login_and_a_csrf_token(

@@ -20,7 +20,7 @@ import pytest
 
 from model_registry import contract
 from platform_processes import commands
-from tests import servers
+from tests.support import servers
 
 SCRIPT = servers.REPO_ROOT / "deploy" / "mlflow" / "create_users.py"
 AUTH_INI = servers.REPO_ROOT / "deploy" / "mlflow" / "basic_auth.ini"

@@ -24,7 +24,7 @@ from model_monitoring.scope import ScopeReference
 from model_registry import contract
 from model_registry.errors import ChallengerRejected, DataValidationError, PromotionError
 from model_registry.settings import RegistrySettings
-from tests import servers
+from tests.support import servers
 
 pytestmark = pytest.mark.timeout(600)
 DATASET_PREFIX = "registry"
@@ -42,7 +42,8 @@ def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]
 
 
 def backend_url(mlflow_server: servers.ServerProcess) -> str:
-    args = list(mlflow_server.process.args)  # type: ignore[arg-type]
+    args = mlflow_server.process.args
+    assert isinstance(args, list), args
     return str(args[args.index("--backend-store-uri") + 1])
 
 

@@ -6,9 +6,8 @@ registered model name, so other tests' champions never interfere.
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +20,10 @@ from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import feedback_table, predictions_table
 from tests.conftest import service_or_skip
-from tests.model_fixtures import register_small_model, sample
-from tests.servers import ServerProcess, wait_until
-from tests.serving_servers import metric, start_serving
+from tests.support.load_threads import ThreadedLoad
+from tests.support.model_fixtures import register_small_model, sample
+from tests.support.servers import ServerProcess, wait_until
+from tests.support.serving_servers import metric, start_serving
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -37,17 +37,16 @@ def wrong_labels_pipeline() -> Pipeline:
     )
 
 
-class Load:
+class Load(ThreadedLoad):
     """Threads posting single texts until stopped; every status and version recorded."""
 
     def __init__(self, url: str, texts: list[str], threads: int = 4) -> None:
+        super().__init__(threads)
         self.url = url
         self.texts = texts
         self.statuses: list[int] = []
         self.versions: list[str] = []
         self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._threads = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
 
     def _run(self, offset: int) -> None:
         with httpx.Client(base_url=self.url, timeout=30) as client:
@@ -62,16 +61,6 @@ class Load:
                 if response.status_code == 200:
                     self.versions.append(response.json()["model_version"])
                 i += 1
-
-    def __enter__(self) -> Load:
-        for thread in self._threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(60)
 
 
 @pytest.fixture
@@ -155,7 +144,7 @@ def test_ready_only_with_a_champion_hot_swap_under_load_and_broken_version_refus
     assert metric(url, "detector_model_loaded") == 1.0
 
 
-def http_ok_json(url: str):  # type: ignore[no-untyped-def]
+def http_ok_json(url: str) -> Callable[[], bool]:
     return lambda: httpx.get(url, timeout=5).status_code == 200
 
 
@@ -233,6 +222,7 @@ def test_scope_reference_and_evaluation_come_from_the_versions_run(
     version = register_small_model(uri, model_name=model_name, n_train=300, alias=None)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run_id = client.get_model_version(model_name, version).run_id
+    assert run_id is not None
     texts = sample(60, seed=13)["text"].tolist()
     reference = build_scope_reference(texts, [contract.DEFAULT_DOMAIN] * len(texts))
     evaluation = {"threshold": 0.5, "domains": {contract.DEFAULT_DOMAIN: {"f1": 0.97}}}

@@ -295,6 +295,8 @@ def test_serving_replicas_sit_behind_the_proxy(compose: dict[str, Any]) -> None:
         {"names": ["serving"], "type": "A", "port": 8000, "refresh_interval": "15s"}
     ]
     assert "static_configs" not in job
+
+
 def _flag_value(command: list[str], flag: str) -> str | None:
     for argument in command:
         if argument.startswith(f"{flag}="):

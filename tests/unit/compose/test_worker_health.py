@@ -50,7 +50,7 @@ def test_a_first_boot_that_trained_is_healthy(
 def test_healthcheck_fails_when_the_prefect_api_does_not_answer(
     settings: OrchestrationSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     worker.write_status(settings.worker_status_file, "ok")
     monkeypatch.setenv("PREFECT_API_URL", f"http://127.0.0.1:{free_port()}/api")

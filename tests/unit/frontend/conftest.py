@@ -12,8 +12,11 @@ from tests.unit.frontend.fake_serving import FakeServing
 
 def _page(transport: object) -> None:
     # AppTest runs this function's source as a script: imports go inside, annotations stay plain.
+    import httpx
+
     from frontend.app import main
 
+    assert isinstance(transport, httpx.BaseTransport)
     main(transport=transport)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Element, Tab
 
 from tests.unit.frontend.fake_serving import FakeServing
 
@@ -16,7 +17,7 @@ def _upload(at: AppTest, content: bytes, name: str = "essays.csv") -> AppTest:
     return at.run()
 
 
-def _batch_tab(at: AppTest):  # type: ignore[no-untyped-def]
+def _batch_tab(at: AppTest) -> Tab:
     return at.tabs[1]
 
 
@@ -42,7 +43,8 @@ def test_csv_is_classified_in_chunks_with_table_and_download(
     assert table["probability_ai"].tolist() == pytest.approx([0.12, 0.91, 0.12, 0.91, 0.12])
     assert set(table["model_version"]) == {"7"}
     assert any("5 texts classified: 2 AI, 3 Human" in s.value for s in _batch_tab(at).success)
-    assert _batch_tab(at).get("progress")[0].value == 100
+    progress = _batch_tab(at).get("progress")[0]
+    assert isinstance(progress, Element) and progress.value == 100
     download = at.get("download_button")[0]
     assert download.proto.label == "Download results (CSV)"
     assert not at.exception

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Element
 
-from frontend.examples import EXAMPLES
+from frontend.example_texts import EXAMPLES
 from tests.unit.frontend.fake_serving import AI_MARKER, FakeServing
 
 AI_TEXT = "Additionally, the countryside is more peaceful. Additionally, it is cheaper."
@@ -39,7 +40,8 @@ def test_classify_shows_verdict_probability_threshold_and_version(
     assert metrics["Probability AI"] == "91.0%"
     assert metrics["Threshold"] == "50.0%"
     assert metrics["Model version"] == "7"
-    assert at.get("progress")[0].value == 91
+    progress = at.get("progress")[0]
+    assert isinstance(progress, Element) and progress.value == 91
     assert fake.calls("POST", "/v1/predict") == [{"text": AI_TEXT, "explain": True}]
 
 

@@ -6,11 +6,12 @@ from collections.abc import Callable
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Element, Tab
 
 from tests.unit.frontend.fake_serving import FakeServing
 
 
-def _model_tab(at: AppTest):  # type: ignore[no-untyped-def]
+def _model_tab(at: AppTest) -> Tab:
     return at.tabs[2]
 
 
@@ -53,7 +54,9 @@ def test_links_point_at_the_configured_uis(
     monkeypatch.setenv("FRONTEND_PREFECT_URL", "http://prefect.example:4200")
     at = page().run()
 
-    urls = {link.label.split(":")[0]: link.proto.url for link in at.get("link_button")}
+    links = [link for link in at.get("link_button") if isinstance(link, Element)]
+    assert len(links) == len(at.get("link_button"))
+    urls = {link.label.split(":")[0]: link.proto.url for link in links}
     assert urls == {
         "MLflow": "http://mlflow.example:5000/#/models/ai-text-detector/versions/7",
         "Grafana": "http://grafana.example:3000",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -18,11 +19,11 @@ from frontend.serving_client import (
 from tests.unit.frontend.fake_serving import FakeServing
 
 
-def _client(handler) -> ServingClient:  # type: ignore[no-untyped-def]
+def _client(handler: Callable[[httpx.Request], httpx.Response]) -> ServingClient:
     return ServingClient("http://serving.test/", transport=httpx.MockTransport(handler))
 
 
-def _answer(status: int, body: object):  # type: ignore[no-untyped-def]
+def _answer(status: int, body: object) -> Callable[[httpx.Request], httpx.Response]:
     def handler(request: httpx.Request) -> httpx.Response:
         if isinstance(body, str | bytes):
             return httpx.Response(status, content=body)

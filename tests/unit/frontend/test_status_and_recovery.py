@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.unit.frontend.fake_serving import FakeServing
@@ -77,16 +78,18 @@ def test_new_model_version_shows_after_a_swap(
 
 
 def test_an_unexpected_answer_is_a_message_not_a_trace(
-    page: Callable[[], AppTest], fake: FakeServing
+    page: Callable[[], AppTest], fake: FakeServing, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake.model_info = lambda: {"unexpected": True}  # type: ignore[method-assign]
+    monkeypatch.setattr(fake, "model_info", lambda: {"unexpected": True})
     at = page().run()
 
     assert any("answered unexpectedly" in e.value for e in at.sidebar.error)
     _no_trace(at)
 
 
-def test_serving_url_comes_from_the_environment(page: Callable[[], AppTest], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_serving_url_comes_from_the_environment(
+    page: Callable[[], AppTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("SERVING_URL", "http://serving.internal:8000")
     at = page().run()
 

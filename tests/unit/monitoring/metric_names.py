@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from model_monitoring import dashboards
 from model_monitoring.render import RULES_DIR
-from tests.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT
 
 CONTRACTS = REPO_ROOT / "docs" / "CONTRACTS.md"
 _REFERENCE = re.compile(r"(?<![A-Za-z0-9_:])(detector_[a-z0-9_]+)")

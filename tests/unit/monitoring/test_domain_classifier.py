@@ -11,7 +11,7 @@ from model_monitoring.domain_classifier import (
     run_domain_drift,
 )
 from tests.data.off_domain import off_domain_texts
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from model_monitoring.drift_statistics import js_distance, population_stability_index
 from model_monitoring.signals import text_signals, words
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 VOCABULARY = frozenset({"the", "a", "don't", "essay", "students", "cars", "i"})

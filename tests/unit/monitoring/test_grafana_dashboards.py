@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from model_monitoring import dashboards
-from tests.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT
 from tests.unit.monitoring.metric_names import (
     all_queries,
     contract_metrics,

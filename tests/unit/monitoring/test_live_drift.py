@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from model_monitoring.live_drift import DRIFT_SIGNALS, LiveDriftMonitor
 from model_monitoring.profile import ReferenceProfile, build_reference_profile
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 class FakeClock:
@@ -40,11 +41,11 @@ def off_domain_texts(n: int, seed: int = 0) -> list[str]:
     return [f"{rng.choice(openers)} {rng.choice(bodies)} #{rng.randint(1, 99)}" for _ in range(n)]
 
 
-def new_monitor(**kwargs: object) -> tuple[LiveDriftMonitor, FakeClock, CollectorRegistry]:
+def new_monitor(**kwargs: Any) -> tuple[LiveDriftMonitor, FakeClock, CollectorRegistry]:
     clock = FakeClock()
     registry = CollectorRegistry()
-    options = {"min_samples": 50, "recompute_interval_seconds": 0.0, **kwargs}
-    monitor = LiveDriftMonitor(200, 600.0, registry=registry, clock=clock, **options)  # type: ignore[arg-type]
+    options: dict[str, Any] = {"min_samples": 50, "recompute_interval_seconds": 0.0, **kwargs}
+    monitor = LiveDriftMonitor(200, 600.0, registry=registry, clock=clock, **options)
     return monitor, clock, registry
 
 
@@ -95,7 +96,9 @@ def test_window_is_bounded_by_count_and_time(corpus_split) -> None:
     clock.now += 301  # the 199 older entries expire, the fresh one stays
     snap = monitor.refresh()
     assert snap.window_size == 1
-    assert sum(monitor._window.counts["length_chars"]) == 1  # type: ignore[union-attr]
+    window = monitor._window
+    assert window is not None
+    assert sum(window.counts["length_chars"]) == 1
 
 
 def test_set_reference_resets_window(corpus_split) -> None:
@@ -136,8 +139,10 @@ def test_observe_never_raises(corpus_split) -> None:
     monitor, _, _ = new_monitor()
     monitor.observe("before any reference", 0.4)
     monitor.set_reference(profile, 0.5, "1")
-    monitor.observe(None, 0.5)  # type: ignore[arg-type]
-    monitor.observe("text", "not a number")  # type: ignore[arg-type]
+    wrong: Any = None  # what a caller breaking the annotations could pass
+    monitor.observe(wrong, 0.5)
+    wrong = "not a number"
+    monitor.observe("text", wrong)
     monitor.observe("text", math.nan)
     monitor.observe("", 0.5)
     assert monitor.errors == 2

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, multiprocess
 
-from tests.servers import REPO_ROOT
+from tests.support.servers import REPO_ROOT
 
 WORKER = """
 import sys

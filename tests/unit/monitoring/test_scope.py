@@ -115,7 +115,7 @@ def test_non_ascii_whitespace_does_not_count_as_length() -> None:
 def test_defaults_are_the_measured_figures() -> None:
     """The defaults are what tests/data/measure_scope.py measured (bench/results/scope.json)."""
     from model_monitoring import scope
-    from tests.servers import REPO_ROOT
+    from tests.support.servers import REPO_ROOT
 
     measured = json.loads((REPO_ROOT / "bench" / "results" / "scope.json").read_text())
     assert measured["length"]["min_chars"] == scope.DEFAULT_MIN_CHARS
@@ -128,7 +128,7 @@ def test_on_the_shipped_essays_with_the_measured_defaults() -> None:
     """Built from real essays: held-out essays stay in scope, odd English and other languages
     do not."""
     from tests.data.scope_fixtures import UNUSUAL_ENGLISH_TEXTS
-    from tests.model_fixtures import corpus
+    from tests.support.model_fixtures import corpus
 
     texts = corpus()["text"].tolist()
     reference = build_scope_reference(texts[:800], ["student_essay"] * 800)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 @pytest.fixture(scope="session")

@@ -21,8 +21,8 @@ import model_registry.workflow as train_module
 from model_orchestration.flows.dataset_slot import LatestMoved, compare_and_set_latest
 from model_orchestration.flows.ingest import ingest
 from model_orchestration.flows.train import train
-from model_registry.datasets import DatasetStore
-from tests.model_fixtures import sample
+from model_registry.dataset_store import DatasetStore
+from tests.support.model_fixtures import sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -54,7 +54,7 @@ def test_concurrent_ingest_and_train_lose_no_row(
     batch.to_csv(paths["incoming"] / "new-batch.csv", index=False)
 
     train_loaded, ingest_done = threading.Event(), threading.Event()
-    validated_data = train_module.validated_data
+    from model_registry.workflow import validated_data
 
     def held_validation(settings: Any, data: pd.DataFrame) -> Any:
         train_loaded.set()

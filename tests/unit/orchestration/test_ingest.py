@@ -13,8 +13,8 @@ import pytest
 
 from model_orchestration.flows.ingest import batch_is_acceptable, ingest, validate_batch
 from model_orchestration.merging import merge_new_rows
-from model_registry.datasets import DatasetStore, dataset_digest
-from tests.model_fixtures import sample
+from model_registry.dataset_store import DatasetStore, dataset_digest
+from tests.support.model_fixtures import sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

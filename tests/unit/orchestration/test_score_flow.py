@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from model_orchestration import bulk_scoring
 from model_orchestration.flows.guards import UnsafeParameter
 from model_registry import contract
-from tests.scoring_fixtures import generated_corpus, register_scoring_champion
+from tests.support.scoring_fixtures import generated_corpus, register_scoring_champion
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -34,7 +35,7 @@ def scoring_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         version = register_scoring_champion(contract.tracking_uri())
         corpus = generated_corpus(home / "in" / "batch", rows=1000, files=3)
         # A few real essays, so that in-scope rows (AI/human labels) are part of the output.
-        from tests.model_fixtures import sample
+        from tests.support.model_fixtures import sample
 
         essays = sample(40, seed=11)["text"].tolist()
         corpus.loc[: len(essays) - 1, "text"] = essays
@@ -49,7 +50,7 @@ def in_process(corpus: pd.DataFrame, version: str) -> pd.DataFrame:
     return bulk_scoring.score_frame(model, corpus["text"].tolist())
 
 
-def run_score(home: Path, output: str, **parameters: object) -> dict[str, object]:
+def run_score(home: Path, output: str, **parameters: Any) -> dict[str, Any]:
     from model_orchestration.flows.score import score
 
     return score(
@@ -91,7 +92,7 @@ def test_every_row_once_with_the_champion_its_threshold_and_scope(scoring_stack)
 def test_resume_scores_only_missing_partitions_with_the_recorded_version(scoring_stack) -> None:
     from mlflow import MlflowClient
 
-    from tests.model_fixtures import register_small_model
+    from tests.support.model_fixtures import register_small_model
 
     home, version = scoring_stack["home"], scoring_stack["version"]
     run_score(home, "resumed")

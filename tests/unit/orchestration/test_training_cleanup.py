@@ -19,7 +19,7 @@ import pytest
 from model_orchestration.flows.train import train as train_flow
 from model_registry import contract, gate, registration
 from model_registry.cli import main
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -19,10 +19,10 @@ from model_orchestration.flows.drift_check import drift_check
 from model_orchestration.flows.retrain import retrain
 from model_orchestration.flows.train import train
 from model_registry import contract
-from model_registry.datasets import DatasetStore
+from model_registry.dataset_store import DatasetStore
 from model_serving.prediction_log.schema import Feedback, Prediction, metadata
 from tests.data.off_domain import off_domain_texts
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from model_orchestration.settings import OrchestrationSettings
 from model_orchestration.triggers import RetrainTrigger, ThreadLauncher
 from model_orchestration.webhook import create_app
-from tests.orchestration_servers import alertmanager_payload as payload
+from tests.support.orchestration_servers import alertmanager_payload as payload
 
 TOKEN = "test-token-123456"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -11,6 +11,7 @@ import pytest
 
 from platform_processes import commands
 from platform_processes.launcher import (
+    ServerProcess,
     ServiceUnavailable,
     start_process,
     stop_all,
@@ -44,7 +45,7 @@ def test_a_server_that_exits_fails_at_once_with_its_log(tmp_path: Path) -> None:
 
 
 def test_a_server_never_healthy_is_stopped_at_the_deadline(tmp_path: Path) -> None:
-    seen = []
+    seen: list[ServerProcess] = []
     with pytest.raises(ServiceUnavailable, match="never-ready not ready after 1s"):
         start_process(
             "never-ready",

@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 
 from model_registry import contract
-from model_registry.data import load_corpus, with_defaults
-from model_registry.datasets import DatasetStore, dataset_digest
+from model_registry.dataset_store import DatasetStore, dataset_digest
+from model_registry.labelled_csv import load_corpus, with_defaults
 from model_registry.settings import RegistrySettings
 from model_registry.splits import SplitLeakage, Splits, check_no_leakage, make_splits
 from model_registry.validation import validate
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 DATA = Path(__file__).resolve().parents[3] / "data"
 LONG = "This text is long enough to pass the minimum length rule of the validator. "

@@ -10,9 +10,9 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from model_registry.candidates import CANDIDATES, style_features, word_features
 from model_registry.ensemble import TwoBlockLogitSum
 from model_registry.linear_scorer import MAX_ABS_DIFFERENCE, compile_linear_scorer, linear_weights
+from model_registry.pipeline_input import TextColumn
 from model_registry.style_features import feature_names
-from model_registry.text_input import TextColumn
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 def test_log_odds_are_the_sum_of_the_two_blocks() -> None:

@@ -18,11 +18,11 @@ from sklearn.svm import LinearSVC
 from model_registry import linear_scorer
 from model_registry.candidates import char_features, style_features, word_features
 from model_registry.linear_scorer import IntHashTable, compile_linear_scorer
-from model_registry.text_input import TextColumn
-from model_serving.examples import CHECK_TEXTS
+from model_registry.pipeline_input import TextColumn
+from model_serving.model_check_texts import CHECK_TEXTS
 from model_serving.model_checks import build_loaded_model
 from model_serving.model_version import LoadedArtifacts, VersionInfo
-from tests.model_fixtures import corpus, sample
+from tests.support.model_fixtures import corpus, sample
 
 #: Texts a vocabulary partly or wholly misses, repeats, punctuation only, one word, casing.
 EDGE_TEXTS = [

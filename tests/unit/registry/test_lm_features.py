@@ -20,8 +20,8 @@ from model_registry.candidates import (
 )
 from model_registry.linear_scorer import MAX_ABS_DIFFERENCE, compile_linear_scorer
 from model_registry.lm_features import LanguageModelFeatures, feature_names, refit_profiles
-from model_registry.text_input import TextColumn
-from tests.model_fixtures import sample
+from model_registry.pipeline_input import TextColumn
+from tests.support.model_fixtures import sample
 
 
 def _corpus(n: int = 200, seed: int = 3) -> tuple[list[str], np.ndarray]:

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from model_registry import text_input
+from model_registry import pipeline_input
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline
 from model_registry.linear_scorer import linear_weights
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 @pytest.fixture(scope="module")
@@ -45,15 +45,15 @@ def test_every_candidate_scores_texts_from_any_container(name: str, data: pd.Dat
 
 def test_bad_inputs_are_refused() -> None:
     with pytest.raises(ValueError, match="single string"):
-        text_input.to_text_list("one text")
+        pipeline_input.to_text_list("one text")
     with pytest.raises(ValueError, match="'text' column"):
-        text_input.to_text_list(pd.DataFrame({"a": ["x"], "b": ["y"]}))
+        pipeline_input.to_text_list(pd.DataFrame({"a": ["x"], "b": ["y"]}))
 
 
 def test_text_column_is_pickled_by_value() -> None:
-    cloudpickle.register_pickle_by_value(text_input)
+    cloudpickle.register_pickle_by_value(pipeline_input)
     try:
-        payload = cloudpickle.dumps(text_input.TextColumn())
+        payload = cloudpickle.dumps(pipeline_input.TextColumn())
     finally:
-        cloudpickle.unregister_pickle_by_value(text_input)
+        cloudpickle.unregister_pickle_by_value(pipeline_input)
     assert b"to_text_list" in payload  # the code travels with the model

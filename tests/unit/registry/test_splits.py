@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from model_registry.datasets import dataset_digest
+from model_registry.dataset_store import dataset_digest
 from model_registry.splits import SplitLeakage, Splits, check_no_leakage, make_splits
-from model_registry.text import normalised_key
-from tests.model_fixtures import sample
+from model_registry.text_normalisation import normalised_key
+from tests.support.model_fixtures import sample
 
 
 @pytest.fixture(scope="module")

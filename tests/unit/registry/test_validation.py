@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from model_registry.data import load_labelled_csv
+from model_registry.labelled_csv import load_labelled_csv
 from model_registry.validation import ValidationReport, validate
 
 LONG = "This essay is long enough to pass the minimum length rule of the validator. "
 
 
-def frame(rows: list[tuple[object, object]]) -> pd.DataFrame:
+def frame(rows: Sequence[tuple[object, object]]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "text": pd.Series([r[0] for r in rows], dtype=object),
@@ -26,8 +27,8 @@ def balanced(n: int = 4) -> list[tuple[object, object]]:
     return [(f"{LONG}Number {i}.", str(i % 2)) for i in range(n)]
 
 
-def rules_by_row(report: ValidationReport) -> dict[int, set[str]]:
-    out: dict[int, set[str]] = {}
+def rules_by_row(report: ValidationReport) -> dict[int | None, set[str]]:
+    out: dict[int | None, set[str]] = {}
     for rejection in report.rejections:
         out.setdefault(rejection.row, set()).add(rejection.rule)
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from model_serving.app import create_app
 from model_serving.model_version import LoadedArtifacts, VersionInfo
 from model_serving.settings import ServingSettings
-from tests.model_fixtures import sample, small_pipeline
+from tests.support.model_fixtures import sample, small_pipeline
 
 
 @pytest.fixture(scope="session")
@@ -85,7 +85,7 @@ def fake_source() -> FakeSource:
 
 
 @pytest.fixture
-def settings_factory(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings_factory(tmp_path: Path) -> Callable[..., ServingSettings]:
     def make(**overrides: Any) -> ServingSettings:
         values: dict[str, Any] = {
             "database_url": f"sqlite:///{tmp_path / 'predictions.db'}",
@@ -133,7 +133,7 @@ def serve(pipeline: Any, settings_factory: Any) -> Iterator[Any]:
 
 
 def wait_ready(client: TestClient, version: str | None = None, timeout: float = 20.0) -> None:
-    from tests.servers import wait_until
+    from tests.support.servers import wait_until
 
     def ready() -> bool:
         response = client.get("/readyz")
@@ -152,7 +152,7 @@ class ThreadedServer:
 
         import uvicorn
 
-        from tests.servers import free_port
+        from tests.support.servers import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -163,7 +163,7 @@ class ThreadedServer:
     def __enter__(self) -> ThreadedServer:
         import httpx
 
-        from tests.servers import wait_until
+        from tests.support.servers import wait_until
 
         self.thread.start()
         wait_until(

@@ -168,11 +168,12 @@ def test_admin_disabled_without_token(
 def test_drift_sampling_rate_reaches_the_monitor(
     settings_factory: Any, fake_source: Any, setting: float, expected: float | None
 ) -> None:
-    from model_serving.state import build_state
+    from model_serving.wiring import build_state
 
     settings = settings_factory(drift_enabled=True, drift_max_observations_per_second=setting)
     state = build_state(settings, fake_source)
-    assert state.drift.max_observations_per_second == expected  # type: ignore[attr-defined]
+    assert state.drift is not None
+    assert state.drift.max_observations_per_second == expected
 
 
 def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[str]) -> None:

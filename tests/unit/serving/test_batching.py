@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytest
 
 from model_serving.batching import MicroBatcher
 from model_serving.errors import ModelUnavailable, PredictionFailed
+from model_serving.model_version import LoadedModel
 
 
 class RecordingModel:
@@ -32,6 +33,11 @@ class RecordingModel:
         return np.array([len(t) / 1000 for t in texts])
 
 
+def as_model(fake: object) -> LoadedModel:
+    """A test double standing in for a loaded model (it has the methods the batcher calls)."""
+    return cast(LoadedModel, fake)
+
+
 async def _run(batcher: MicroBatcher, jobs: list[list[str]]) -> list[Any]:
     batcher.start()
     try:
@@ -42,7 +48,7 @@ async def _run(batcher: MicroBatcher, jobs: list[list[str]]) -> list[Any]:
 
 def test_concurrent_requests_are_batched_and_answered_in_order() -> None:
     model = RecordingModel(delay=0.01)
-    batcher = MicroBatcher(lambda: model, lambda: "", max_wait=0.005, max_size=8)
+    batcher = MicroBatcher(lambda: as_model(model), lambda: "", max_wait=0.005, max_size=8)
     jobs = [["x" * n] for n in range(1, 41)]
     results = asyncio.run(_run(batcher, jobs))
     for n, result in zip(range(1, 41), results, strict=True):
@@ -56,7 +62,7 @@ def test_concurrent_requests_are_batched_and_answered_in_order() -> None:
 
 def test_batch_jobs_keep_their_texts_together() -> None:
     model = RecordingModel()
-    batcher = MicroBatcher(lambda: model, lambda: "", max_wait=0.002, max_size=32)
+    batcher = MicroBatcher(lambda: as_model(model), lambda: "", max_wait=0.002, max_size=32)
     jobs = [["a", "bb", "ccc"], ["dddd"], ["e" * 5, "f" * 6]]
     results = asyncio.run(_run(batcher, jobs))
     assert [r.probabilities.tolist() for r in results] == [
@@ -68,7 +74,7 @@ def test_batch_jobs_keep_their_texts_together() -> None:
 
 def test_disabled_batching_scores_each_request_alone() -> None:
     model = RecordingModel(delay=0.002)
-    batcher = MicroBatcher(lambda: model, lambda: "", enabled=False, max_size=32)
+    batcher = MicroBatcher(lambda: as_model(model), lambda: "", enabled=False, max_size=32)
     asyncio.run(_run(batcher, [["x"]] * 10 + [["a", "b", "c"]]))
     assert sorted(model.batches) == [1] * 10 + [3]
 
@@ -87,7 +93,7 @@ def test_a_failing_model_fails_its_requests_not_the_thread() -> None:
             return super().predict_proba(texts)
 
     model = Exploding()
-    batcher = MicroBatcher(lambda: model, lambda: "", max_wait=0.0)
+    batcher = MicroBatcher(lambda: as_model(model), lambda: "", max_wait=0.0)
 
     async def scenario() -> list[Any]:
         batcher.start()
@@ -103,7 +109,7 @@ def test_a_failing_model_fails_its_requests_not_the_thread() -> None:
 
 def test_stop_answers_queued_jobs() -> None:
     model = RecordingModel(delay=0.005)
-    batcher = MicroBatcher(lambda: model, lambda: "", max_wait=0.0, max_size=2)
+    batcher = MicroBatcher(lambda: as_model(model), lambda: "", max_wait=0.0, max_size=2)
 
     async def scenario() -> list[Any]:
         batcher.start()

@@ -15,7 +15,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
 
 from model_serving.explain import Explainer
-from tests.model_fixtures import sample
+from tests.support.model_fixtures import sample
 
 
 @pytest.fixture(scope="module")

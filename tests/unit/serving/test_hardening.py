@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_engine, select
 
 from model_serving.prediction_log.schema import predictions_table
-from tests.servers import free_port
+from tests.support.servers import free_port
 
 JSON = {"content-type": "application/json"}
 ROUTE_ONLY = {"content-type": "application/vnd.detector+json"}  # not the fast path's type
@@ -71,7 +71,7 @@ def test_an_id_whose_row_was_dropped_is_not_remembered(
 ) -> None:
     """Feedback on it would reference a row that never exists (a foreign-key violation)."""
     with serve() as client:
-        writer = client.app.state.serving.writer  # type: ignore[attr-defined]
+        writer = client.app.state.serving.writer
         with monkeypatch.context() as patch:
             patch.setattr(writer, "submit", lambda row: False)  # the queue is full
             dropped = client.post("/v1/predict", json={"text": "second text"}).json()

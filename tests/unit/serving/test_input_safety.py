@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -93,7 +94,7 @@ def test_streamed_body_over_byte_limit_is_refused_while_reading(
     fake_source.publish("1", pipeline)
     sent: list[int] = []
 
-    def chunks():  # type: ignore[no-untyped-def]
+    def chunks() -> Iterator[bytes]:
         yield b'{"text": "'
         for _ in range(1000):
             sent.append(1)

@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(("prediction", "request_parsing", "invocations", "feedback_intake"), 2),
     **dict.fromkeys(
         (
-            "state",
+            "wiring",
             "batching",
             "model_holder",
             "model_checks",
@@ -26,9 +26,8 @@ LAYERS: dict[str, int] = {
             "prediction_log",
             "metrics",
             "explain",
-            "examples",
+            "model_check_texts",
             "linear_scorer",
-            "logging_setup",
             "rate_limit",
         ),
         3,

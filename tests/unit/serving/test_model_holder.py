@@ -18,8 +18,8 @@ from sklearn.pipeline import Pipeline
 from model_serving.app import create_app
 from model_serving.model_holder import ModelHolder
 from model_serving.model_version import VersionInfo
-from tests.model_fixtures import sample, small_pipeline
-from tests.servers import wait_until
+from tests.support.model_fixtures import sample, small_pipeline
+from tests.support.servers import wait_until
 from tests.unit.serving.conftest import FakeSource, ThreadedServer, wait_ready
 
 

@@ -18,7 +18,7 @@ from model_registry import contract
 from model_serving.errors import ModelRejected
 from model_serving.mlflow_source import MlflowModelSource
 from model_serving.model_holder import ModelHolder
-from tests.model_fixtures import log_and_register, sample
+from tests.support.model_fixtures import log_and_register, sample
 
 NAME = "sha-test-detector"
 

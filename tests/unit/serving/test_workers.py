@@ -10,8 +10,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import free_port, wait_until
-from tests.serving_servers import listening_sockets
+from tests.support.servers import free_port, wait_until
+from tests.support.serving_servers import listening_sockets
 
 SUPERVISE = """
 from model_serving.workers import Supervisor, WorkerSpec

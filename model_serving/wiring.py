@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from model_registry import contract
 from model_serving.batching import MicroBatcher
@@ -16,6 +18,9 @@ from model_serving.model_version import LoadedModel, ModelSource
 from model_serving.prediction_log.writer import PredictionLogWriter, PredictionRow
 from model_serving.rate_limit import RateLimiter
 from model_serving.settings import ServingSettings
+
+if TYPE_CHECKING:  # model_monitoring is imported only when drift monitoring is enabled
+    from model_monitoring.live_drift import LiveDriftMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,7 @@ class ServingState:
     accuracy: AccuracyWindow
     predict_limit: RateLimiter
     feedback_limit: RateLimiter
-    drift: object | None  # model_monitoring.live_drift.LiveDriftMonitor when enabled
+    drift: LiveDriftMonitor | None  # None when drift monitoring is disabled
 
     def start(self) -> None:
         self.writer.start()
@@ -56,14 +61,14 @@ class ServingState:
 
     def refresh_drift(self) -> None:
         if self.drift is not None:
-            self.drift.refresh()  # type: ignore[attr-defined]
+            self.drift.refresh()
 
 
 def build_state(settings: ServingSettings, source: ModelSource | None = None) -> ServingState:
     """Wire metrics, model holder, batcher, prediction log and drift monitor (nothing started)."""
     metrics = ServingMetrics()
     drift = None
-    observers = ()
+    observers: tuple[Callable[[PredictionRow], None], ...] = ()
     if settings.drift_enabled:
         from model_monitoring.live_drift import LiveDriftMonitor
 

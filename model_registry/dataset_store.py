@@ -2,8 +2,8 @@
 
 The digest depends only on the set of rows, not on their order, so the same data always gets the
 same name. A row is ``(text, generated)`` plus its ``domain, generator, group_id`` when any of them
-differs from its default (``data.with_defaults``): a dataset of plain ``text,generated`` rows keeps
-the digest it had before those columns existed, so earlier frozen test splits stay valid.
+differs from its default (``labelled_csv.with_defaults``): a dataset of plain ``text,generated``
+rows keeps the digest it had before those columns existed, so earlier frozen test splits stay valid.
 
 The store is a local folder (default ``.local/datasets``) or an S3 prefix (``s3://bucket/prefix``;
 endpoint from ``MLFLOW_S3_ENDPOINT_URL``, credentials from ``AWS_*``). Each dataset is one
@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 from model_registry.contract import DEFAULT_DOMAIN
-from model_registry.data import (
+from model_registry.errors import DataValidationError, RegistryUnavailable
+from model_registry.labelled_csv import (
     DATASET_COLUMNS,
     DOMAIN_COLUMN,
     GENERATOR_COLUMN,
@@ -35,7 +36,6 @@ from model_registry.data import (
     default_group,
     with_defaults,
 )
-from model_registry.errors import DataValidationError, RegistryUnavailable
 
 log = logging.getLogger(__name__)
 

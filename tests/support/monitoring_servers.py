@@ -16,7 +16,7 @@ from model_monitoring.settings import MonitoringSettings
 from model_monitoring.web_auth import USERNAME, write_web_config
 from platform_processes import commands
 from platform_processes.launcher import http_ok
-from tests.servers import ServerProcess, ServiceUnavailable, free_port, start_process
+from tests.support.servers import ServerProcess, ServiceUnavailable, free_port, start_process
 
 #: The tests' Prometheus and Alertmanager password (one for both; compose has one each).
 MONITORING_PASSWORD = "platform-test-monitoring"
@@ -71,7 +71,7 @@ def register_local_champion(store_dir: Path, *, seed: int = 0, n_train: int = 60
     import mlflow
 
     from model_registry import contract
-    from tests.model_fixtures import register_small_model
+    from tests.support.model_fixtures import register_small_model
 
     store_dir.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{store_dir / 'mlflow.db'}"

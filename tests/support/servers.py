@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from platform_processes import commands
 from platform_processes.commands import REPO_ROOT, VENV_BIN
@@ -59,7 +60,7 @@ def mariadb_server_url(database: str = "") -> str:
     return f"mysql+pymysql://{auth}@{MARIADB_HOST}:{MARIADB_PORT}/{database}"
 
 
-def _mariadb_connect(database: str | None = None):  # type: ignore[no-untyped-def]
+def _mariadb_connect(database: str | None = None) -> Any:  # a pymysql connection (untyped)
     import pymysql
 
     return pymysql.connect(
@@ -98,7 +99,7 @@ def drop_mariadb_database(url: str) -> None:
 class S3Store:
     """Where the test object store listens and the credentials it enforces."""
 
-    server: ServerProcess
+    server: ServerProcess | None  # None: a client-side view of a store not started here
     endpoint_url: str
     access_key: str = S3_ACCESS_KEY
     secret_key: str = S3_SECRET_KEY
@@ -113,7 +114,7 @@ class S3Store:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
 
-    def client(self):  # type: ignore[no-untyped-def]
+    def client(self) -> Any:  # a boto3 S3 client (untyped)
         import boto3
 
         return boto3.client(
@@ -139,7 +140,8 @@ class S3Store:
         ]
 
     def stop(self) -> None:
-        self.server.stop()
+        if self.server is not None:
+            self.server.stop()
 
 
 def start_s3(data_dir: Path, log_dir: Path, buckets: tuple[str, ...] = ()) -> S3Store:
@@ -182,7 +184,7 @@ def start_s3(data_dir: Path, log_dir: Path, buckets: tuple[str, ...] = ()) -> S3
     env = {"AWS_ACCESS_KEY_ID": S3_ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": S3_SECRET_KEY}
 
     def s3_ready() -> bool:
-        store = S3Store(server=None, endpoint_url=endpoint)  # type: ignore[arg-type]
+        store = S3Store(server=None, endpoint_url=endpoint)
         store.client().list_buckets()
         return True
 

@@ -5,7 +5,8 @@ deployment runs and wait for their final state), ``ALL_DEPLOYMENTS`` (what the w
 :func:`put_batch` (drop a labelled batch where ``ingest`` looks) and :func:`alertmanager_payload`
 (a notification as Alertmanager posts it to the webhook).
 
-Built on the helpers of ``tests/servers.py`` (health checks with deadlines, never bare sleeps).
+Built on the helpers of ``tests/support/servers.py`` (health checks with deadlines, never bare
+sleeps).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from model_orchestration.settings import (
 )
 from model_orchestration.storage import split_s3_uri
 from platform_processes import commands
-from tests.servers import (
+from tests.support.servers import (
     REPO_ROOT,
     S3Store,
     ServerProcess,
@@ -168,7 +169,7 @@ def alertmanager_binary() -> str:
 def start_alertmanager(config: Path, data_dir: Path, log_dir: Path) -> ServerProcess:
     """Alertmanager with ``config`` (already rendered), clustering off, asking for the tests'
     monitoring login (``tests.monitoring_servers.LOGIN``) as in compose; waits on /-/ready."""
-    from tests.monitoring_servers import LOGIN, write_monitoring_auth
+    from tests.support.monitoring_servers import LOGIN, write_monitoring_auth
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"

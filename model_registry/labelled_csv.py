@@ -19,7 +19,7 @@ import pandas as pd
 
 from model_registry import contract
 from model_registry.errors import DataValidationError
-from model_registry.text import normalised_key
+from model_registry.text_normalisation import normalised_key
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from model_registry.datasets import DatasetNotFound, DatasetStore, S3DatasetStore, dataset_digest
-from tests.model_fixtures import sample
+from model_registry.dataset_store import (
+    DatasetNotFound,
+    DatasetStore,
+    S3DatasetStore,
+    dataset_digest,
+)
+from tests.support.model_fixtures import sample
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from model_registry import contract
-from tests.model_fixtures import register_small_model, sample
+from tests.support.model_fixtures import register_small_model, sample
 
 VOCABULARY = (
     "the of and to in that it is was for on are with as his they be at one have this from by "

@@ -20,6 +20,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from platform_processes.logging_config import configure_logging
+
 logger = logging.getLogger(__name__)
 
 #: The login of both servers (people, Grafana's datasource, Prometheus' alerting and scrapes).
@@ -56,7 +58,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="folder for <server>-web.yml")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging()
     env: Mapping[str, str] = os.environ if environ is None else environ
     missing = [variable for variable in PASSWORD_VARIABLES.values() if not env.get(variable)]
     if missing:

@@ -52,6 +52,8 @@ def test_every_entry_point_calls_the_shared_configuration() -> None:
         "model_orchestration/webhook.py",
         "model_orchestration/flows/score.py",
         "model_monitoring/render.py",
+        "model_monitoring/web_auth.py",
+        "model_serving/prediction_log/migrate.py",
         "frontend/app.py",
         "scripts/local_stack/cli.py",
     )

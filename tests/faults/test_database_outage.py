@@ -14,28 +14,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
 
-from model_serving.prediction_log.schema import predictions_table
 from tests.faults.load import PacedLoad, record
 from tests.support.orchestration_servers import OutageProxy
 from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess, wait_until
-from tests.support.serving_servers import metric
+from tests.support.serving_servers import metric, written_ids
 
 pytestmark = pytest.mark.timeout(300)
 
 RATE = 50.0
 OUTAGE_SECONDS = 30.0
 BEFORE_SECONDS = AFTER_SECONDS = 5.0
-
-
-def written_ids(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return set(conn.execute(select(predictions_table.c.id)).scalars())
-    finally:
-        engine.dispose()
 
 
 def test_mariadb_down_30s_under_load_loses_no_row(

@@ -19,15 +19,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, select
 
-from model_serving.prediction_log.schema import predictions_table
 from model_serving.settings import ServingSettings
 from platform_processes.launcher import signal_group
 from tests.faults.load import PacedLoad, record
 from tests.support.orchestration_servers import OutageProxy
 from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess
-from tests.support.serving_servers import metric
+from tests.support.serving_servers import metric, written_ids
 
 pytestmark = pytest.mark.timeout(400)
 
@@ -36,15 +34,6 @@ LOAD_SECONDS = 5.0
 BACKLOG_SECONDS = 10.0
 WORKERS = 2
 EXIT_DEADLINE = 120.0
-
-
-def written_ids(url: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return set(conn.execute(select(predictions_table.c.id)).scalars())
-    finally:
-        engine.dispose()
 
 
 def stopped(server: ServerProcess, signum: int) -> float:

@@ -8,16 +8,8 @@ import subprocess
 import sys
 
 from platform_processes.commands import REPO_ROOT
+from platform_processes.logging_config import PACKAGES
 
-PACKAGES = (
-    "model_registry",
-    "model_serving",
-    "model_orchestration",
-    "model_monitoring",
-    "frontend",
-    "platform_processes",
-    "scripts",
-)
 SHARED = REPO_ROOT / "platform_processes" / "logging_config.py"
 
 

@@ -28,7 +28,6 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -37,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # bench.serve's model and launcher helpers, the test corpus
 
 from bench.serve import register_bench_model, start_ours  # noqa: E402
 from platform_processes.haproxy import backend_servers, start_haproxy  # noqa: E402

@@ -29,8 +29,8 @@ Every pipeline is ``TextColumn -> features -> clf``. Explanations (serving): wit
 ``names = pipeline[:-1].get_feature_names_out()``, a feature's contribution to the AI score is
 ``x[j] * w[j]`` with ``w = clf.coef_[0]`` for the linear models and
 ``w = clf.feature_log_prob_[1] - clf.feature_log_prob_[0]`` for ComplementNB (the per-feature
-log-likelihood ratio of the two classes); ``model_registry.linear_scorer.linear_weights(clf)``
-returns ``(w, b)`` for both.
+log-likelihood ratio of the two classes); ``model_registry.linear_scorer.feature_weights(clf)``
+returns ``(method, w)`` for both (and ``linear_weights`` adds the intercept ``b``).
 
 Tuning fits each feature extractor once on the training split and tunes only the classifier on
 the cached sparse matrices, which keeps the whole tuned training run to a few minutes.

@@ -1,6 +1,7 @@
 """A faster, exact scorer for word TF-IDF (+ cheap extra blocks) + linear pipelines, compiled
-from the fitted pipeline; and ``linear_weights``, the one place that says what a classifier's
-per-feature weights are (used by the scorer, by explanations and by the tests).
+from the fitted pipeline; and ``feature_weights``, the one place that says what a classifier's
+per-feature weights are (used by the scorer through ``linear_weights``, by explanations and by the
+tests).
 
 Why: scikit-learn's ``TfidfVectorizer.transform`` builds every n-gram of a text as a Python
 string (``" ".join`` per position) and looks each one up in a Python dict, one at a time: for an
@@ -48,6 +49,8 @@ import numpy as np
 from scipy.special import expit
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
+
+from model_registry import contract
 
 logger = logging.getLogger(__name__)
 
@@ -325,31 +328,66 @@ def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
     return tokenizer
 
 
+#: How ``feature_weights`` read a classifier (the ``method`` of an explanation).
+COEFFICIENT = "coefficient_x_feature_value"
+LOG_PROBABILITY_RATIO = "log_probability_ratio_x_feature_value"
+MEAN_CALIBRATED_COEFFICIENT = "mean_calibrated_coefficient_x_feature_value"
+
+
+def feature_weights(classifier: Any) -> tuple[str, np.ndarray]:
+    """The one reading of a two-class classifier's per-feature weights towards AI: ``(method, w)``,
+    where a feature's contribution to a text's score is ``x[j] * w[j]``.
+
+    Linear models (``coef_``: logistic regression, linear SVM): ``w = coef_``, the feature's
+    exact additive share of the decision function. Naive-Bayes-like models (``feature_log_prob_``):
+    ``w = log P(j|ai) - log P(j|human)``, its share of the log-likelihood ratio. A
+    ``CalibratedClassifierCV`` around linear models: the mean ``coef_`` of its calibrated
+    estimators (calibration is monotonic, so the ranking of contributions holds). The sign is
+    turned so that positive always points to ``contract.LABEL_AI``. Raises ``TypeError`` for
+    anything else.
+    """
+    classes = list(getattr(classifier, "classes_", []))
+    if len(classes) != 2 or contract.LABEL_AI not in classes:
+        raise TypeError("the classifier is not a fitted two-class classifier with the AI class")
+    ai = classes.index(contract.LABEL_AI)
+    sign = 1.0 if ai == 1 else -1.0
+    coef = getattr(classifier, "coef_", None)
+    if coef is not None:
+        return COEFFICIENT, sign * np.asarray(coef, dtype=np.float64).ravel()
+    log_prob = getattr(classifier, "feature_log_prob_", None)
+    if log_prob is not None:
+        log_prob = np.asarray(log_prob, dtype=np.float64)
+        return LOG_PROBABILITY_RATIO, log_prob[ai] - log_prob[1 - ai]
+    calibrated = getattr(classifier, "calibrated_classifiers_", None)
+    if calibrated:
+        coefs = [getattr(c.estimator, "coef_", None) for c in calibrated]
+        if all(c is not None for c in coefs):
+            mean = np.mean([np.asarray(c, dtype=np.float64).ravel() for c in coefs], axis=0)
+            return MEAN_CALIBRATED_COEFFICIENT, sign * mean
+    raise TypeError(f"no per-feature weights for a {type(classifier).__name__}")
+
+
 def linear_weights(classifier: Any) -> tuple[np.ndarray, float]:
     """``(w, b)`` with P(AI) = logistic(x . w + b), exactly as ``classifier`` computes it.
 
-    Logistic regression: ``coef_[0]``, ``intercept_[0]``. Naive Bayes: ``w`` is the per-feature
-    log-likelihood ratio ``feature_log_prob_[1] - feature_log_prob_[0]`` and ``b`` the log prior
-    ratio (MultinomialNB) or 0 (ComplementNB without ``norm``, which adds no prior with two
-    classes). A feature's contribution to a text's score is ``x[j] * w[j]``. Raises ``TypeError``
-    for anything else (more than two classes, other classifiers).
+    ``w`` is ``feature_weights``' reading; ``b`` is the intercept of logistic regression, the log
+    prior ratio of MultinomialNB, or 0 for ComplementNB without ``norm`` (which adds no prior with
+    two classes). Only those are exact; anything else (linear SVMs, calibrated wrappers,
+    ComplementNB with ``norm``) raises ``TypeError``.
     """
-    classes = getattr(classifier, "classes_", None)
-    if classes is None or len(classes) != 2:
-        raise TypeError("the classifier is not a fitted two-class classifier")
     from sklearn.linear_model import LogisticRegression
 
     name = type(classifier).__name__
     if isinstance(classifier, LogisticRegression):  # also ensemble.TwoBlockLogitSum
-        weights = np.asarray(classifier.coef_, dtype=np.float64)[0]
+        _, weights = feature_weights(classifier)
         return weights, float(np.asarray(classifier.intercept_).ravel()[0])
     if name == "MultinomialNB" or (name == "ComplementNB" and not getattr(classifier, "norm", 0)):
-        log_prob = np.asarray(classifier.feature_log_prob_, dtype=np.float64)
+        _, weights = feature_weights(classifier)
         intercept = 0.0
         if name == "MultinomialNB":
             prior = np.asarray(classifier.class_log_prior_, dtype=np.float64)
             intercept = float(prior[1] - prior[0])
-        return log_prob[1] - log_prob[0], intercept
+        return weights, intercept
     raise TypeError(f"the classifier is a {name} (norm={getattr(classifier, 'norm', None)})")
 
 

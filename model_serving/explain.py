@@ -12,7 +12,9 @@ is the feature step (a vectorizer, a ``FeatureUnion`` of vectorizers, ...), whos
 * a ``CalibratedClassifierCV`` around a linear model: the mean ``coef_`` of its calibrated
   estimators (calibration is monotonic, so the ranking of contributions is preserved).
 
-Only the text's nonzero features are considered (the matrix stays sparse); the top ``k`` positive
+The weights are ``model_registry.linear_scorer.feature_weights`` (the one reading of a
+classifier's weights, which the compiled scorer uses too). Only the text's nonzero features are
+considered (the matrix stays sparse); the top ``k`` positive
 contributions are returned as ``towards_ai`` and the top ``k`` negative ones as ``towards_human``.
 Other classifiers get ``method="unavailable"``.
 """
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-POSITIVE_CLASS = 1
+from model_registry.linear_scorer import feature_weights
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ class Explainer:
             names = np.asarray(features.get_feature_names_out(), dtype=object)
         except Exception:
             return
-        method, weights = _classifier_weights(classifier)
-        if weights is None or weights.shape[0] != names.shape[0]:
+        try:
+            method, weights = feature_weights(classifier)
+        except TypeError:
+            return
+        if weights.shape[0] != names.shape[0]:
             return
         self._method, self._weights, self._names, self._features = (
             method,
@@ -112,25 +117,3 @@ class Explainer:
             ]
 
         return Explanation(self._method, pack(positive), pack(negative))
-
-
-def _classifier_weights(classifier: Any) -> tuple[str, np.ndarray | None]:
-    classes = list(getattr(classifier, "classes_", [0, 1]))
-    if len(classes) != 2 or POSITIVE_CLASS not in classes:
-        return "unavailable", None
-    sign = 1.0 if classes.index(POSITIVE_CLASS) == 1 else -1.0
-    coef = getattr(classifier, "coef_", None)
-    if coef is not None:
-        return "coefficient_x_feature_value", sign * np.asarray(coef, dtype=float).ravel()
-    log_prob = getattr(classifier, "feature_log_prob_", None)
-    if log_prob is not None:
-        log_prob = np.asarray(log_prob, dtype=float)
-        positive = classes.index(POSITIVE_CLASS)
-        return "log_probability_ratio_x_feature_value", log_prob[positive] - log_prob[1 - positive]
-    calibrated = getattr(classifier, "calibrated_classifiers_", None)
-    if calibrated:
-        coefs = [getattr(c.estimator, "coef_", None) for c in calibrated]
-        if all(c is not None for c in coefs):
-            mean = np.mean([np.asarray(c, dtype=float).ravel() for c in coefs], axis=0)
-            return "mean_calibrated_coefficient_x_feature_value", sign * mean
-    return "unavailable", None

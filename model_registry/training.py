@@ -436,15 +436,29 @@ def _trial_runner(
     from distributed import Client
 
     with Client(address, timeout=30) as client:
-        workers = client.scheduler_info()["workers"].values()
-        width = max(1, sum(int(w["nthreads"]) for w in workers))
+        workers = client.scheduler_info()["workers"]
+        # One slot per worker thread: a batch's trials go one to a slot. Left to itself the
+        # scheduler may queue a whole batch on one worker (the fits' cost is unknown to it and
+        # every worker holds the data), which serialises the batch; `allow_other_workers` keeps
+        # a trial moving if its worker dies.
+        slots = [worker for worker, w in workers.items() for _ in range(int(w["nthreads"]))]
+        width = max(1, len(slots))
         data = client.scatter([x_train, y_train, x_val], broadcast=True, hash=False)
         log.info("tuning %s on %s: %d trials at a time", spec.name, address, width)
 
         def on_cluster(batch: Sequence[dict[str, Any]]) -> list[TrialFit]:
             futures = [
-                client.submit(fit_trial, spec.name, p, settings.seed, *data, pure=False)
-                for p in batch
+                client.submit(
+                    fit_trial,
+                    spec.name,
+                    p,
+                    settings.seed,
+                    *data,
+                    pure=False,
+                    workers=[slots[i % len(slots)]] if slots else None,
+                    allow_other_workers=True,
+                )
+                for i, p in enumerate(batch)
             ]
             return list(client.gather(futures))
 

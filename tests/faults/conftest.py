@@ -17,7 +17,8 @@ import pytest
 
 from tests.conftest import service_or_skip
 from tests.support.model_fixtures import register_small_model
-from tests.support.servers import ServerProcess
+from tests.support.orchestration_servers import OutageProxy
+from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess
 from tests.support.serving_servers import start_serving
 
 
@@ -59,3 +60,12 @@ def serving(
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def mariadb_through_proxy(own_mariadb_url: str) -> tuple[OutageProxy, str]:
+    """A TCP proxy in front of MariaDB that a test can take down, and the test's own database URL
+    through it."""
+    proxy = OutageProxy(f"http://{MARIADB_HOST}:{MARIADB_PORT}")
+    url = own_mariadb_url.replace(f"@{MARIADB_HOST}:{MARIADB_PORT}/", f"@127.0.0.1:{proxy.port}/")
+    return proxy, url

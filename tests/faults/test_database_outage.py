@@ -17,7 +17,7 @@ import pytest
 
 from tests.faults.load import PacedLoad, record
 from tests.support.orchestration_servers import OutageProxy
-from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess, wait_until
+from tests.support.servers import ServerProcess, wait_until
 from tests.support.serving_servers import metric, written_ids
 
 pytestmark = pytest.mark.timeout(300)
@@ -28,12 +28,13 @@ BEFORE_SECONDS = AFTER_SECONDS = 5.0
 
 
 def test_mariadb_down_30s_under_load_loses_no_row(
-    own_mariadb_url: str, champion: str, mlflow_env: dict[str, str], serving: Callable[..., Any]
+    own_mariadb_url: str,
+    mariadb_through_proxy: tuple[OutageProxy, str],
+    champion: str,
+    mlflow_env: dict[str, str],
+    serving: Callable[..., Any],
 ) -> None:
-    proxy = OutageProxy(f"http://{MARIADB_HOST}:{MARIADB_PORT}")
-    through_proxy = own_mariadb_url.replace(
-        f"@{MARIADB_HOST}:{MARIADB_PORT}/", f"@127.0.0.1:{proxy.port}/"
-    )
+    proxy, through_proxy = mariadb_through_proxy
     server: ServerProcess = serving({**mlflow_env, "SERVING_DATABASE_URL": through_proxy})
 
     with PacedLoad(server.url, RATE) as load:

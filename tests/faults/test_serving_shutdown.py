@@ -24,7 +24,7 @@ from model_serving.settings import ServingSettings
 from platform_processes.launcher import signal_group
 from tests.faults.load import PacedLoad, record
 from tests.support.orchestration_servers import OutageProxy
-from tests.support.servers import MARIADB_HOST, MARIADB_PORT, ServerProcess
+from tests.support.servers import ServerProcess
 from tests.support.serving_servers import metric, written_ids
 
 pytestmark = pytest.mark.timeout(400)
@@ -53,12 +53,13 @@ def queued(server: ServerProcess) -> float:
 
 
 def test_sigterm_under_load_loses_no_row_and_sigkill_at_most_the_queue(
-    own_mariadb_url: str, champion: str, mlflow_env: dict[str, str], serving: Callable[..., Any]
+    own_mariadb_url: str,
+    mariadb_through_proxy: tuple[OutageProxy, str],
+    champion: str,
+    mlflow_env: dict[str, str],
+    serving: Callable[..., Any],
 ) -> None:
-    proxy = OutageProxy(f"http://{MARIADB_HOST}:{MARIADB_PORT}")
-    through_proxy = own_mariadb_url.replace(
-        f"@{MARIADB_HOST}:{MARIADB_PORT}/", f"@127.0.0.1:{proxy.port}/"
-    )
+    proxy, through_proxy = mariadb_through_proxy
     env = {**mlflow_env, "SERVING_WORKERS": str(WORKERS)}
     figures: dict[str, Any] = {"workers": WORKERS, "rate_per_second_target": RATE}
 

@@ -42,13 +42,14 @@ def start_worker(
     memory_limit: str = "auto",
     timeout: float = 90.0,
 ) -> ServerProcess:
-    """A ``dask worker`` named ``name``; healthy once the scheduler lists it."""
+    """A ``dask worker`` named ``name``; healthy once the scheduler lists it. Its environment is
+    ``commands.DASK_WORKER_ENVIRONMENT`` plus ``env``."""
     worker = start_process(
         f"dask-worker-{name}",
         commands.dask_worker(scheduler.url, name, nthreads=nthreads, memory_limit=memory_limit),
         log_dir=log_dir,
         url=scheduler.url,
-        env=env,
+        env={**commands.DASK_WORKER_ENVIRONMENT, **(env or {})},
         cwd=commands.REPO_ROOT,
     )
     try:

@@ -8,11 +8,15 @@ listen on the container's loopback only. The default stack (no profile) stays wi
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
+from platform_processes import commands
 from tests.unit.compose.conftest import REPO_ROOT, run_compose_config
 
 DASK_SERVICES = {"dask-scheduler", "dask-worker"}
@@ -132,3 +136,28 @@ def test_none_means_no_cluster_for_scoring_and_tuning(monkeypatch: pytest.Monkey
     monkeypatch.setenv("ORCHESTRATION_DASK_SCHEDULER_ADDRESS", SCHEDULER_ADDRESS)
     assert OrchestrationSettings().dask_scheduler_address == SCHEDULER_ADDRESS
     assert RegistrySettings().dask_scheduler_address == SCHEDULER_ADDRESS
+
+
+def test_workers_keep_glibcs_malloc_tuning(with_dask: dict[str, Any]) -> None:
+    """The compose workers get the same environment as the native ones, and with it Dask's nanny
+    no longer sets ``MALLOC_TRIM_THRESHOLD_`` for its worker (the variable that cost scoring
+    11-16 % CPU, see ``commands.DASK_WORKER_ENVIRONMENT``); its thread caps stay."""
+    env = with_dask["services"]["dask-worker"]["environment"]
+    for name, value in commands.DASK_WORKER_ENVIRONMENT.items():
+        assert env[name] == value, name
+    spawn_env = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from distributed.nanny import _get_env_variables; "
+            "print(json.dumps(_get_env_variables('distributed.nanny.pre-spawn-environ')))",
+        ],
+        env={**os.environ, **commands.DASK_WORKER_ENVIRONMENT},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    variables = json.loads(spawn_env.stdout)
+    assert "MALLOC_TRIM_THRESHOLD_" not in variables
+    assert variables["OMP_NUM_THREADS"] == "1"

@@ -220,10 +220,15 @@ class LiveDriftMonitor:
 
     # --- per request ----------------------------------------------------------------------
 
-    def observe(self, text: str, probability: float) -> None:
-        """Add one scored text to the window. O(len(text)) signals + O(1) window work."""
+    def observe(self, text: str, probability: float, threshold: float | None = None) -> None:
+        """Add one scored text to the window. O(len(text)) signals + O(1) window work.
+
+        ``threshold`` is the one the text was judged at (serving routes each text to its nearest
+        training domain's threshold); without it, the model's global threshold. "Near the
+        threshold" is measured against it, so a text judged at its domain's threshold is not
+        counted as borderline by another domain's."""
         try:
-            self._observe(text, probability)
+            self._observe(text, probability, threshold)
         except Exception:
             self.errors += 1
             if self.errors == 1 or self.errors % 1000 == 0:
@@ -234,7 +239,7 @@ class LiveDriftMonitor:
         for text, probability in zip(texts, probabilities, strict=False):
             self.observe(text, probability)
 
-    def _observe(self, text: str, probability: float) -> None:
+    def _observe(self, text: str, probability: float, threshold: float | None) -> None:
         now = self._clock()
         if self.max_observations_per_second is not None and not self._take_token(now):
             self.sampled_out += 1
@@ -246,7 +251,8 @@ class LiveDriftMonitor:
             values = text_signals(text, window.vocabulary).as_dict()
             values[PROBABILITY_SIGNAL] = probability
             bins = tuple(d.bin_index(values[s]) for s, d in window.distributions.items())
-        near = abs(probability - self._threshold) <= self.near_threshold_margin
+        judged_at = self._threshold if threshold is None else float(threshold)
+        near = abs(probability - judged_at) <= self.near_threshold_margin
         with self._lock:
             if window is self._window and window is not None:
                 window.entries.append((now, bins, near))

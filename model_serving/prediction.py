@@ -113,6 +113,7 @@ def record_predictions(
                 text=text,
                 in_scope=scope.in_scope,
                 scope_reason=scope.reason,
+                threshold=routed.threshold,
             )
         )
         if queued:

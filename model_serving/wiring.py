@@ -80,7 +80,7 @@ def build_state(settings: ServingSettings, source: ModelSource | None = None) ->
         )
 
         def observe(row: PredictionRow) -> None:
-            drift.observe(row.text, row.probability_ai)
+            drift.observe(row.text, row.probability_ai, row.threshold)
 
         observers = (observe,)
 

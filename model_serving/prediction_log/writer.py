@@ -41,7 +41,8 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class PredictionRow:
     """One scored text. ``text`` travels in memory (drift observers use it) and is written
-    only when the writer was built with ``store_text=True``."""
+    only when the writer was built with ``store_text=True``; ``threshold`` (the one the text was
+    judged at, routed per domain) is in memory only, for the drift monitor's near-threshold share."""
 
     id: str
     created_at: datetime
@@ -53,6 +54,7 @@ class PredictionRow:
     text: str
     in_scope: bool = True
     scope_reason: str | None = None
+    threshold: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

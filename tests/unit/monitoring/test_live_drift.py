@@ -124,6 +124,23 @@ def test_near_threshold_share(corpus_split) -> None:
     assert registry.get_sample_value("detector_drift_near_threshold_share") == pytest.approx(0.25)
 
 
+def test_near_threshold_is_measured_at_the_threshold_each_text_was_judged_at(
+    corpus_split,
+) -> None:
+    """Serving routes texts to per-domain thresholds: a text judged at 0.3 whose probability is
+    0.35 is borderline, even though the global threshold (0.9) is far from it; one judged at the
+    global threshold is measured against that."""
+    profile, _, _ = corpus_split
+    monitor, _, _ = new_monitor(near_threshold_margin=0.1)
+    monitor.set_reference(profile, 0.9, "1")
+    for i in range(100):
+        if i % 2 == 0:
+            monitor.observe("some text", 0.35, 0.3)  # near its own domain's threshold
+        else:
+            monitor.observe("some text", 0.35, None)  # global threshold 0.9: far
+    assert monitor.refresh().near_threshold_share == pytest.approx(0.5)
+
+
 def test_without_profile_only_near_threshold_share_is_tracked() -> None:
     monitor, _, _ = new_monitor()
     monitor.set_reference(None, 0.5, "7")

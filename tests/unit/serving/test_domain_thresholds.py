@@ -42,6 +42,26 @@ def publish(essays: list[str], domains: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def test_the_drift_monitor_measures_near_threshold_at_each_texts_routed_threshold(
+    serve: Any, essays: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from model_monitoring.live_drift import LiveDriftMonitor
+    from tests.support.servers import wait_until
+
+    seen: list[float | None] = []
+    monkeypatch.setattr(
+        LiveDriftMonitor,
+        "observe",
+        lambda self, text, probability, threshold=None: seen.append(threshold),
+    )
+    texts = [*essays[:6], SHORT]
+    with serve(publish=publish(essays, {"student_essay": ESSAY}), drift_enabled=True) as client:
+        got = client.post("/v1/predict", json={"texts": texts}).json()["predictions"]
+        wait_until(lambda: len(seen) == len(texts), timeout=10, what="drift observations")
+    assert sorted(seen, key=str) == sorted((p["threshold"] for p in got), key=str)
+    assert GLOBAL in seen and ESSAY in seen
+
+
 def test_a_routed_text_gets_its_domains_threshold_and_the_answer_says_so(
     serve: Any, pipeline: Any, essays: list[str]
 ) -> None:

@@ -42,7 +42,8 @@ logger = logging.getLogger(__name__)
 class PredictionRow:
     """One scored text. ``text`` travels in memory (drift observers use it) and is written
     only when the writer was built with ``store_text=True``; ``threshold`` (the one the text was
-    judged at, routed per domain) is in memory only, for the drift monitor's near-threshold share."""
+    judged at, routed per domain) is in memory only, for the drift monitor's near-threshold
+    share."""
 
     id: str
     created_at: datetime

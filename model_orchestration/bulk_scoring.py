@@ -49,6 +49,8 @@ OUTPUT_COLUMNS = (
     "model_version",
     "in_scope",
     "scope_reason",
+    "threshold",
+    "threshold_domain",
 )
 MANIFEST_FORMAT = 1
 
@@ -344,6 +346,8 @@ def score_frame(model: WorkerModel, texts: list[str]) -> pd.DataFrame:
             "label": labels,
             "in_scope": [v.in_scope for v in verdicts],
             "scope_reason": [v.reason for v in verdicts],
+            "threshold": [r.threshold for r in routes],
+            "threshold_domain": [r.domain for r in routes],
         }
     )
 
@@ -376,6 +380,8 @@ def score_partition(job: ScoringJob, partition: Partition) -> PartitionResult:
             "model_version": job.model_version,
             "in_scope": scored["in_scope"].to_numpy(),
             "scope_reason": scored["scope_reason"].to_numpy(),
+            "threshold": scored["threshold"].to_numpy(),
+            "threshold_domain": scored["threshold_domain"].to_numpy(),
         }
     )
     buffer = io.BytesIO()

@@ -86,6 +86,9 @@ def test_every_row_once_with_the_champion_its_threshold_and_scope(scoring_stack)
         inside["label"] == inside["probability_ai"].ge(0.42).map({True: "ai", False: "human"})
     ).all()
     assert set(scored.loc[out, "scope_reason"]) >= {"too_short", "not_english"}
+    # Each row says which threshold judged it, as the API does (this version has only 0.42).
+    assert list(scored.columns[1:]) == list(bulk_scoring.OUTPUT_COLUMNS)
+    assert set(scored["threshold"]) == {0.42} and scored["threshold_domain"].isna().all()
     assert (home / "out" / "first" / bulk_scoring.SUMMARY_NAME).exists()
 
 

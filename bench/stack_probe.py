@@ -134,13 +134,13 @@ def evaluate(
     single_started = time.perf_counter()
     for row in range(200):
         score(inputs[2][row : row + 1])
-    result = {
+    figures = judged(labels[2], test, domains, threshold)
+    log(f"{name}: test F1 {figures['f1']}, FPR {figures['fpr_human']}", started)
+    return {
         "fit_seconds": round(fit_seconds, 1),
         "classifier_single_row_ms": round((time.perf_counter() - single_started) / 200 * 1e3, 3),
-        "test": judged(labels[2], test, domains, threshold),
+        "test": figures,
     }
-    log(f"{name}: test F1 {result['test']['f1']}, FPR {result['test']['fpr_human']}", started)
-    return result
 
 
 def boosted() -> HistGradientBoostingClassifier:

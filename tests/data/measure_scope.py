@@ -1,7 +1,7 @@
 """Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
 
-Run (a few minutes on one core; ``--candidate`` names the detector, default the served champion
-``word_style_lm_stack``):
+Run (about 15 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
+names the detector, default the served champion ``word_style_lm_stack``):
 
     uv run --frozen python -m tests.data.measure_scope \
         [--candidate NAME] [--multidomain data/ai_human_multidomain.csv.gz] \

@@ -6,9 +6,10 @@ ScopeReason``). The thresholds are measured by ``tests/data/measure_scope.py`` (
 keeps the defaults below equal to them):
 
 1. ``not_english`` (script): most letters are not Latin letters (Cyrillic, CJK, Arabic, ...).
-2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 400: held-out
-   texts cut shorter than that are misjudged too often (the human false-positive rate at the
-   served threshold and the ROC-AUC by length are in ``scope.json``).
+2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 250: held-out
+   texts cut shorter than that are misjudged too often by the served model (the champion
+   candidate; the human false-positive rate at the threshold serving routes a text to and the
+   ROC-AUC by length are in ``scope.json``).
 3. ``not_english`` (words): too small a share of the words are common English function words
    ("the", "and", "of", ...): under 9 %. English prose of any genre is a large share of function
    words, non-English text almost none (per-genre quantiles and the fixtures' shares in
@@ -45,7 +46,7 @@ from model_registry.contract import ScopeReason
 SCOPE_FORMAT_VERSION = 1
 
 #: Measured minimum length in characters (whitespace runs count once); see the module docstring.
-DEFAULT_MIN_CHARS = 400
+DEFAULT_MIN_CHARS = 250
 #: Measured novelty threshold (RMS of clipped z-scores against the nearest domain).
 DEFAULT_NOVELTY_THRESHOLD = 1.76
 #: Minimum share of word tokens that are English function words (measured on English corpora

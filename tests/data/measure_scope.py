@@ -1,22 +1,32 @@
 """Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
 
-Run (a few minutes on one core):
+Run (about 15 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
+names the detector, default the served champion ``word_style_lm_stack``):
 
     uv run --frozen python -m tests.data.measure_scope \
-        [--multidomain data/ai_human_multidomain.csv.gz] [--output bench/results/scope.json]
+        [--candidate NAME] [--multidomain data/ai_human_multidomain.csv.gz] \
+        [--output bench/results/scope.json]
 
 Data: the essays of ``data/ai_human_essays.csv.gz`` (domain ``student_essay``) and the multi-domain
 corpus (``text,generated,domain,generator,source,group_id``). One split by group (an original and
 its rewrites stay on one side; essays are one group each): 80 % "train", 20 % "held-out".
 
-1. **Minimum length.** The current champion's model type (word 1-2-gram TF-IDF + logistic
-   regression, ``model_registry.candidates``, default C) is fitted on the train part; its
-   threshold is chosen on a validation slice of the train part (human false-positive rate
-   <= 1 %, the served default). Every held-out text at least L
-   characters long is cut to its first L characters (at a word boundary) and scored: ROC-AUC,
-   accuracy and the human false-positive rate at that threshold, per L. The minimum length is the
-   shortest L from which on (for every longer L measured too) ROC-AUC >= ``MIN_AUC`` and the human
-   false-positive rate <= ``MAX_FPR``: below it the verdicts fall apart.
+The detector is the candidate's pipeline with its default parameters, built by ``model_registry``
+as training builds it (``FEATURE_FACTORIES`` blocks, the supervised LM block fitted with the
+labels and cross-fitted, ``build_pipeline``), Platt-calibrated on a validation slice
+(``evaluation.calibrate_linear``), whose scores give the served thresholds
+(``domain_evaluation.select_operating_thresholds``: human false-positive rate <= 1 % overall and
+in every domain with enough human rows; the global one is the strictest, each such domain has
+its own). A text is judged at the threshold serving routes it to (``OperatingThresholds.route``).
+
+1. **Minimum length.** The detector is fitted on the train part and calibrated on a validation
+   slice of it. Every held-out text at least L characters long is cut to its first L characters
+   (at a word boundary) and scored: ROC-AUC, accuracy and the human false-positive rate per L,
+   each cut text at the threshold of its nearest training domain's style profile (scope
+   reference of the train part), as serving would route it if it were in scope, and also at the
+   global threshold. The minimum length is the shortest L from which on (for every longer L
+   measured too) ROC-AUC >= ``MIN_AUC`` and the routed human false-positive rate <= ``MAX_FPR``:
+   below it the verdicts fall apart.
 2. **Language.** Share of English function words per domain (every English text) against the
    non-English fixtures (``tests/data/non_english_texts.jsonl``); the threshold sits between the
    highest non-English share and the English 0.1 % quantile; the English texts it would refuse are
@@ -30,10 +40,12 @@ its rewrites stay on one side; essays are one group each): 80 % "train", 20 % "h
    unusual English fixtures.
 4. **Cost.** CPU microseconds per text of ``ScopeChecker.assess_one`` with and without a
    reference (median over repeats, held-out texts of every domain), and of one single-text
-   ``predict_proba`` of the model above for scale.
-5. **Unseen genres.** Per genre, a detector and a scope reference built without it: accuracy and
-   the human false-positive rate on that genre for every text, the in-scope and the
-   out-of-scope ones (does "in scope" mean "judged better"?).
+   ``predict_proba`` of the detector above for scale.
+5. **Unseen genres.** Per genre, a detector (same candidate, calibrated and thresholded on the
+   held-out texts of the other genres) and a scope reference built without it: accuracy and the
+   human false-positive rate on that genre, each text at the threshold its scope verdict routes
+   it to, for every text, the in-scope and the out-of-scope ones (does "in scope" mean "judged
+   better"?).
 6. **Off-domain lines.** Share of ``tests/data/off_domain_texts.jsonl`` (the drift tests'
    off-domain traffic) that the checks call out of scope, for the drift alert's threshold.
 """
@@ -49,25 +61,32 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from sklearn.pipeline import Pipeline
 
 from model_monitoring.scope import (
     ENGLISH_FUNCTION_WORDS,
     WINDOW_CHARS,
     ScopeChecker,
+    ScopeReference,
+    ScopeVerdict,
     build_scope_reference,
     function_word_share,
     style_features,
 )
-from model_registry.candidates import word_features
+from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline
 from model_registry.contract import DEFAULT_DOMAIN
+from model_registry.domain_evaluation import per_text_thresholds, select_operating_thresholds
+from model_registry.evaluation import calibrate_linear
+from model_registry.operating_thresholds import OperatingThresholds
+from model_registry.settings import RegistrySettings
 from tests.data.off_domain import off_domain_texts
 from tests.data.scope_fixtures import UNUSUAL_ENGLISH_TEXTS, non_english_texts
 
@@ -81,7 +100,11 @@ OUTPUT = ROOT / "bench" / "results" / "scope.json"
 SEED = 13
 HELD_OUT_SHARE = 0.2
 VALIDATION_SHARE = 0.15
-FPR_TARGET = 0.01
+#: The served model: the candidate training chose as champion.
+DEFAULT_CANDIDATE = "word_style_lm_stack"
+#: Training's defaults for the served thresholds (``RegistrySettings``).
+FPR_TARGET: float = RegistrySettings.model_fields["fpr_target"].default
+MIN_HUMAN: int = RegistrySettings.model_fields["threshold_min_human"].default
 LENGTHS = (50, 100, 150, 200, 250, 300, 400, 500, 750, 1000)
 MIN_AUC = 0.9
 MAX_FPR = 0.05
@@ -130,14 +153,10 @@ def truncate(text: str, length: int) -> str:
     return cut.rsplit(" ", 1)[0] if " " in cut else cut
 
 
-def fpr_threshold(scores: np.ndarray, labels: np.ndarray, target: float) -> float:
-    """The lowest threshold that keeps the human false-positive rate at or below ``target``."""
-    human = np.sort(scores[labels == 0])
-    index = min(int(np.ceil(len(human) * (1.0 - target))), len(human) - 1)
-    return float(human[index])
-
-
-def rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str, float]:
+def rates(
+    scores: np.ndarray, labels: np.ndarray, threshold: float | np.ndarray
+) -> dict[str, float]:
+    """ROC-AUC, and accuracy and the rates at ``threshold`` (one, or one per text)."""
     predicted = scores >= threshold
     return {
         "n": len(labels),
@@ -148,46 +167,67 @@ def rates(scores: np.ndarray, labels: np.ndarray, threshold: float) -> dict[str,
     }
 
 
-def fit_detector(texts: list[str], labels: np.ndarray) -> Callable[[list[str]], np.ndarray]:
-    """The current champion's model type fitted on ``texts``; returns P(AI) of new texts."""
-    vectorizer = word_features()
-    model = LogisticRegression(C=30.0, max_iter=3000, random_state=SEED)
-    model.fit(vectorizer.fit_transform(texts), labels)
+@dataclass(frozen=True)
+class Detector:
+    """A candidate fitted as training fits it: its served pipeline (default parameters,
+    calibrated on validation) and its served thresholds (global and per domain)."""
 
-    def score(new_texts: list[str]) -> np.ndarray:
-        return model.predict_proba(vectorizer.transform(new_texts))[:, 1]
+    candidate: str
+    pipeline: Pipeline
+    operating: OperatingThresholds
 
-    return score
+    def score(self, texts: Sequence[str]) -> np.ndarray:
+        """P(AI) of ``texts``."""
+        scores: np.ndarray = self.pipeline.predict_proba(list(texts))[:, 1]
+        return scores
+
+    def routed(self, verdicts: Sequence[ScopeVerdict]) -> np.ndarray:
+        """Each text's threshold, routed from its scope verdict as serving routes it."""
+        return per_text_thresholds(self.operating.route_all(verdicts))
 
 
-def measure_length(
-    data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator
-) -> tuple[dict[str, Any], Callable[[list[str]], np.ndarray]]:
-    train_all = ~held_out
-    validation = train_all & group_mask(data["group"], VALIDATION_SHARE, rng)
-    train = train_all & ~validation
-    started = time.perf_counter()
-    score = fit_detector(list(data["text"][train]), data["label"][train])
-    fit_seconds = time.perf_counter() - started
+def fit_detector(
+    candidate: str,
+    train: tuple[list[str], np.ndarray],
+    validation: tuple[list[str], np.ndarray, np.ndarray],
+) -> Detector:
+    """``candidate`` with its default parameters, built by ``model_registry`` as training builds
+    it: the feature blocks of ``FEATURE_FACTORIES`` and the classifier fitted on ``train`` (the
+    labels reach the supervised blocks, which cross-fit), Platt-calibrated on ``validation``
+    (texts, labels, domains), whose scores give the thresholds (``select_operating_thresholds``
+    at training's FPR target and minimum of human rows per domain)."""
+    spec = CANDIDATES[candidate]
+    features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
+    pipeline = build_pipeline(features, spec, spec.make_classifier(spec.default_params, SEED))
+    pipeline.fit(*train)
+    val_texts, val_labels, val_domains = validation
+    calibrate_linear(pipeline[-1], pipeline[:-1].transform(val_texts), val_labels)
+    p_val = pipeline.predict_proba(val_texts)[:, 1]
+    operating = select_operating_thresholds(val_labels, p_val, val_domains, FPR_TARGET, MIN_HUMAN)
+    return Detector(candidate, pipeline, operating)
 
-    threshold = fpr_threshold(
-        score(list(data["text"][validation])), data["label"][validation], FPR_TARGET
-    )
-    texts, labels = data["text"][held_out], data["label"][held_out]
-    domains = data["domain"][held_out]
-    normal_lengths = np.fromiter((len(" ".join(t.split())) for t in texts), dtype=int)
-    curve: dict[str, Any] = {"full": rates(score(list(texts)), labels, threshold)}
-    per_domain: dict[str, dict[str, Any]] = {}
-    for length in LENGTHS:
-        keep = normal_lengths >= length
-        scores = score([truncate(t, length) for t in texts[keep]])
-        curve[str(length)] = rates(scores, labels[keep], threshold)
-        per_domain[str(length)] = {
-            domain: rates(
-                scores[domains[keep] == domain], labels[keep][domains[keep] == domain], threshold
-            )["roc_auc"]
-            for domain in sorted(set(domains[keep]))
-        }
+
+def nearest_domain_verdicts(reference: ScopeReference, texts: Sequence[str]) -> list[ScopeVerdict]:
+    """In-scope verdicts carrying each text's nearest training domain, whatever its length:
+    how serving would route the text if the length check let it through."""
+    features = np.asarray([style_features(t) for t in texts], dtype=float)
+    domains = ScopeChecker(reference).nearest_domain_of_features(features)
+    return [ScopeVerdict(True, None, None, domain) for domain in domains]
+
+
+def length_point(
+    scores: np.ndarray, labels: np.ndarray, routed: np.ndarray, global_threshold: float
+) -> dict[str, Any]:
+    """The rates at the routed thresholds, and the human FPR and AI TPR at the global one."""
+    at_global = rates(scores, labels, global_threshold)
+    return {
+        **rates(scores, labels, routed),
+        "at_global_threshold": {k: at_global[k] for k in ("accuracy", "fpr_human", "tpr_ai")},
+    }
+
+
+def shortest_reliable_length(curve: dict[str, Any]) -> int | None:
+    """The shortest measured length from which on every longer one meets both targets."""
     minimum = None
     for length in reversed(LENGTHS):
         point = curve[str(length)]
@@ -195,22 +235,85 @@ def measure_length(
             minimum = length
         else:
             break
+    return minimum
+
+
+def measure_length(
+    data: dict[str, np.ndarray],
+    held_out: np.ndarray,
+    rng: np.random.Generator,
+    candidate: str,
+) -> tuple[dict[str, Any], Detector]:
+    train_all = ~held_out
+    validation = train_all & group_mask(data["group"], VALIDATION_SHARE, rng)
+    train = train_all & ~validation
+    started = time.perf_counter()
+    detector = fit_detector(
+        candidate,
+        (list(data["text"][train]), data["label"][train]),
+        (list(data["text"][validation]), data["label"][validation], data["domain"][validation]),
+    )
+    fit_seconds = time.perf_counter() - started
+    reference = build_scope_reference(list(data["text"][train]), list(data["domain"][train]))
+    global_threshold = detector.operating.threshold
+
+    texts, labels = data["text"][held_out], data["label"][held_out]
+    domains = data["domain"][held_out]
+    normal_lengths = np.fromiter((len(" ".join(t.split())) for t in texts), dtype=int)
+
+    def point(cut: list[str], truth: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+        scores = detector.score(cut)
+        routed = detector.routed(nearest_domain_verdicts(reference, cut))
+        return length_point(scores, truth, routed, global_threshold), scores
+
+    curve: dict[str, Any] = {"full": point([str(t) for t in texts], labels)[0]}
+    per_domain: dict[str, dict[str, Any]] = {}
+    for length in LENGTHS:
+        keep = normal_lengths >= length
+        curve[str(length)], scores = point([truncate(t, length) for t in texts[keep]], labels[keep])
+        per_domain[str(length)] = {
+            domain: round(
+                float(
+                    roc_auc_score(
+                        labels[keep][domains[keep] == domain], scores[domains[keep] == domain]
+                    )
+                ),
+                4,
+            )
+            for domain in sorted(set(domains[keep]))
+        }
+        logger.info("length %d: %s", length, curve[str(length)])
+    spec = CANDIDATES[candidate]
     return {
-        "model": "word_tfidf_lr (word 1-2-gram TF-IDF + logistic regression, C=30)",
+        "candidate": candidate,
+        "model": spec.description,
+        "params": spec.default_params,
         "n_train": int(train.sum()),
         "n_validation": int(validation.sum()),
         "fit_seconds": round(fit_seconds, 1),
-        "threshold": round(threshold, 4),
-        "threshold_rule": f"human false-positive rate <= {FPR_TARGET} on the validation slice",
+        "threshold": round(global_threshold, 4),
+        "thresholds": detector.operating.to_dict(),
+        "threshold_rule": (
+            f"training's rule (select_operating_thresholds) on the validation slice: human "
+            f"false-positive rate <= {FPR_TARGET} overall and in every domain with >= {MIN_HUMAN} "
+            "human rows; the global threshold is the strictest of these, each such domain also "
+            "has its own"
+        ),
+        "threshold_applied": (
+            "each cut text at the threshold serving routes it to as if it were in scope (its "
+            "nearest training domain's style profile, scope reference of the train part; the "
+            "global threshold when that domain has none of its own); at_global_threshold: every "
+            "text at the global one (what an out-of-scope text gets)"
+        ),
         "rule": (
             f"shortest length L (characters, whitespace runs counted once) from which on every "
             f"measured length has ROC-AUC >= {MIN_AUC} and human false-positive rate <= {MAX_FPR}"
-            " at the threshold, held-out texts cut to L characters at a word boundary"
+            " at the routed thresholds, held-out texts cut to L characters at a word boundary"
         ),
         "by_length": curve,
         "roc_auc_by_domain_and_length": per_domain,
-        "min_chars": minimum,
-    }, score
+        "min_chars": shortest_reliable_length(curve),
+    }, detector
 
 
 def measure_language(data: dict[str, np.ndarray]) -> dict[str, Any]:
@@ -317,18 +420,21 @@ def measure_novelty(data: dict[str, np.ndarray], held_out: np.ndarray) -> dict[s
 
 
 def measure_unseen_genres(
-    data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator
+    data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator, candidate: str
 ) -> dict[str, Any]:
     """Does "in scope" mean "judged better"? Per genre D: a detector and a scope reference
     trained without D, D's texts scored; accuracy and the human false-positive rate at the
-    threshold (1 % FPR on held-out texts of the other genres), for all of D's texts, the in-scope
-    ones and the out-of-scope ones."""
+    threshold serving routes each text to (thresholds from held-out texts of the other genres),
+    for all of D's texts, the in-scope ones and the out-of-scope ones."""
     texts, labels, domains = data["text"], data["label"], data["domain"]
     result: dict[str, Any] = {
+        "candidate": candidate,
         "rule": (
-            f"detector fitted on at most {LODO_TRAIN_TEXTS:,} train-part texts of the other "
-            "genres; scope reference from every train-part text of the other genres; every "
-            "check at its measured default"
+            f"detector ({candidate}, default parameters) fitted on at most {LODO_TRAIN_TEXTS:,} "
+            "train-part texts of the other genres, calibrated and its thresholds chosen on the "
+            "held-out texts of the other genres; scope reference from every train-part text of "
+            "the other genres; every check at its measured default; each text of the genre at "
+            "the threshold its scope verdict routes it to"
         ),
         "domains": {},
     }
@@ -336,24 +442,27 @@ def measure_unseen_genres(
         others = ~held_out & (domains != domain)
         pool = np.flatnonzero(others)
         fit_rows = rng.choice(pool, size=min(LODO_TRAIN_TEXTS, len(pool)), replace=False)
-        score = fit_detector([str(t) for t in texts[fit_rows]], labels[fit_rows])
         validation = held_out & (domains != domain)
-        threshold = fpr_threshold(score(list(texts[validation])), labels[validation], FPR_TARGET)
+        detector = fit_detector(
+            candidate,
+            ([str(t) for t in texts[fit_rows]], labels[fit_rows]),
+            (list(texts[validation]), labels[validation], domains[validation]),
+        )
         reference = build_scope_reference(list(texts[others]), list(domains[others]))
         target = domains == domain
         target_texts = [str(t) for t in texts[target]]
-        scores, truth = score(target_texts), labels[target]
-        in_scope = np.fromiter(
-            (v.in_scope for v in ScopeChecker(reference).assess(target_texts)), dtype=bool
-        )
+        scores, truth = detector.score(target_texts), labels[target]
+        verdicts = ScopeChecker(reference).assess(target_texts)
+        in_scope = np.fromiter((v.in_scope for v in verdicts), dtype=bool)
+        routed = detector.routed(verdicts)
         entry: dict[str, Any] = {
-            "threshold": round(threshold, 4),
+            "threshold": round(detector.operating.threshold, 4),
             "in_scope_share": round(float(in_scope.mean()), 4),
-            "all": rates(scores, truth, threshold),
+            "all": rates(scores, truth, routed),
         }
         for name, mask in (("in_scope", in_scope), ("out_of_scope", ~in_scope)):
             if len(set(truth[mask])) == 2:
-                entry[name] = rates(scores[mask], truth[mask], threshold)
+                entry[name] = rates(scores[mask], truth[mask], routed[mask])
         result["domains"][domain] = entry
         logger.info("unseen genre %s: %s", domain, entry)
     return result
@@ -372,9 +481,7 @@ def cpu_microseconds_per_text(run: Callable[[str], object], texts: list[str]) ->
 
 
 def measure_cost(
-    data: dict[str, np.ndarray],
-    held_out: np.ndarray,
-    score: Callable[[list[str]], np.ndarray],
+    data: dict[str, np.ndarray], held_out: np.ndarray, detector: Detector
 ) -> dict[str, Any]:
     rng = np.random.default_rng(SEED)
     reference = build_scope_reference(
@@ -385,7 +492,7 @@ def measure_cost(
     with_reference = ScopeChecker(reference)
     without = ScopeChecker(None)
     scope_us = cpu_microseconds_per_text(with_reference.assess_one, texts)
-    predict_us = cpu_microseconds_per_text(lambda t: score([t]), texts[:500])
+    predict_us = cpu_microseconds_per_text(lambda t: detector.score([t]), texts[:500])
     return {
         "texts": len(texts),
         "median_chars": int(statistics.median(map(len, texts))),
@@ -393,6 +500,7 @@ def measure_cost(
         "timer": "process CPU time, median of 5 passes over the texts",
         "us_per_text_with_reference": scope_us,
         "us_per_text_without_reference": cpu_microseconds_per_text(without.assess_one, texts),
+        "model": detector.candidate,
         "us_per_text_model_predict_proba_single": predict_us,
         "scope_cost_share_of_single_prediction": round(scope_us / predict_us, 3),
     }
@@ -418,6 +526,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--multidomain", type=Path, default=MULTIDOMAIN)
     parser.add_argument("--output", type=Path, default=OUTPUT)
+    parser.add_argument(
+        "--candidate",
+        choices=sorted(CANDIDATES),
+        default=DEFAULT_CANDIDATE,
+        help=f"the detector to measure with (default: {DEFAULT_CANDIDATE}, the served champion)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     data = load(args.multidomain)
@@ -427,6 +541,7 @@ def main() -> None:
     load_1m = os.getloadavg()[0]
     result: dict[str, Any] = {
         "script": "tests/data/measure_scope.py",
+        "candidate": args.candidate,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -447,11 +562,11 @@ def main() -> None:
     result["novelty"] = measure_novelty(data, held_out)
     result["off_domain_texts"] = measure_off_domain()
     logger.info("length (fits the model)")
-    result["length"], score = measure_length(data, held_out, rng)
+    result["length"], detector = measure_length(data, held_out, rng, args.candidate)
     logger.info("cost")
-    result["cost"] = measure_cost(data, held_out, score)
+    result["cost"] = measure_cost(data, held_out, detector)
     logger.info("unseen genres (fits one model per genre)")
-    result["unseen_genres"] = measure_unseen_genres(data, held_out, rng)
+    result["unseen_genres"] = measure_unseen_genres(data, held_out, rng, args.candidate)
     result["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -28,7 +28,7 @@ VOCABULARY = (
     "three want air well also "
 )
 WORDS = tuple(VOCABULARY.split())
-#: Long enough for the length check (400 characters), so the language check decides.
+#: Long enough for the length check (``scope.DEFAULT_MIN_CHARS``), so the language check decides.
 FOREIGN = " ".join(
     ["Der schnelle braune Fuchs springt über den faulen Hund und läuft in den Wald hinein."] * 6
 )

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from model_monitoring.scope import DEFAULT_MIN_CHARS
 from model_registry import contract
 from model_serving.app import create_app
 from tests.unit.serving.conftest import wait_ready
@@ -90,7 +91,11 @@ def test_model_info(client: TestClient) -> None:
     assert body["dataset_digest"] == "d1"
     assert body["loaded_at"]
     assert body["evaluation"] is None  # the fixture version has no per-domain evaluation
-    assert body["scope"] == {"reference": False, "min_chars": 400, "novelty_threshold": None}
+    assert body["scope"] == {
+        "reference": False,
+        "min_chars": DEFAULT_MIN_CHARS,
+        "novelty_threshold": None,
+    }
 
 
 def test_invocations_speaks_the_mlflow_protocol(

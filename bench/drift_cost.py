@@ -77,7 +77,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-drift-"))
     running: dict[str, Running] = {}
     try:
-        model = register_bench_model(workdir, args.n_train)
+        model = register_bench_model(workdir, args.n_train, args.candidate)
         bodies = write_all_bodies(workdir, model["texts"])
         for name, env in CONFIGS.items():
             running[name] = start_and_check(

@@ -296,15 +296,25 @@ class LanguageModelFeatures(TransformerMixin, BaseEstimator):
         self.scale_ = np.where(spread > 1e-9, spread, 1.0)
 
     def _standardise(self, raw: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix(self._standardise_dense(raw))
+
+    def _standardise_dense(self, raw: np.ndarray) -> np.ndarray:
         standardised = (raw - self.mean_) / self.scale_
-        return sp.csr_matrix(np.clip(standardised, -10.0, 10.0).astype(np.float32))
+        dense: np.ndarray = np.clip(standardised, -10.0, 10.0).astype(np.float32)
+        return dense
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """``texts`` as token ids of the fitted index (unknown tokens: ``UNKNOWN``)."""
         return encode(texts, self.vocabulary_)
 
     def transform(self, X: Any) -> sp.csr_matrix:  # noqa: N803
-        return self._standardise(raw_profiles(self.tables_, self.encode(list(X))))
+        return sp.csr_matrix(self.dense_transform(X))
+
+    def dense_transform(self, X: Any) -> np.ndarray:  # noqa: N803
+        """``transform``'s values as a dense float32 array: what the compiled scorer
+        (``linear_scorer``) multiplies, as building a sparse matrix of one row costs more than
+        the arithmetic of the profile."""
+        return self._standardise_dense(raw_profiles(self.tables_, self.encode(list(X))))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"lm:{name}" for name in feature_names()], dtype=object)

@@ -97,6 +97,10 @@ def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
     """``texts`` as token ids (``UNKNOWN`` for a token not in ``index``; pass an ``_Ids`` to
     avoid copying a large index on every call)."""
     lookup = (index if isinstance(index, _Ids) else _Ids(index)).__getitem__
+    if len(texts) == 1:  # serving's usual call: the same arrays, without the index arithmetic
+        stream = np.asarray([BEGIN, *map(lookup, _TOKEN.findall(texts[0])), END], dtype=np.int64)
+        starts = np.asarray([0, len(stream) - 1], dtype=np.int64)
+        return Encoded(previous=stream[:-1], current=stream[1:], starts=starts)
     ids: list[int] = []
     lengths = np.empty(len(texts), dtype=np.int64)
     for row, text in enumerate(texts):
@@ -182,17 +186,12 @@ def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
     p_bigram = np.where(
         denominator > 0, (pair + seen_after * p_unigram) / np.maximum(denominator, 1.0), p_unigram
     )
-    log_uni, log_bi = np.log(p_unigram), np.log(p_bigram)
-    return np.column_stack(
-        [
-            log_uni[:, _HUMAN],
-            log_uni[:, _AI],
-            log_bi[:, _HUMAN],
-            log_bi[:, _AI],
-            log_uni[:, _AI] - log_uni[:, _HUMAN],
-            log_bi[:, _AI] - log_bi[:, _HUMAN],
-        ]
-    )
+    series = np.empty((len(keys), len(SERIES)), dtype=np.float64)
+    np.log(p_unigram, out=series[:, 0:2])  # uni_human, uni_ai
+    np.log(p_bigram, out=series[:, 2:4])  # bi_human, bi_ai
+    np.subtract(series[:, 1], series[:, 0], out=series[:, 4])  # uni_diff
+    np.subtract(series[:, 3], series[:, 2], out=series[:, 5])  # bi_diff
+    return series
 
 
 def raw_profiles(tables: BigramTables, encoded: Encoded) -> np.ndarray:

@@ -108,7 +108,8 @@ def test_contractions_are_the_matches_of_the_plain_pattern() -> None:
         assert style_features._contractions(text) == len(_CONTRACTION.findall(text))
 
 
-#: SHA-256 of ``transform`` (float32) of the pinned texts, fitted as in ``fitted``; computed with the code before it was made faster.
+#: SHA-256 of ``transform`` (float32) of the pinned texts, fitted as in ``fitted``; computed
+#: with the code before it was made faster.
 PINNED_SHA256 = "a494f8626b484fe9dfef6d3c46637f88277f65481e25442dfbcc62ce32f79a3d"
 
 

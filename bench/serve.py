@@ -364,7 +364,7 @@ def probabilities(kind: str, response: httpx.Response) -> list[float]:
 
 
 def check_correct(kind: str, url: str, model: dict[str, Any]) -> dict[str, Any]:
-    """Compare the server's probabilities with the in-process pipeline on 16 essays."""
+    """Compare the server's probabilities with the in-process pipeline on 16 held-out texts."""
     texts = model["texts"][:16]
     expected = model["pipeline"].predict_proba(texts)[:, 1]
     batch = probabilities(

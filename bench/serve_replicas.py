@@ -9,7 +9,7 @@ rotated each round, medians reported, so the shared machine's noise falls on eac
 - ``proxy_2``: a second HAProxy in front of that replica and a second one.
 
 Each measurement is Debian's ``hey`` sending single-text ``POST /v1/predict`` requests (a held-out
-essay) at a FIXED rate (``--rate`` requests/s over ``--concurrency`` workers, not as fast as
+text) at a FIXED rate (``--rate`` requests/s over ``--concurrency`` workers, not as fast as
 possible) for ``--duration`` seconds; latency percentiles come from hey's per-request CSV. The
 ratios (``summary``) are proxy_1 / direct (the hop) and proxy_2 / proxy_1 (a second replica).
 Each replica is one serving process with one worker, on the ``bench/serve.py`` model.

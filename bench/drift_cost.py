@@ -1,7 +1,7 @@
 """Cost of live drift tracking: single-text throughput of ``/v1/predict`` with it on vs off.
 
 Same model, machine and load generator as ``bench/serve.py`` (whose functions this reuses):
-wrk with 16 connections posting single held-out essays to three servers that are up at the
+wrk with 16 connections posting single held-out texts to three servers that are up at the
 same time and measured in interleaved rounds (medians reported, every round kept):
 
 - ``drift_off``: ``SERVING_DRIFT_ENABLED=false``;
@@ -77,7 +77,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-drift-"))
     running: dict[str, Running] = {}
     try:
-        model = register_bench_model(workdir, args.n_train)
+        model = register_bench_model(workdir, args.n_train, args.candidate)
         bodies = write_all_bodies(workdir, model["texts"])
         for name, env in CONFIGS.items():
             running[name] = start_and_check(

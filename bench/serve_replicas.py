@@ -9,7 +9,7 @@ rotated each round, medians reported, so the shared machine's noise falls on eac
 - ``proxy_2``: a second HAProxy in front of that replica and a second one.
 
 Each measurement is Debian's ``hey`` sending single-text ``POST /v1/predict`` requests (a held-out
-essay) at a FIXED rate (``--rate`` requests/s over ``--concurrency`` workers, not as fast as
+text) at a FIXED rate (``--rate`` requests/s over ``--concurrency`` workers, not as fast as
 possible) for ``--duration`` seconds; latency percentiles come from hey's per-request CSV. The
 ratios (``summary``) are proxy_1 / direct (the hop) and proxy_2 / proxy_1 (a second replica).
 Each replica is one serving process with one worker, on the ``bench/serve.py`` model.
@@ -37,7 +37,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 
-from bench.serve import register_bench_model, start_ours  # noqa: E402
+from bench.serve import CHAMPION, register_bench_model, start_ours  # noqa: E402
+from model_registry.candidates import CANDIDATES  # noqa: E402
 from platform_processes.haproxy import backend_servers, start_haproxy  # noqa: E402
 from platform_processes.launcher import ServerProcess, stop_all, wait_until  # noqa: E402
 
@@ -107,13 +108,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per measurement")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--n-train", type=int, default=8000)
+    parser.add_argument("--candidate", choices=sorted(CANDIDATES), default=CHAMPION)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     with tempfile.TemporaryDirectory(prefix="bench-replicas-") as tmp:
         workdir = Path(tmp)
-        model = register_bench_model(workdir, args.n_train)
+        model = register_bench_model(workdir, args.n_train, args.candidate)
         body = workdir / "body.json"
         body.write_text(json.dumps({"text": model["texts"][0]}))
         started: list[ServerProcess] = []
@@ -173,6 +175,7 @@ def main(argv: list[str] | None = None) -> None:
             "duration_s": args.duration,
             "rounds": args.rounds,
             "n_train": args.n_train,
+            "candidate": args.candidate,
             "replica": "one serving process, one worker, batching on",
             "proxy": "HAProxy " + haproxy_version(),
             "text_chars": len(model["texts"][0]),

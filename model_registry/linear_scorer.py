@@ -23,9 +23,13 @@ vectorizer -- and replaces only the n-gram lookup and the arithmetic after it:
 
 Extra feature blocks: the feature step may also be a ``FeatureUnion`` of one word
 ``TfidfVectorizer`` and other transformers that are not TF-IDF vectorizers (the style profile,
-``style_features.StyleFeatures``, which costs more per text than the compiled word block). Those
-blocks run their own ``transform`` (the pipeline's code, unchanged) and add ``block(x) . w_block``
-to the decision; only the word block is compiled.
+``style_features.StyleFeatures``, and the LM likelihood block, ``lm_features``, each of which
+costs about as much per text as the compiled word block). Those blocks run their own code (the
+pipeline's, unchanged: ``dense_transform`` when they have it, the same values as ``transform``
+without building a one-row sparse matrix, which costs more than their arithmetic; else
+``transform``) and add ``block(x) . w_block`` to the decision; only the word block is compiled.
+The steps before the features (``TextColumn``) run one by one, not through ``Pipeline.transform``,
+whose metadata routing costs more per call than ``TextColumn`` itself.
 
 It is not a different model: ``compile_linear_scorer`` returns ``None`` for any pipeline it does
 not cover exactly (char analyzers, custom analyzers, weighted unions, more than two classes,
@@ -119,7 +123,7 @@ class LinearTextScorer:
             return np.asarray(self.pipeline.predict_proba(list(texts)), dtype=np.float64)
         decision = self._decisions(ids, lengths)
         for block, block_weights in self._extras:
-            decision = decision + np.asarray(block.transform(documents) @ block_weights).ravel()
+            decision = decision + _block_decision(block, documents, block_weights)
         positive = expit(decision)
         return np.column_stack([1.0 - positive, positive])
 
@@ -189,6 +193,15 @@ class LinearTextScorer:
         features = self._ngram_tables[n].get(keys)
         found = features >= 0
         return texts[found], features[found]
+
+
+def _block_decision(block: Any, documents: list[str], weights: np.ndarray) -> np.ndarray:
+    """``block(x) . w`` per text, from the block's dense values when it has ``dense_transform``
+    (the style and LM blocks: a sparse matrix of one row costs more to build than their profile),
+    else from its ``transform``."""
+    dense = getattr(block, "dense_transform", None)
+    values = dense(documents) if dense is not None else block.transform(documents)
+    return np.asarray(values @ weights).ravel()
 
 
 class IntHashTable:
@@ -284,9 +297,25 @@ def _compile(pipeline: Any) -> LinearTextScorer:
         raise NotCompilable(str(exc)) from exc
     if weights.shape != (n_features,):
         raise NotCompilable(f"the classifier has {weights.shape} weights for {n_features} features")
-    prefix = pipeline[:-2].transform if len(steps) > 2 else None  # e.g. TextColumn
+    prefix = _steps_transform([step for _, step in steps[:-2]]) if len(steps) > 2 else None
     extras = [(block, weights[block_slice]) for block, block_slice in extra_blocks]
     return LinearTextScorer(pipeline, prefix, vectorizer, weights[word_slice], intercept, extras)
+
+
+def _steps_transform(steps: list[Any]) -> Callable[[list[str]], list[str]]:
+    """The steps before the features (e.g. ``TextColumn``), each one's ``transform`` in turn: what
+    ``Pipeline.transform`` does for them, without its per-call metadata routing (which costs
+    more than ``TextColumn`` itself on a single text)."""
+    active = [step for step in steps if step not in (None, "passthrough")]
+
+    def transform(documents: list[str]) -> list[str]:
+        values: Any = documents
+        for step in active:
+            values = step.transform(values)
+        texts: list[str] = values
+        return texts
+
+    return transform
 
 
 def _feature_blocks(features: Any) -> tuple[TfidfVectorizer, slice, list[tuple[Any, slice]]]:

@@ -97,6 +97,10 @@ def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
     """``texts`` as token ids (``UNKNOWN`` for a token not in ``index``; pass an ``_Ids`` to
     avoid copying a large index on every call)."""
     lookup = (index if isinstance(index, _Ids) else _Ids(index)).__getitem__
+    if len(texts) == 1:  # serving's usual call: the same arrays, without the index arithmetic
+        stream = np.asarray([BEGIN, *map(lookup, _TOKEN.findall(texts[0])), END], dtype=np.int64)
+        starts = np.asarray([0, len(stream) - 1], dtype=np.int64)
+        return Encoded(previous=stream[:-1], current=stream[1:], starts=starts)
     ids: list[int] = []
     lengths = np.empty(len(texts), dtype=np.int64)
     for row, text in enumerate(texts):
@@ -182,17 +186,12 @@ def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
     p_bigram = np.where(
         denominator > 0, (pair + seen_after * p_unigram) / np.maximum(denominator, 1.0), p_unigram
     )
-    log_uni, log_bi = np.log(p_unigram), np.log(p_bigram)
-    return np.column_stack(
-        [
-            log_uni[:, _HUMAN],
-            log_uni[:, _AI],
-            log_bi[:, _HUMAN],
-            log_bi[:, _AI],
-            log_uni[:, _AI] - log_uni[:, _HUMAN],
-            log_bi[:, _AI] - log_bi[:, _HUMAN],
-        ]
-    )
+    series = np.empty((len(keys), len(SERIES)), dtype=np.float64)
+    np.log(p_unigram, out=series[:, 0:2])  # uni_human, uni_ai
+    np.log(p_bigram, out=series[:, 2:4])  # bi_human, bi_ai
+    np.subtract(series[:, 1], series[:, 0], out=series[:, 4])  # uni_diff
+    np.subtract(series[:, 3], series[:, 2], out=series[:, 5])  # bi_diff
+    return series
 
 
 def raw_profiles(tables: BigramTables, encoded: Encoded) -> np.ndarray:
@@ -296,15 +295,25 @@ class LanguageModelFeatures(TransformerMixin, BaseEstimator):
         self.scale_ = np.where(spread > 1e-9, spread, 1.0)
 
     def _standardise(self, raw: np.ndarray) -> sp.csr_matrix:
+        return sp.csr_matrix(self._standardise_dense(raw))
+
+    def _standardise_dense(self, raw: np.ndarray) -> np.ndarray:
         standardised = (raw - self.mean_) / self.scale_
-        return sp.csr_matrix(np.clip(standardised, -10.0, 10.0).astype(np.float32))
+        dense: np.ndarray = np.clip(standardised, -10.0, 10.0).astype(np.float32)
+        return dense
 
     def encode(self, texts: Sequence[str]) -> Encoded:
         """``texts`` as token ids of the fitted index (unknown tokens: ``UNKNOWN``)."""
         return encode(texts, self.vocabulary_)
 
     def transform(self, X: Any) -> sp.csr_matrix:  # noqa: N803
-        return self._standardise(raw_profiles(self.tables_, self.encode(list(X))))
+        return sp.csr_matrix(self.dense_transform(X))
+
+    def dense_transform(self, X: Any) -> np.ndarray:  # noqa: N803
+        """``transform``'s values as a dense float32 array: what the compiled scorer
+        (``linear_scorer``) multiplies, as building a sparse matrix of one row costs more than
+        the arithmetic of the profile."""
+        return self._standardise_dense(raw_profiles(self.tables_, self.encode(list(X))))
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"lm:{name}" for name in feature_names()], dtype=object)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -45,7 +46,14 @@ TTR_WINDOW = 200
 VOCABULARY_SIZE = 50_000
 _WORD = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
-_CONTRACTION = re.compile(r"[A-Za-z]+'(?:s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
+#: ``_WORD`` or ``_SENTENCE_END`` in one pass. A word holds no white space and a sentence end is
+#: nothing but white space, so the words it finds are ``_WORD.findall(text)`` and the white-space
+#: items split them into the sentences of ``_SENTENCE_END.split(text)``.
+_WORD_OR_SENTENCE_END = re.compile(f"{_WORD.pattern}|{_SENTENCE_END.pattern}")
+#: A contraction: letters, an apostrophe, a suffix. The look-behind only skips start positions
+#: inside a run of letters, where a match cannot begin (one beginning there would have begun at
+#: the run's first letter), so it finds the same matches without retrying every run.
+_CONTRACTION = re.compile(r"(?<![A-Za-z])[A-Za-z]+'(?:s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
 _FIRST_PERSON = frozenset({"i", "me", "my", "mine", "we", "us", "our"})
 
 
@@ -75,10 +83,35 @@ def feature_names() -> list[str]:
     return names
 
 
+def words_and_sentence_lengths(text: str) -> tuple[list[str], list[int]]:
+    """``_WORD.findall(text)``, and the number of those words in each sentence that is not blank
+    (``[s for s in _SENTENCE_END.split(text) if s.strip()]``), from one regex pass."""
+    items = _WORD_OR_SENTENCE_END.findall(text)
+    words = [item for item in items if not item[0].isspace()]
+    if len(words) == len(items):  # one sentence
+        return words, [len(words)] if text.strip() else []
+    lengths = []
+    count = 0
+    for item in items:
+        if item[0].isspace():
+            lengths.append(count)
+            count = 0
+        else:
+            count += 1
+    lengths.append(count)
+    # Every piece next to a sentence end holds its "." / "!" / "?" or the following quote, capital
+    # or digit, so none of them is blank.
+    return words, lengths
+
+
+def _contractions(text: str) -> int:
+    return len(_CONTRACTION.findall(text)) if "'" in text else 0
+
+
 def _profile(text: str, ranks: dict[str, float], unknown_rank: float) -> list[float]:
     n_chars = max(len(text), 1)
-    words = _WORD.findall(text)
-    lower = [w.lower() for w in words]
+    words, sentence_lengths = words_and_sentence_lengths(text)
+    lower = list(map(str.lower, words))
     n_words = max(len(words), 1)
     counts = Counter(lower)
     out = [counts.get(w, 0) / n_words for w in FUNCTION_WORDS]
@@ -87,12 +120,11 @@ def _profile(text: str, ranks: dict[str, float], unknown_rank: float) -> list[fl
     out.append(sum(n for c, n in char_counts.items() if c.isupper()) / n_chars)
     out.append(sum(n for c, n in char_counts.items() if c.isdigit()) / n_chars)
     out.append(char_counts.get(" ", 0) / n_chars)
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    lengths = np.asarray([len(_WORD.findall(s)) for s in sentences] or [0], dtype=float)
+    lengths = np.asarray(sentence_lengths or [0], dtype=float)
     mean_len = float(lengths.mean())
     std_len = float(lengths.std())
     out += [mean_len, std_len, std_len / mean_len if mean_len else 0.0]
-    word_lengths = np.asarray([len(w) for w in words] or [0], dtype=float)
+    word_lengths = np.asarray(list(map(len, words)) or [0], dtype=float)
     out += [
         float(word_lengths.mean()),
         float(word_lengths.std()),
@@ -100,15 +132,17 @@ def _profile(text: str, ranks: dict[str, float], unknown_rank: float) -> list[fl
     ]
     window = lower[:TTR_WINDOW]
     out.append(len(set(window)) / max(len(window), 1))
-    out.append(sum(1 for c in counts.values() if c == 1) / n_words)
-    out.append(len(_CONTRACTION.findall(text)) / n_words)
+    out.append(list(counts.values()).count(1) / n_words)
+    out.append(_contractions(text) / n_words)
     out.append(sum(counts.get(w, 0) for w in _FIRST_PERSON) / n_words)
     out.append(sum(1 for w in words[1:] if w[0].isupper()) / n_words)
-    rarity = np.asarray([ranks.get(w, unknown_rank) for w in lower] or [unknown_rank])
+    rarity = np.asarray(
+        list(map(ranks.get, lower, repeat(unknown_rank, len(lower)))) or [unknown_rank]
+    )
     out += [
         float(rarity.mean()),
         float(rarity.std()),
-        sum(1 for w in lower if w not in ranks) / n_words,
+        (len(lower) - sum(map(ranks.__contains__, lower))) / n_words,
     ]
     out.append(math.log1p(len(text)))
     return out
@@ -139,8 +173,15 @@ class StyleFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(rows, dtype=np.float64).reshape(len(rows), len(feature_names()))
 
     def transform(self, X: Any) -> sp.csr_matrix:  # noqa: N803
+        return sp.csr_matrix(self.dense_transform(X))
+
+    def dense_transform(self, X: Any) -> np.ndarray:  # noqa: N803
+        """``transform``'s values as a dense float32 array: what the compiled scorer
+        (``linear_scorer``) multiplies, as building a sparse matrix of one row costs more than
+        the arithmetic of the profile."""
         standardised = (self._raw(list(X)) - self.mean_) / self.scale_
-        return sp.csr_matrix(np.clip(standardised, -10.0, 10.0).astype(np.float32))
+        dense: np.ndarray = np.clip(standardised, -10.0, 10.0).astype(np.float32)
+        return dense
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         return np.asarray([f"style:{name}" for name in feature_names()], dtype=object)

@@ -635,6 +635,18 @@ def pip_requirements() -> list[str]:
     ]
 
 
+def pickle_model_code_by_value() -> None:
+    """From now on in this process, pickle the code of the pipeline's own steps into the model
+    (``cloudpickle`` by value): the artifact then loads and scores wherever scikit-learn does,
+    without this package, and runs the code it was trained with."""
+    import cloudpickle
+
+    from model_registry import ensemble, lm_features, pipeline_input, style_features
+
+    for module in (pipeline_input, style_features, lm_features, ensemble):
+        cloudpickle.register_pickle_by_value(module)
+
+
 def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int, str]:
     """Log the pipeline (cloudpickle), reload it, check it predicts the same; return the URI,
     timings, size and the SHA-256 of the stored model (hashed from that one download, which
@@ -646,10 +658,7 @@ def _log_model(pipeline: Any, splits: Splits) -> tuple[str, float, float, int, s
     import mlflow
     from mlflow.models import infer_signature
 
-    from model_registry import ensemble, lm_features, pipeline_input, style_features
-
-    for module in (pipeline_input, style_features, lm_features, ensemble):
-        cloudpickle.register_pickle_by_value(module)
+    pickle_model_code_by_value()
     examples = splits.test[TEXT_COLUMN].head(2).str.slice(0, INPUT_EXAMPLE_CHARS).tolist()
     input_example = pd.DataFrame({TEXT_COLUMN: examples})
     signature = infer_signature(input_example, pipeline.predict_proba(input_example))

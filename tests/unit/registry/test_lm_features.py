@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import subprocess
 import sys
@@ -163,3 +164,28 @@ def test_the_pickled_block_loads_and_scores_without_this_package() -> None:
     )
     expected = block.transform(["A short text to score."]).toarray().sum()
     assert math.isclose(float(done.stdout), float(expected), rel_tol=1e-6)
+
+
+#: SHA-256 of ``transform`` (float32) of six essays and five edge texts, the block fitted on
+#: ``_corpus()``: the values stay as they are when the code gets faster.
+PINNED_SHA256 = "58daeb54b4e94891aa3b1bcce03237bd9c2ab0104b8c8ce3b58fcfc359a3738d"
+PINNED_EDGE_TEXTS = [
+    "",
+    "   \n ",
+    "I'd say it's fine. Don't! We'll see? Rock'n'roll y'all'd KELVIN'S \u017ftyle's "
+    "\u0130t'S 3don't _can't they've I'M YOU'RE she'LL",
+    "no sentence end here and no capitals",
+    'Mr. Smith went to Washington. He said: "Yes!" (Really?) 42 times... OK.',
+]
+
+
+def test_transform_values_are_pinned() -> None:
+    texts, labels = _corpus()
+    block = LanguageModelFeatures().fit(texts, labels)
+    probe = sample(6, seed=11)["text"].tolist() + PINNED_EDGE_TEXTS
+    values = block.transform(probe).toarray()
+    assert values.dtype == np.float32
+    assert hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest() == PINNED_SHA256
+    np.testing.assert_array_equal(block.dense_transform(probe), values)
+    alone = np.vstack([block.dense_transform([text]) for text in probe])
+    np.testing.assert_array_equal(alone, values)

@@ -370,20 +370,11 @@ def score_partition(job: ScoringJob, partition: Partition) -> PartitionResult:
             f"during the run"
         )
     texts = [t[: job.max_text_chars] for t in frame[job.text_column].astype(str).tolist()]
-    scored = score_frame(model, texts)
-    result = pd.DataFrame(
-        {
-            job.id_column: frame[job.id_column].to_numpy(),
-            "prediction_id": prediction_ids(job, partition),
-            "probability_ai": scored["probability_ai"].to_numpy(),
-            "label": scored["label"].to_numpy(),
-            "model_version": job.model_version,
-            "in_scope": scored["in_scope"].to_numpy(),
-            "scope_reason": scored["scope_reason"].to_numpy(),
-            "threshold": scored["threshold"].to_numpy(),
-            "threshold_domain": scored["threshold_domain"].to_numpy(),
-        }
+    scored = score_frame(model, texts).assign(
+        prediction_id=prediction_ids(job, partition), model_version=job.model_version
     )
+    result = scored[list(OUTPUT_COLUMNS)]
+    result.insert(0, job.id_column, frame[job.id_column].to_numpy())
     buffer = io.BytesIO()
     result.to_parquet(buffer, index=False)
     area_from_uri(job.output).write(partition.output_name, buffer.getvalue())

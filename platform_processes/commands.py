@@ -132,9 +132,9 @@ def dask_scheduler(port: int, host: str = LOCALHOST) -> list[str]:
 #: ``pre-spawn-environ`` without ``MALLOC_TRIM_THRESHOLD_``. Dask sets that variable to 65536 for
 #: its workers to hand freed memory back sooner; setting it at all also switches off glibc's
 #: dynamic mmap threshold, so every large allocation of tokenising and sparse scoring becomes an
-#: mmap/munmap pair with fresh page faults. Measured with ``bench/bulk_score.py`` (same texts, same
-#: run): in-process scoring with the variable set took 11-16 % longer, and that was most of what
-#: a worker lost against in-process scoring. The thread caps Dask also sets stay.
+#: mmap/munmap pair with fresh page faults. Measured with ``bench/bulk_score.py`` (same texts, two
+#: consecutive runs on an idle machine): in-process scoring with the variable set took 11-16 %
+#: longer, about what a worker lost against in-process scoring. The thread caps Dask sets stay.
 DASK_WORKER_ENVIRONMENT = {
     "DASK_DISTRIBUTED__NANNY__PRE_SPAWN_ENVIRON": '{"MALLOC_TRIM_THRESHOLD_": None}',
 }

@@ -82,13 +82,16 @@ class Explanation(_Lenient):
 class Prediction(_Lenient):
     """Serving's verdict on one text.
 
-    Out of scope (``in_scope`` false) the label is "uncertain" and ``scope_reason`` says why;
-    ``probability_ai`` is still the model's raw probability, which is no verdict then.
+    Out of scope or too close to call (``in_scope`` false) the label is "uncertain" and
+    ``scope_reason`` says why; ``probability_ai`` is still the model's raw probability, which is
+    no verdict then.
     """
 
     label: Verdict
     probability_ai: float
     threshold: float
+    #: Human below this, "uncertain" from it up to ``threshold``; ``None``: no such band.
+    human_below: float | None = None
     model_version: str
     prediction_id: str
     #: The training domain whose threshold applied; ``None``: the global (strictest) one.
@@ -122,6 +125,9 @@ class DomainScores(_Lenient):
     fpr_human: float | None = None
     tpr_ai: float | None = None
     brier: float | None = None
+    #: What serving answers: the share too close to call, and the F1 of the rest.
+    uncertain_share: float | None = None
+    answered_f1: float | None = None
 
 
 class LeaveOneDomainOut(_Lenient):

@@ -1,7 +1,8 @@
 """How the page words serving's verdicts, including "the model cannot judge this text".
 
 Serving answers ``label: "uncertain"`` with ``in_scope: false`` and a ``scope_reason`` code when a
-text is outside what the model can judge (docs/CONTRACTS.md, "Scope and per-domain evaluation").
+text is outside what the model can judge, or its score is too close to the threshold to call
+(docs/CONTRACTS.md, "Scope and per-domain evaluation").
 The page never turns such an answer into "AI" or "Human": it says plainly that the model cannot
 judge the text, and why, in words. The codes are the contract's (``model_registry.contract.
 ScopeReason``; a unit test keeps this table complete); the frontend image ships only this package,
@@ -29,6 +30,12 @@ SCOPE_REASONS: dict[str, tuple[str, str]] = {
         "The text is unlike the texts the model was trained on (essays, news, stories, "
         "reviews, scientific abstracts, encyclopedia paragraphs), so any verdict would be a "
         "guess.",
+    ),
+    "low_confidence": (
+        "too close to call",
+        "The model's score for this text is too close to its decision threshold: on texts of "
+        "this kind scoring here, its verdicts were wrong too often, in both directions. It "
+        "neither calls the text AI nor clears it as human.",
     ),
 }
 

@@ -426,9 +426,10 @@ def model_health_dashboard() -> dict[str, Any]:
             "Out-of-scope share (the model cannot judge the text)",
             targets(
                 (
-                    "(sum(rate(detector_out_of_scope_total[$__rate_interval])) or vector(0))"
+                    '(sum(rate(detector_out_of_scope_total{reason!="low_confidence"}'
+                    "[$__rate_interval])) or vector(0))"
                     " / sum(rate(detector_predictions_total[$__rate_interval]))",
-                    "all reasons",
+                    "scope checks (the drift signal)",
                 ),
                 (
                     "sum by (reason) (rate(detector_out_of_scope_total[$__rate_interval]))"
@@ -446,8 +447,10 @@ def model_health_dashboard() -> dict[str, Any]:
             maximum=1,
             description=(
                 "Share of predictions answered 'uncertain': too short, not English, or unlike "
-                "the training data (scope checks, model_monitoring.scope). Over 5 minutes it "
-                "feeds TextDriftDetected (signal out_of_scope) at the dashed threshold."
+                "the training data (scope checks, model_monitoring.scope), and per reason also "
+                "low_confidence (a score too close to the threshold to call). The scope checks' "
+                "share over 5 minutes feeds TextDriftDetected (signal out_of_scope) at the "
+                "dashed threshold."
             ),
         ),
     ]

@@ -33,6 +33,7 @@ import pandas as pd
 
 from model_orchestration.storage import BlobArea, area_from_uri
 from model_registry import contract
+from model_registry.operating_thresholds import served_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,7 @@ OUTPUT_COLUMNS = (
     "in_scope",
     "scope_reason",
     "threshold",
+    "human_below",
     "threshold_domain",
 )
 MANIFEST_FORMAT = 1
@@ -329,24 +331,26 @@ def prediction_ids(job: ScoringJob, partition: Partition) -> list[str]:
 
 
 def score_frame(model: WorkerModel, texts: list[str]) -> pd.DataFrame:
-    """Probability, label and scope of each text (out of scope: ``uncertain``), each judged at
-    the threshold serving would apply (``LoadedModel.route``: the same routing function)."""
+    """Probability, label and scope of each text, each judged as serving would judge it
+    (``LoadedModel.route`` and ``served_verdict``: the same functions): "uncertain" out of scope
+    or too close to the routed threshold to call."""
     probabilities = (
         np.asarray(model.loaded.predict_proba(texts), dtype=float) if texts else np.zeros(0)
     )
     verdicts = model.scope.assess(texts)
     routes = model.loaded.route(verdicts)
-    labels = [
-        model.loaded.label(float(p), r.threshold) if v.in_scope else contract.VERDICT_UNCERTAIN
+    served = [
+        served_verdict(float(p), v, r)
         for p, v, r in zip(probabilities, verdicts, routes, strict=True)
     ]
     return pd.DataFrame(
         {
             "probability_ai": probabilities,
-            "label": labels,
-            "in_scope": [v.in_scope for v in verdicts],
-            "scope_reason": [v.reason for v in verdicts],
+            "label": [s.label for s in served],
+            "in_scope": [s.in_scope for s in served],
+            "scope_reason": [s.reason for s in served],
             "threshold": [r.threshold for r in routes],
+            "human_below": [r.human_below for r in routes],
             "threshold_domain": [r.domain for r in routes],
         }
     )

@@ -30,17 +30,23 @@ DEFAULT_DOMAIN = "student_essay"
 LABEL_HUMAN = 0
 LABEL_AI = 1
 LABEL_NAMES = {LABEL_HUMAN: "human", LABEL_AI: "ai"}
-#: Verdict given by the API (never by the model) when the text is out of the model's scope.
+#: Verdict given by the API (never by the model) when the model cannot judge the text.
 VERDICT_UNCERTAIN = "uncertain"
 
 
 class ScopeReason:
-    """Why a text is out of scope (``scope_reason`` in the API, ``reason`` label of metrics)."""
+    """Why the model cannot judge a text (``scope_reason`` in the API, ``reason`` label of
+    metrics). The first three come from the scope checks, before the model scores the text;
+    ``LOW_CONFIDENCE`` from its score: too close to its routed threshold to call
+    (``operating_thresholds.served_verdict``)."""
 
     TOO_SHORT = "too_short"
     NOT_ENGLISH = "not_english"
     UNLIKE_TRAINING_DATA = "unlike_training_data"
-    ALL = (TOO_SHORT, NOT_ENGLISH, UNLIKE_TRAINING_DATA)
+    LOW_CONFIDENCE = "low_confidence"
+    #: The reasons of the scope checks (what the texts are), without ``LOW_CONFIDENCE``.
+    CHECKS = (TOO_SHORT, NOT_ENGLISH, UNLIKE_TRAINING_DATA)
+    ALL = (*CHECKS, LOW_CONFIDENCE)
 
 
 class VersionTag:

@@ -5,7 +5,8 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
   target, overall and in every domain with at least ``min_human`` human rows (a domain with fewer
   cannot show a 1% rate); the strictest of these wins. A false "AI" is the error that harms people.
 * ``select_operating_thresholds``: that global threshold as the fallback, plus each such domain's
-  own threshold and the rates both achieve on validation (``operating_thresholds``).
+  own threshold and the rates both achieve on validation (``operating_thresholds``); with an
+  ``ai_miss_target``, under each threshold the lower bound of the "too close to call" band.
 * ``by_domain`` / ``by_generator``: F1, ROC-AUC, FPR on human rows, TPR on AI rows at the served
   threshold, and the Brier score, per group. The served threshold may be one per text: the one
   the router picked for it (``OperatingThresholds.route``), never the true domain's. A generator
@@ -81,39 +82,76 @@ def _rates(
     )
 
 
+def human_below_for_miss(ai_scores: np.ndarray, threshold: float, miss_target: float) -> float:
+    """Lower bound of the "too close to call" band under ``threshold``: the highest ``b`` with
+    ``mean(ai_scores < b) <= miss_target`` (at most that share of AI texts called human), never
+    above the threshold. Without AI scores, the threshold (no band)."""
+    scores = np.sort(np.asarray(ai_scores, dtype=float))
+    allowed = math.floor(miss_target * scores.size + 1e-9)
+    if scores.size == 0 or allowed >= scores.size:
+        return threshold
+    # Scores strictly below the (allowed+1)-th lowest are the misses we accept.
+    return min(float(scores[allowed]), threshold)
+
+
 def select_operating_thresholds(
     y: ArrayLike,
     p: ArrayLike,
     domains: ArrayLike,
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+    ai_miss_target: float = 0.0,
 ) -> OperatingThresholds:
     """The global fallback (``fpr_threshold``) and each domain's own threshold, with the
-    validation rates each achieves (a domain's on its own rows, the global one on all rows)."""
+    validation rates each achieves (a domain's on its own rows, the global one on all rows).
+
+    ``ai_miss_target`` > 0 also gives each a band (``human_below_for_miss`` on the same rows;
+    the global one the lowest of all, as its threshold is the highest) and the share of those
+    validation rows it leaves "uncertain"."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
     global_threshold, per_domain = fpr_threshold(y, p, domains, target, min_human)
-    human = y_arr == contract.LABEL_HUMAN
-    fpr, tpr = _rates(y_arr, p_arr, global_threshold)
+    human, ai = y_arr == contract.LABEL_HUMAN, y_arr == contract.LABEL_AI
+
+    def band(rows: np.ndarray, threshold: float) -> tuple[float | None, float | None]:
+        if ai_miss_target <= 0:
+            return None, None
+        below = human_below_for_miss(p_arr[rows & ai], threshold, ai_miss_target)
+        uncertain = (p_arr[rows] >= below) & (p_arr[rows] < threshold)
+        return below, _nan_to_none(uncertain.mean()) if rows.any() else None
+
     own = {}
     for domain, threshold in per_domain.items():
         rows = d_arr == domain
         d_fpr, d_tpr = _rates(y_arr[rows], p_arr[rows], threshold)
+        below, uncertain = band(rows, threshold)
         own[domain] = DomainThreshold(
             threshold=threshold,
             n_human=int((human & rows).sum()),
             val_fpr_human=d_fpr,
             val_tpr_ai=d_tpr,
+            human_below=below,
+            val_uncertain_share=uncertain,
         )
+    everything = np.ones(len(y_arr), dtype=bool)
+    global_below, global_uncertain = band(everything, global_threshold)
+    if global_below is not None:
+        global_below = min([global_below, *(d.human_below or global_below for d in own.values())])
+        uncertain_rows = (p_arr >= global_below) & (p_arr < global_threshold)
+        global_uncertain = _nan_to_none(uncertain_rows.mean()) if len(p_arr) else None
+    fpr, tpr = _rates(y_arr, p_arr, global_threshold)
     return OperatingThresholds(
         global_threshold=DomainThreshold(
             threshold=global_threshold,
             n_human=int(human.sum()),
             val_fpr_human=fpr,
             val_tpr_ai=tpr,
+            human_below=global_below,
+            val_uncertain_share=global_uncertain,
         ),
         domains=own,
         fpr_target=float(target),
         min_human=int(min_human),
+        ai_miss_target=float(ai_miss_target) if ai_miss_target > 0 else None,
     )
 
 
@@ -145,12 +183,27 @@ def per_text_thresholds(routed: Sequence[Any]) -> np.ndarray:
     return np.asarray([r.threshold for r in routed], dtype=float)
 
 
-def group_metrics(y: np.ndarray, p: np.ndarray, threshold: Thresholds) -> dict[str, Any]:
-    """Counts, F1, ROC-AUC, FPR on human rows, TPR on AI rows, Brier score of one group."""
+def per_text_human_below(routed: Sequence[Any]) -> np.ndarray:
+    """The ``human_below`` of each ``RoutedThreshold`` (its threshold where it has no band)."""
+    return np.asarray(
+        [r.threshold if r.human_below is None else r.human_below for r in routed], dtype=float
+    )
+
+
+def group_metrics(
+    y: np.ndarray, p: np.ndarray, threshold: Thresholds, human_below: Thresholds | None = None
+) -> dict[str, Any]:
+    """Counts, F1, ROC-AUC, FPR on human rows, TPR on AI rows, Brier score of one group: every
+    text called AI at or above its threshold, human below.
+
+    With ``human_below`` (the "too close to call" band's lower bounds) also what serving answers:
+    ``uncertain_share``, the share of texts in their band, and ``answered_f1``, the F1 of the
+    others (AI at or above the threshold, human below ``human_below``). The band never makes a
+    text AI, so ``fpr_human`` (AI verdicts over all human texts) is also the served one."""
     predicted = p >= threshold
     human, ai = y == contract.LABEL_HUMAN, y == contract.LABEL_AI
     two_classes = bool(human.any() and ai.any())
-    return {
+    out = {
         "n_human": int(human.sum()),
         "n_ai": int(ai.sum()),
         "f1": _nan_to_none(f1_score(y, predicted.astype(int), zero_division=0)),
@@ -159,6 +212,13 @@ def group_metrics(y: np.ndarray, p: np.ndarray, threshold: Thresholds) -> dict[s
         "tpr_ai": _nan_to_none(predicted[ai].mean() if ai.any() else float("nan")),
         "brier": _nan_to_none(brier_score_loss(y, p, pos_label=1) if len(y) else float("nan")),
     }
+    if human_below is not None:
+        answered = predicted | (p < human_below)
+        out["uncertain_share"] = _nan_to_none(1.0 - answered.mean() if len(y) else float("nan"))
+        out["answered_f1"] = _nan_to_none(
+            f1_score(y[answered], predicted[answered].astype(int), zero_division=0)
+        )
+    return out
 
 
 def _part(threshold: Thresholds, rows: np.ndarray) -> Thresholds:
@@ -166,16 +226,21 @@ def _part(threshold: Thresholds, rows: np.ndarray) -> Thresholds:
 
 
 def by_domain(
-    y: ArrayLike, p: ArrayLike, domains: ArrayLike, threshold: Thresholds
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
+    threshold: Thresholds,
+    human_below: Thresholds | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """``group_metrics`` of every domain (``threshold``: one, or one per text)."""
+    """``group_metrics`` of every domain (``threshold`` and ``human_below``: one, or one per
+    text)."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
-    return {
-        domain: group_metrics(
-            y_arr[d_arr == domain], p_arr[d_arr == domain], _part(threshold, d_arr == domain)
-        )
-        for domain in sorted(set(d_arr.tolist()))
-    }
+    out = {}
+    for domain in sorted(set(d_arr.tolist())):
+        rows = d_arr == domain
+        below = None if human_below is None else _part(human_below, rows)
+        out[domain] = group_metrics(y_arr[rows], p_arr[rows], _part(threshold, rows), below)
+    return out
 
 
 def by_generator(

@@ -12,7 +12,8 @@ what the model can see: the scope checks' nearest training domain (``ScopeVerdic
 style profile the novelty score is measured against). An out-of-scope text, a text judged
 without a scope reference, or a text routed to a domain without a threshold of its own gets the
 global (strictest) threshold. Serving (``/v1/predict``, ``/invocations``), bulk scoring and the
-evaluation of the test split all call ``route``; the probabilities are never changed.
+evaluation of the test split all call ``route``, and ``served_verdict`` turns a probability, its
+scope verdict and its route into the answer; the probabilities are never changed.
 
 Standard library only, so that serving and the orchestration workers import it without the
 training dependencies.
@@ -48,6 +49,13 @@ class RoutableVerdict(Protocol):
     def domain(self) -> str | None: ...
 
 
+class ScopedVerdict(RoutableVerdict, Protocol):
+    """What ``served_verdict`` also reads: why a text is out of scope."""
+
+    @property
+    def reason(self) -> str | None: ...
+
+
 @dataclass(frozen=True)
 class DomainThreshold:
     """One domain's threshold and what it achieved on validation (rates ``None`` when unknown)."""
@@ -56,6 +64,17 @@ class DomainThreshold:
     n_human: int = 0
     val_fpr_human: float | None = None
     val_tpr_ai: float | None = None
+    #: Below this a text is called human; in ``[human_below, threshold)`` "uncertain" (``None``:
+    #: no band, every text below the threshold is called human).
+    human_below: float | None = None
+    #: Share of the validation texts the band left unanswered ("uncertain").
+    val_uncertain_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.human_below is not None and self.human_below > self.threshold:
+            raise ValueError(
+                f"human_below {self.human_below} is above the threshold {self.threshold}"
+            )
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,39 @@ class RoutedThreshold:
 
     threshold: float
     domain: str | None
+    human_below: float | None = None
+
+    def is_too_close_to_call(self, probability: float) -> bool:
+        """Whether ``probability`` falls in the band between ``human_below`` and the threshold."""
+        return self.human_below is not None and self.human_below <= probability < self.threshold
+
+
+@dataclass(frozen=True)
+class ServedVerdict:
+    """What the API answers for one text: ``label`` is "ai", "human" or "uncertain"."""
+
+    label: str
+    in_scope: bool
+    reason: str | None
+
+
+def model_label(probability: float, threshold: float) -> str:
+    """The model's own label at ``threshold`` ("ai" at or above it), whatever the scope."""
+    return contract.LABEL_NAMES[
+        contract.LABEL_AI if probability >= threshold else contract.LABEL_HUMAN
+    ]
+
+
+def served_verdict(
+    probability: float, scope: ScopedVerdict | None, routed: RoutedThreshold
+) -> ServedVerdict:
+    """The answer for one text: "uncertain" out of scope (the scope check's reason) or too close
+    to call (``LOW_CONFIDENCE``), else the model's label at the routed threshold."""
+    if scope is not None and not scope.in_scope:
+        return ServedVerdict(contract.VERDICT_UNCERTAIN, False, scope.reason)
+    if routed.is_too_close_to_call(probability):
+        return ServedVerdict(contract.VERDICT_UNCERTAIN, False, contract.ScopeReason.LOW_CONFIDENCE)
+    return ServedVerdict(model_label(probability, routed.threshold), True, None)
 
 
 @dataclass(frozen=True)
@@ -74,6 +126,7 @@ class OperatingThresholds:
     domains: dict[str, DomainThreshold] = field(default_factory=dict)
     fpr_target: float | None = None
     min_human: int | None = None
+    ai_miss_target: float | None = None
     router: str = ROUTER_NEAREST_STYLE_PROFILE
     format_version: int = OPERATING_THRESHOLDS_FORMAT
 
@@ -89,12 +142,13 @@ class OperatingThresholds:
 
     def route(self, verdict: RoutableVerdict | None) -> RoutedThreshold:
         """The threshold for one text, from its scope verdict (see the module docstring)."""
+        fallback = RoutedThreshold(self.threshold, None, self.global_threshold.human_below)
         if verdict is None or not verdict.in_scope or verdict.domain is None:
-            return RoutedThreshold(self.threshold, None)
+            return fallback
         own = self.domains.get(verdict.domain)
         if own is None:
-            return RoutedThreshold(self.threshold, None)
-        return RoutedThreshold(own.threshold, verdict.domain)
+            return fallback
+        return RoutedThreshold(own.threshold, verdict.domain, own.human_below)
 
     def route_all(self, verdicts: Sequence[RoutableVerdict | None]) -> list[RoutedThreshold]:
         return [self.route(verdict) for verdict in verdicts]
@@ -104,6 +158,7 @@ class OperatingThresholds:
             "format_version": self.format_version,
             "fpr_target": self.fpr_target,
             "min_human": self.min_human,
+            "ai_miss_target": self.ai_miss_target,
             "router": self.router,
             "global": _domain_dict(self.global_threshold),
             "domains": {name: _domain_dict(d) for name, d in sorted(self.domains.items())},
@@ -121,6 +176,7 @@ class OperatingThresholds:
             raise ValueError("thresholds 'domains' must be an object of at most 200 domains")
         target = data.get("fpr_target")
         min_human = data.get("min_human")
+        miss = data.get("ai_miss_target")
         router = data.get("router", ROUTER_NEAREST_STYLE_PROFILE)
         if router != ROUTER_NEAREST_STYLE_PROFILE:
             raise ValueError(f"unknown router {router!r}")
@@ -129,6 +185,7 @@ class OperatingThresholds:
             domains={str(name): _domain_from(value, str(name)) for name, value in domains.items()},
             fpr_target=None if target is None else _checked(target, "fpr_target"),
             min_human=None if min_human is None else int(min_human),
+            ai_miss_target=None if miss is None else _checked(miss, "ai_miss_target"),
             router=router,
         )
 
@@ -154,23 +211,32 @@ def version_thresholds(tags: Mapping[str, str]) -> OperatingThresholds:
 
 
 def _domain_dict(domain: DomainThreshold) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "threshold": round(domain.threshold, 6),
         "n_human": domain.n_human,
         "val_fpr_human": _rounded(domain.val_fpr_human),
         "val_tpr_ai": _rounded(domain.val_tpr_ai),
     }
+    if domain.human_below is not None:  # versions without a band keep their old document
+        out["human_below"] = _rounded_down(domain.human_below)
+        out["val_uncertain_share"] = _rounded(domain.val_uncertain_share)
+    return out
 
 
 def _domain_from(value: object, name: str) -> DomainThreshold:
     if not isinstance(value, Mapping):
         raise ValueError(f"threshold of {name!r} must be an object")
     fpr, tpr = value.get("val_fpr_human"), value.get("val_tpr_ai")
+    below, uncertain = value.get("human_below"), value.get("val_uncertain_share")
     return DomainThreshold(
         threshold=_checked(value.get("threshold"), f"{name} threshold"),
         n_human=int(value.get("n_human") or 0),
         val_fpr_human=None if fpr is None else _checked(fpr, f"{name} val_fpr_human"),
         val_tpr_ai=None if tpr is None else _checked(tpr, f"{name} val_tpr_ai"),
+        human_below=None if below is None else _checked(below, f"{name} human_below"),
+        val_uncertain_share=(
+            None if uncertain is None else _checked(uncertain, f"{name} val_uncertain_share")
+        ),
     )
 
 
@@ -182,6 +248,11 @@ def _checked(value: object, what: str) -> float:
     if not math.isfinite(number) or not 0.0 <= number <= 1.0:
         raise ValueError(f"{what} {value!r} is not a number in [0, 1]")
     return number
+
+
+def _rounded_down(value: float) -> float:
+    """``value`` to 6 places, never above it: a bound rounded up could pass its threshold."""
+    return math.floor(value * 1e6) / 1e6
 
 
 def _rounded(value: float | None) -> float | None:

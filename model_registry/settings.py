@@ -90,6 +90,10 @@ class RegistrySettings(BaseSettings):
     #: validation, overall and in every domain with at least ``threshold_min_human`` human rows.
     fpr_target: float = Field(default=0.01, gt=0.0, lt=0.5)
     threshold_min_human: int = Field(default=100, ge=1)
+    #: "Too close to call": under each threshold, a band where the served verdict is
+    #: "uncertain"; its lower bound lets at most this share of the domain's AI validation texts
+    #: be called human (``operating_thresholds``). 0 turns the band off.
+    ai_miss_target: float = Field(default=0.02, ge=0.0, lt=0.5)
     #: Leave-one-domain-out estimate for every candidate (best parameters, no re-tuning).
     leave_one_domain_out: bool = True
     #: Use at most this many rows (class-balanced sample), for tests and quick runs.

@@ -48,6 +48,8 @@ from model_registry.domain_evaluation import (
     by_generator,
     domain_figures,
     evaluation_document,
+    group_metrics,
+    per_text_human_below,
     per_text_thresholds,
     routing_by_domain,
     select_operating_thresholds,
@@ -281,14 +283,20 @@ def _train_one(
     p_test = classifier.predict_proba(x_test)[:, 1]
     d_val, d_test = np.asarray(splits.validation.domains), np.asarray(splits.test.domains)
     operating = select_operating_thresholds(
-        y_val, p_val, d_val, settings.fpr_target, settings.threshold_min_human
+        y_val,
+        p_val,
+        d_val,
+        settings.fpr_target,
+        settings.threshold_min_human,
+        settings.ai_miss_target,
     )
     threshold = operating.threshold
     scope_reference, val_verdicts, test_verdicts = cache.scope()
     # Every text at the threshold the router picks for it: what serving will do.
-    t_val = per_text_thresholds(operating.route_all(val_verdicts))
+    val_routes = operating.route_all(val_verdicts)
+    t_val, b_val = per_text_thresholds(val_routes), per_text_human_below(val_routes)
     test_routes = operating.route_all(test_verdicts)
-    t_test = per_text_thresholds(test_routes)
+    t_test, b_test = per_text_thresholds(test_routes), per_text_human_below(test_routes)
     val_metrics = classification_metrics(y_val, p_val, t_val)
     test_metrics = classification_metrics(y_test, p_test, t_test)
     train_seconds = time.perf_counter() - start + feature_seconds
@@ -310,7 +318,7 @@ def _train_one(
             refit_parts=cache.lodo_refit(spec),
         )
     lodo_seconds = time.perf_counter() - started
-    test_domains = by_domain(y_test, p_test, d_test, t_test)
+    test_domains = by_domain(y_test, p_test, d_test, t_test, b_test)
     evaluation = evaluation_document(
         threshold=threshold,
         fpr_target=settings.fpr_target,
@@ -327,7 +335,7 @@ def _train_one(
     _log_domain_evaluation(
         spec.name,
         evaluation,
-        by_domain(y_val, p_val, d_val, t_val),
+        by_domain(y_val, p_val, d_val, t_val, b_val),
         operating,
         (y_test, p_test, d_test),
     )
@@ -343,6 +351,8 @@ def _train_one(
             "n_features": float(x_train.shape[1]),
             **{f"val_{k}": v for k, v in val_metrics.items()},
             **{f"test_{k}": v for k, v in test_metrics.items()},
+            **_served_band_metrics("val", y_val, p_val, t_val, b_val),
+            **_served_band_metrics("test", y_test, p_test, t_test, b_test),
         }
     )
     for split_name, y, p, t in (
@@ -547,6 +557,19 @@ def _log_inputs(splits: Splits, context: TrainingContext) -> None:
             context=name,
             tags={"dataset_digest": context.dataset_digest, "split_digest": digest},
         )
+
+
+def _served_band_metrics(
+    split: str, y: np.ndarray, p: np.ndarray, thresholds: np.ndarray, human_below: np.ndarray
+) -> dict[str, float]:
+    """What serving answers on ``split``: the share left "uncertain" by the "too close to call"
+    band, and the F1 of the texts it does answer (``group_metrics``)."""
+    band = group_metrics(y, p, thresholds, human_below)
+    return {
+        f"{split}_{key}": float(band[key])
+        for key in ("uncertain_share", "answered_f1")
+        if band.get(key) is not None
+    }
 
 
 def _log_domain_evaluation(

@@ -15,7 +15,6 @@ import numpy as np
 
 from model_monitoring.profile import ReferenceProfile
 from model_monitoring.scope import ScopeChecker, ScopeReference, ScopeVerdict
-from model_registry import contract
 from model_registry.linear_scorer import LinearTextScorer
 from model_registry.operating_thresholds import OperatingThresholds, RoutedThreshold
 from model_serving.explain import Explainer
@@ -97,13 +96,6 @@ class LoadedModel:
         """The threshold of each text, picked from its scope verdict (its routed domain); the
         one routing function of ``model_registry.operating_thresholds``."""
         return self.thresholds.route_all(verdicts)
-
-    def label(self, probability: float, threshold: float | None = None) -> str:
-        """The model's label at ``threshold`` (the routed one), default the global threshold."""
-        cut = self.threshold if threshold is None else threshold
-        return contract.LABEL_NAMES[
-            contract.LABEL_AI if probability >= cut else contract.LABEL_HUMAN
-        ]
 
 
 @dataclass(frozen=True)

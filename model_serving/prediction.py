@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from datetime import UTC, datetime
 
-from model_registry import contract
+from model_registry.operating_thresholds import model_label, served_verdict
 from model_serving.batching import BatchResult
 from model_serving.feedback import PredictedLabel
 from model_serving.prediction_log.writer import PredictionRow
@@ -79,8 +79,10 @@ def record_predictions(
 
     Each text is judged at the threshold its scope verdict routes it to (``LoadedModel.route``:
     its nearest training domain's threshold, else the global one); the answer says which.
-    Out of scope the answer's label is "uncertain"; the log and the feedback bookkeeping keep
-    the model's own label (feedback says whether the model was right), with the scope verdict.
+    Out of scope, or too close to that threshold to call (``operating_thresholds.
+    served_verdict``), the answer's label is "uncertain" with the reason; the log and the
+    feedback bookkeeping keep the model's own label at the threshold (feedback says whether the
+    model was right), with the served scope verdict.
 
     An id is remembered for feedback only when its row was queued for the log: feedback on a
     prediction the log dropped would otherwise reference a row that never exists.
@@ -94,11 +96,12 @@ def record_predictions(
     for text, probability, scope, routed in zip(
         texts, result.probabilities.tolist(), result.scope, routes, strict=True
     ):
-        label = model.label(probability, routed.threshold)
+        label = model_label(probability, routed.threshold)
+        served = served_verdict(probability, scope, routed)
         prediction_id = new_prediction_id()
         metrics.predictions.labels(label, version).inc()
-        if not scope.in_scope:
-            metrics.out_of_scope.labels(scope.reason).inc()
+        if not served.in_scope:
+            metrics.out_of_scope.labels(served.reason).inc()
         metrics.probability.observe(probability)
         metrics.input_length.observe(len(text))
         queued = state.writer.submit(
@@ -111,8 +114,8 @@ def record_predictions(
                 text_length=len(text),
                 text_sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
                 text=text,
-                in_scope=scope.in_scope,
-                scope_reason=scope.reason,
+                in_scope=served.in_scope,
+                scope_reason=served.reason,
                 threshold=routed.threshold,
             )
         )
@@ -120,14 +123,15 @@ def record_predictions(
             state.recent.add(prediction_id, PredictedLabel(label, version))
         out.append(
             Prediction(
-                label=label if scope.in_scope else contract.VERDICT_UNCERTAIN,
+                label=served.label,
                 probability_ai=probability,
                 threshold=routed.threshold,
+                human_below=routed.human_below,
                 threshold_domain=routed.domain,
                 model_version=version,
                 prediction_id=prediction_id,
-                in_scope=scope.in_scope,
-                scope_reason=scope.reason,
+                in_scope=served.in_scope,
+                scope_reason=served.reason,
             )
         )
     return out

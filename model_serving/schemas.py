@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_
 Label = Literal["ai", "human"]
 #: What ``/v1/predict`` answers: the model's label, or "uncertain" when the text is out of scope.
 Verdict = Literal["ai", "human", "uncertain"]
-ScopeReasonName = Literal["too_short", "not_english", "unlike_training_data"]
+ScopeReasonName = Literal["too_short", "not_english", "unlike_training_data", "low_confidence"]
 
 
 class PredictRequest(BaseModel):
@@ -63,12 +63,19 @@ class ExplanationOut(BaseModel):
 class Prediction(BaseModel):
     label: Verdict = Field(
         description="'ai' or 'human' (the model's label at the threshold); 'uncertain' when the "
-        "text is out of the model's scope (see scope_reason; probability_ai is still the model's)."
+        "model cannot judge the text: out of its scope, or a score too close to the threshold "
+        "to call (see scope_reason; probability_ai is still the model's)."
     )
     probability_ai: float = Field(ge=0.0, le=1.0)
     threshold: float = Field(
         description="The threshold this text was judged at: AI when probability_ai >= threshold "
         "(its routed domain's threshold, or the version's global one)."
+    )
+    human_below: float | None = Field(
+        default=None,
+        description="Human when probability_ai < human_below; in between the verdict is "
+        "'uncertain' (scope_reason 'low_confidence'). Null for a version without that band: "
+        "then human below the threshold.",
     )
     threshold_domain: str | None = Field(
         default=None,
@@ -78,9 +85,13 @@ class Prediction(BaseModel):
     )
     model_version: str = Field(description="The model version that answered.")
     prediction_id: str
-    in_scope: bool = Field(description="Whether the model can judge this text.")
+    in_scope: bool = Field(
+        description="Whether the model can judge this text (false: the label is 'uncertain')."
+    )
     scope_reason: ScopeReasonName | None = Field(
-        description="Why the text is out of scope; null when in scope."
+        description="Why the model cannot judge the text: a scope check ('too_short', "
+        "'not_english', 'unlike_training_data') or its score ('low_confidence'); null when "
+        "in scope."
     )
     explanation: ExplanationOut | None = Field(default=None, exclude_if=lambda value: value is None)
 

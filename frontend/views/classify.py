@@ -76,6 +76,13 @@ def _render_cannot_judge(prediction: Prediction) -> None:
     verdict_col, version_col = st.columns(2)
     verdict_col.metric("Verdict", VERDICT_NAMES["uncertain"])
     version_col.metric("Model version", prediction.model_version)
+    if prediction.scope_reason == "low_confidence" and prediction.human_below is not None:
+        st.caption(
+            f"The model's score was {prediction.probability_ai:.1%}: human below "
+            f"{prediction.human_below:.1%}, AI from {prediction.threshold:.1%}, and too close to "
+            f"call in between. Prediction id: `{prediction.prediction_id}`"
+        )
+        return
     st.caption(
         "It is neither called AI nor human. For the record only, the model's raw score was "
         f"{prediction.probability_ai:.1%} (not a verdict: the model is not reliable on such text)."

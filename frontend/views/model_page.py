@@ -158,6 +158,12 @@ def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> p
                 for d in domains
             ],
         }
+    band: dict[str, list[str | float | None]] = {}
+    if any(s.uncertain_share is not None for s in scores):
+        band = {
+            "too close to call": [_percent(s.uncertain_share) for s in scores],
+            "F1 of the answered": [_round(s.answered_f1) for s in scores],
+        }
     return pd.DataFrame(
         {
             "domain": list(domains),
@@ -168,6 +174,7 @@ def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> p
             "humans called AI": [_percent(s.fpr_human) for s in scores],
             "AI detected": [_percent(s.tpr_ai) for s in scores],
             "Brier": [_round(s.brier) for s in scores],
+            **band,
             **routed,
         }
     )

@@ -23,7 +23,10 @@ OUT_OF_SCOPE_PREFIXES = {
     "SHORT:": "too_short",
     "FOREIGN:": "not_english",
     "ODD:": "unlike_training_data",
+    "CLOSE:": "low_confidence",
 }
+#: The "too close to call" band's lower bound in the fake's answers (human below it).
+HUMAN_BELOW = 0.05
 
 #: ``evaluation`` of ``GET /v1/model`` in the shape of docs/CONTRACTS.md ("Per-domain evaluation").
 SAMPLE_EVALUATION: dict[str, Any] = {
@@ -38,6 +41,8 @@ SAMPLE_EVALUATION: dict[str, Any] = {
             "fpr_human": 0.008,
             "tpr_ai": 0.93,
             "brier": 0.03,
+            "uncertain_share": 0.06,
+            "answered_f1": 0.99,
         },
         "student_essay": {
             "n_human": 900,
@@ -47,6 +52,8 @@ SAMPLE_EVALUATION: dict[str, Any] = {
             "fpr_human": 0.014,
             "tpr_ai": 0.98,
             "brier": 0.012,
+            "uncertain_share": 0.02,
+            "answered_f1": 0.991,
         },
     },
     "generators": {"gpt-4o": {"n_ai": 30, "tpr_ai": 0.9, "f1": 0.95, "roc_auc": 0.98}},
@@ -139,6 +146,7 @@ class FakeServing:
             "label": "ai" if probability >= self.threshold else "human",
             "probability_ai": probability,
             "threshold": self.threshold,
+            "human_below": HUMAN_BELOW,
             "model_version": self.version,
             "prediction_id": uuid.uuid4().hex,
             "in_scope": reason is None,

@@ -15,6 +15,7 @@ OUT_OF_SCOPE = [
     ("SHORT: lol ok", "too short"),
     ("FOREIGN: Le chat est sur la table, et il dort depuis ce matin.", "not look like English"),
     ("ODD: Section 4(b)(ii): the Licensee shall pay the Fees (see 1.2).", "unlike the texts"),
+    ("CLOSE: Additionally, the reviews were mixed at best.", "too close to its decision"),
 ]
 
 
@@ -46,6 +47,13 @@ def test_out_of_scope_text_is_not_given_an_ai_or_human_verdict(
     # No feedback button that would call the uncertain answer "right".
     labels = [button.label for button in at.tabs[0].button]
     assert not any(label.startswith(("Right,", "Wrong,")) for label in labels)
+
+
+def test_a_score_too_close_to_call_shows_the_band(page: Callable[[], AppTest]) -> None:
+    at = _classify(page().run(), OUT_OF_SCOPE[3][0])
+
+    shown = _classify_tab_text(at)
+    assert "human below 5.0%, AI from" in shown and "91.0%" in shown
 
 
 def test_feedback_on_an_uncertain_answer_names_the_true_label(
@@ -81,6 +89,7 @@ def test_model_tab_shows_the_per_domain_evaluation(page: Callable[[], AppTest]) 
     assert news["F1"] == pytest.approx(0.97)
     assert news["humans called AI"] == "0.8%"
     assert news["AI detected"] == "93.0%"
+    assert news["too close to call"] == "6.0%" and news["F1 of the answered"] == 0.99
     assert set(by_domain["domain"]) == set(SAMPLE_EVALUATION["domains"])
     unseen = next(t for t in _model_tab_tables(at) if "left-out domain" in t.columns).set_index(
         "left-out domain"

@@ -79,7 +79,7 @@ def test_document_has_exactly_the_contract_keys() -> None:
     doc = evaluation_document(
         threshold=0.5,
         fpr_target=0.01,
-        domains=by_domain(y, p, d, 0.5),
+        domains=by_domain(y, p, d, 0.5, human_below=0.25),
         generators=by_generator(y, p, d, np.array(["human", "g", "human", "g"]), 0.5),
         leave_one_domain_out={
             "domains": {"news": {"roc_auc": 0.9, "f1": 0.8, "fpr_human": 0.0}},
@@ -87,7 +87,9 @@ def test_document_has_exactly_the_contract_keys() -> None:
             "worst_roc_auc": 0.9,
             "worst_domain": "news",
         },
-        operating_thresholds=select_operating_thresholds(y, p, d, 0.01, min_human=1),
+        operating_thresholds=select_operating_thresholds(
+            y, p, d, 0.01, min_human=1, ai_miss_target=0.02
+        ),
         routing=routing_by_domain(d, ["news", "news", None, "wikipedia"], ["news"] * 4),
     )
     assert set(doc) == set(expected)

@@ -18,6 +18,7 @@ from model_registry import contract
 from model_registry.domain_evaluation import (
     by_domain,
     fpr_threshold,
+    group_metrics,
     per_text_thresholds,
     routing_by_domain,
     select_operating_thresholds,
@@ -26,6 +27,8 @@ from model_registry.operating_thresholds import (
     DomainThreshold,
     OperatingThresholds,
     RoutedThreshold,
+    ServedVerdict,
+    served_verdict,
     version_thresholds,
 )
 
@@ -202,3 +205,103 @@ def test_evaluation_uses_the_routed_threshold_not_the_true_domains() -> None:
     routing = routing_by_domain(d, [v.domain for v in verdicts], [r.domain for r in routes])
     assert routing["news"] == {"n": 2, "accuracy": 1.0, "global_share": 0.0}
     assert routing["essay"] == {"n": 2, "accuracy": 0.0, "global_share": 0.5}
+
+
+def test_the_band_lets_at_most_the_miss_target_of_ai_texts_be_called_human() -> None:
+    y, p, d = _validation()
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100, ai_miss_target=0.05)
+    assert chosen.ai_miss_target == 0.05
+    for domain, own in chosen.domains.items():
+        assert own.human_below is not None and own.human_below <= own.threshold
+        ai, rows = p[(d == domain) & (y == 1)], p[d == domain]
+        assert np.mean(ai < own.human_below) <= 0.05
+        # The highest such bound (unless capped at the threshold: then no band at all).
+        assert own.human_below == own.threshold or np.mean(ai <= own.human_below) > 0.05
+        in_band = (rows >= own.human_below) & (rows < own.threshold)
+        assert own.val_uncertain_share == pytest.approx(in_band.mean(), abs=1e-6)
+    # The global fallback has the strictest threshold and the widest band.
+    lowest = chosen.global_threshold.human_below
+    assert lowest is not None
+    assert lowest <= min(own.human_below or 1.0 for own in chosen.domains.values())
+    assert np.mean(p[y == 1] < lowest) <= 0.05
+
+
+def test_no_band_without_a_miss_target() -> None:
+    y, p, d = _validation()
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    assert chosen.ai_miss_target is None
+    assert all(t.human_below is None for t in [chosen.global_threshold, *chosen.domains.values()])
+    assert "human_below" not in chosen.to_json()  # the document of versions without a band
+
+
+@pytest.mark.parametrize(
+    ("probability", "scope", "expected"),
+    [
+        (0.95, ScopeVerdict(True, None, 0.4, "news"), ServedVerdict("ai", True, None)),
+        (0.60, ScopeVerdict(True, None, 0.4, "news"), ServedVerdict("ai", True, None)),
+        (
+            0.59,
+            ScopeVerdict(True, None, 0.4, "news"),
+            ServedVerdict("uncertain", False, contract.ScopeReason.LOW_CONFIDENCE),
+        ),
+        (
+            0.30,
+            ScopeVerdict(True, None, 0.4, "news"),
+            ServedVerdict("uncertain", False, contract.ScopeReason.LOW_CONFIDENCE),
+        ),
+        (0.29, ScopeVerdict(True, None, 0.4, "news"), ServedVerdict("human", True, None)),
+        # The out-of-scope reason comes first, whatever the score.
+        (
+            0.5,
+            ScopeVerdict(False, contract.ScopeReason.TOO_SHORT, None),
+            ServedVerdict("uncertain", False, contract.ScopeReason.TOO_SHORT),
+        ),
+        # A domain without a band: human below its threshold.
+        (0.65, ScopeVerdict(True, None, 0.4, "essay"), ServedVerdict("human", True, None)),
+    ],
+)
+def test_the_served_verdict_is_uncertain_inside_the_band_only(
+    probability: float, scope: ScopeVerdict, expected: ServedVerdict
+) -> None:
+    thresholds = OperatingThresholds(
+        global_threshold=DomainThreshold(0.9, 100, 0.01, 0.8, human_below=0.2),
+        domains={
+            "news": DomainThreshold(0.6, 50, 0.0, 0.9, human_below=0.3),
+            "essay": DomainThreshold(0.7),
+        },
+    )
+    assert served_verdict(probability, scope, thresholds.route(scope)) == expected
+
+
+def test_a_band_round_trips_and_is_never_rounded_above_its_threshold() -> None:
+    recorded = OperatingThresholds(
+        global_threshold=DomainThreshold(0.9, 100, 0.01, 0.8, 0.1234567, 0.05),
+        domains={"news": DomainThreshold(0.6000004, 50, 0.0, 0.9, 0.6000004, 0.0)},
+        ai_miss_target=0.02,
+    )
+    loaded = OperatingThresholds.from_json(recorded.to_json())
+    assert loaded.ai_miss_target == 0.02
+    assert loaded.global_threshold.human_below == 0.123456
+    news = loaded.domains["news"]
+    assert news.human_below is not None and news.human_below <= news.threshold
+
+
+def test_a_band_above_its_threshold_is_refused() -> None:
+    with pytest.raises(ValueError, match="above the threshold"):
+        DomainThreshold(0.5, human_below=0.6)
+    document = json.loads(_thresholds().to_json())
+    document["domains"]["news"]["human_below"] = 0.99
+    with pytest.raises(ValueError, match="above the threshold"):
+        OperatingThresholds.from_dict(document)
+
+
+def test_group_metrics_report_what_the_band_leaves_unanswered() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1])
+    p = np.array([0.1, 0.5, 0.8, 0.45, 0.7, 0.9])
+    forced = group_metrics(y, p, 0.75)
+    assert "answered_f1" not in forced
+    banded = group_metrics(y, p, 0.75, human_below=0.4)
+    # Answered: 0.1 (human, right), 0.8 (AI, wrong), 0.9 (AI, right); 0.5, 0.45, 0.7 uncertain.
+    assert banded["uncertain_share"] == pytest.approx(0.5)
+    assert banded["answered_f1"] == pytest.approx(2 / 3)
+    assert banded["fpr_human"] == forced["fpr_human"] == pytest.approx(1 / 3)

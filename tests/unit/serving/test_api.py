@@ -188,6 +188,7 @@ def test_predict_body_omits_absent_explanation(client: TestClient, essays: list[
         "label",
         "probability_ai",
         "threshold",
+        "human_below",
         "threshold_domain",
         "model_version",
         "prediction_id",

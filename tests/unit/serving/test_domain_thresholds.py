@@ -15,7 +15,7 @@ import pytest
 
 from model_monitoring.scope import ScopeChecker, build_scope_reference
 from model_registry import contract
-from model_registry.operating_thresholds import DomainThreshold, OperatingThresholds
+from model_registry.operating_thresholds import DomainThreshold, OperatingThresholds, model_label
 from model_serving.errors import ModelRejected
 from model_serving.model_checks import build_loaded_model
 from model_serving.model_version import LoadedArtifacts, VersionInfo
@@ -143,7 +143,7 @@ def test_bulk_scoring_routes_like_serving(pipeline: Any, essays: list[str]) -> N
     scored = score_frame(WorkerModel(loaded=loaded, scope=loaded.scope), texts)
     verdicts = loaded.scope.assess(texts)
     expected = [
-        loaded.label(p, r.threshold) if v.in_scope else contract.VERDICT_UNCERTAIN
+        model_label(p, r.threshold) if v.in_scope else contract.VERDICT_UNCERTAIN
         for p, v, r in zip(
             loaded.predict_proba(texts), verdicts, loaded.route(verdicts), strict=True
         )
@@ -151,3 +151,80 @@ def test_bulk_scoring_routes_like_serving(pipeline: Any, essays: list[str]) -> N
     assert scored["label"].tolist() == expected
     assert scored.loc[scored["in_scope"], "label"].eq("ai").all()
     assert scored["in_scope"].sum() >= 4
+
+
+def banded(human_below: float) -> str:
+    """Essays get the strict threshold with a "too close to call" band down to ``human_below``."""
+    return OperatingThresholds(
+        global_threshold=DomainThreshold(GLOBAL, 100, 0.0, 0.5),
+        domains={"student_essay": DomainThreshold(GLOBAL, 100, 0.01, 0.9, human_below)},
+        fpr_target=0.01,
+        min_human=100,
+        ai_miss_target=0.02,
+    ).to_json()
+
+
+def test_a_score_inside_the_band_is_answered_uncertain_low_confidence(
+    serve: Any, pipeline: Any, essays: list[str]
+) -> None:
+    publication = publish(essays, {})
+    publication["tags"] = {contract.VersionTag.OPERATING_THRESHOLDS: banded(ESSAY)}
+    texts = [*essays[:6], SHORT]
+    with serve(publish=publication) as client:
+        got = client.post("/v1/predict", json={"texts": texts}).json()["predictions"]
+        routed = [p for p in got if p["threshold_domain"] == "student_essay"]
+        assert len(routed) >= 4, got
+        for p in routed:  # every essay scores between 1e-6 and the strict threshold
+            assert (p["label"], p["in_scope"], p["scope_reason"]) == (
+                "uncertain",
+                False,
+                contract.ScopeReason.LOW_CONFIDENCE,
+            )
+            assert (p["human_below"], p["threshold"]) == (ESSAY, GLOBAL)
+        assert (got[-1]["scope_reason"], got[-1]["human_below"]) == ("too_short", None)
+        np.testing.assert_allclose(
+            [p["probability_ai"] for p in got], pipeline.predict_proba(texts)[:, 1], atol=1e-9
+        )
+        metrics = client.get("/metrics").text
+        assert (
+            f'detector_out_of_scope_total{{reason="low_confidence"}} {float(len(routed))}'
+            in metrics
+        )
+        # The model's own label is still counted (feedback and live accuracy judge the model).
+        assert 'detector_predictions_total{label="human",model_version="1"}' in metrics
+        assert 'detector_predictions_total{label="uncertain"' not in metrics
+
+
+def test_below_the_band_a_text_is_called_human(serve: Any, essays: list[str]) -> None:
+    publication = publish(essays, {})
+    publication["tags"] = {contract.VersionTag.OPERATING_THRESHOLDS: banded(GLOBAL)}
+    with serve(publish=publication) as client:
+        got = client.post("/v1/predict", json={"texts": essays[:4]}).json()["predictions"]
+        routed = [p for p in got if p["threshold_domain"] == "student_essay"]
+        assert routed and all(
+            (p["label"], p["in_scope"], p["scope_reason"]) == ("human", True, None) for p in routed
+        )
+
+
+def test_bulk_scoring_answers_the_band_like_serving(pipeline: Any, essays: list[str]) -> None:
+    from model_orchestration.bulk_scoring import WorkerModel, score_frame
+
+    reference = build_scope_reference(essays, ["student_essay"] * len(essays))
+    info = VersionInfo(
+        "m",
+        "champion",
+        "3",
+        "run",
+        {"threshold": f"{GLOBAL}", "operating_thresholds": banded(ESSAY)},
+    )
+    loaded = build_loaded_model(
+        info, LoadedArtifacts(pipeline=pipeline, scope_reference=reference), compile_scorer=False
+    )
+    assert isinstance(loaded.scope, ScopeChecker)
+    scored = score_frame(WorkerModel(loaded=loaded, scope=loaded.scope), [*essays[:6], SHORT])
+    routed = scored[scored["threshold_domain"] == "student_essay"]
+    assert len(routed) >= 4
+    assert routed["label"].eq("uncertain").all()
+    assert routed["scope_reason"].eq(contract.ScopeReason.LOW_CONFIDENCE).all()
+    assert routed["human_below"].eq(ESSAY).all()
+    assert scored["scope_reason"].iloc[-1] == "too_short"

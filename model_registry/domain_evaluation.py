@@ -3,7 +3,8 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
 
 * ``fpr_threshold``: the lowest threshold whose false-positive rate on human text is at most the
   target, overall and in every domain with at least ``min_human`` human rows (a domain with fewer
-  cannot show a 1% rate); the strictest of these wins. A false "AI" is the error that harms people.
+  cannot show a 1% rate), and also on the human rows the router sends to that domain; the
+  strictest of these wins. A false "AI" is the error that harms people.
 * ``select_operating_thresholds``: that global threshold as the fallback, plus each such domain's
   own threshold and the rates both achieve on validation (``operating_thresholds``); with an
   ``ai_miss_target``, under each threshold the lower bound of the "too close to call" band.
@@ -58,15 +59,29 @@ def fpr_threshold(
     domains: ArrayLike,
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+    routed: Sequence[str | None] | None = None,
 ) -> tuple[float, dict[str, float]]:
-    """The served threshold for ``target`` (see the module docstring) and each domain's own."""
+    """The served threshold for ``target`` (see the module docstring) and each domain's own.
+
+    With ``routed`` (the router's domain of each row, ``None`` for the global threshold) a
+    domain's threshold must also hold the target for the human rows *routed* to it, whatever
+    their true domain, when there are at least ``min_human`` of them: the higher of the two. A
+    person whose text the router takes for another genre is judged at that genre's threshold,
+    so that threshold has to protect them too."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
     human = y_arr == contract.LABEL_HUMAN
+    r_arr = None if routed is None else np.asarray([r or "" for r in routed], dtype=object)
     per_domain = {}
     for domain in sorted(set(d_arr.tolist())):
         scores = p_arr[human & (d_arr == domain)]
-        if scores.size >= min_human:
-            per_domain[domain] = threshold_for_fpr(scores, target)
+        if scores.size < min_human:
+            continue
+        threshold = threshold_for_fpr(scores, target)
+        if r_arr is not None:
+            sent = p_arr[human & (r_arr == domain)]
+            if sent.size >= min_human:
+                threshold = max(threshold, threshold_for_fpr(sent, target))
+        per_domain[domain] = threshold
     overall = threshold_for_fpr(p_arr[human], target)
     return max([overall, *per_domain.values()]), per_domain
 
@@ -101,15 +116,17 @@ def select_operating_thresholds(
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
     ai_miss_target: float = 0.0,
+    routed: Sequence[str | None] | None = None,
 ) -> OperatingThresholds:
     """The global fallback (``fpr_threshold``) and each domain's own threshold, with the
     validation rates each achieves (a domain's on its own rows, the global one on all rows).
 
-    ``ai_miss_target`` > 0 also gives each a band (``human_below_for_miss`` on the same rows;
+    ``routed``: the router's domain of each row (``fpr_threshold``). ``ai_miss_target`` > 0
+    also gives each a band (``human_below_for_miss`` on the same rows;
     the global one the lowest of all, as its threshold is the highest) and the share of those
     validation rows it leaves "uncertain"."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
-    global_threshold, per_domain = fpr_threshold(y, p, domains, target, min_human)
+    global_threshold, per_domain = fpr_threshold(y, p, domains, target, min_human, routed)
     human, ai = y_arr == contract.LABEL_HUMAN, y_arr == contract.LABEL_AI
 
     def band(rows: np.ndarray, threshold: float) -> tuple[float | None, float | None]:

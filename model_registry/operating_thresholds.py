@@ -8,12 +8,14 @@ fallback: today's rule, the strictest of the overall one and every domain's
 (trained before it existed) has only its ``threshold`` tag, the global one.
 
 At prediction time the true domain of a text is unknown. ``route`` picks the threshold from
-what the model can see: the scope checks' nearest training domain (``ScopeVerdict.domain``, the
-style profile the novelty score is measured against). An out-of-scope text, a text judged
-without a scope reference, or a text routed to a domain without a threshold of its own gets the
-global (strictest) threshold. Serving (``/v1/predict``, ``/invocations``), bulk scoring and the
-evaluation of the test split all call ``route``, and ``served_verdict`` turns a probability, its
-scope verdict and its route into the answer; the probabilities are never changed.
+what the model can see: the scope checks' domain of the text (``ScopeVerdict.domain``: the word
+classifier stored in the version's scope reference, ``ROUTER_WORD_CLASSIFIER``; for versions
+trained before it, the nearest style profile, ``ROUTER_NEAREST_STYLE_PROFILE``). An out-of-scope
+text, a text judged without a scope reference, or a text routed to a domain without a threshold
+of its own gets the global (strictest) threshold. Serving (``/v1/predict``, ``/invocations``),
+bulk scoring and the evaluation of the test split all call ``route``, and ``served_verdict``
+turns a probability, its scope verdict and its route into the answer; the probabilities are
+never changed.
 
 Standard library only, so that serving and the orchestration workers import it without the
 training dependencies.
@@ -32,6 +34,9 @@ from model_registry import contract
 OPERATING_THRESHOLDS_FORMAT = 1
 #: How a text is routed to a domain (recorded with the thresholds).
 ROUTER_NEAREST_STYLE_PROFILE = "nearest_style_profile"
+#: The scope reference's word classifier (``model_monitoring.domain_router``).
+ROUTER_WORD_CLASSIFIER = "word_classifier"
+ROUTERS = (ROUTER_NEAREST_STYLE_PROFILE, ROUTER_WORD_CLASSIFIER)
 #: Longest ``operating_thresholds`` tag accepted when loading (a tag is small: ~100 bytes a domain).
 MAX_TAG_CHARS = 20_000
 MAX_DOMAINS = 200
@@ -178,7 +183,7 @@ class OperatingThresholds:
         min_human = data.get("min_human")
         miss = data.get("ai_miss_target")
         router = data.get("router", ROUTER_NEAREST_STYLE_PROFILE)
-        if router != ROUTER_NEAREST_STYLE_PROFILE:
+        if router not in ROUTERS:
             raise ValueError(f"unknown router {router!r}")
         return cls(
             global_threshold=_domain_from(data.get("global"), "global"),

@@ -22,6 +22,7 @@ control. Never point serving at a registry you do not trust.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -65,7 +66,7 @@ from model_registry.evaluation import (
 from model_registry.labelled_csv import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.lm_features import Encoded, refit_profiles
 from model_registry.lodo import leave_one_domain_out
-from model_registry.operating_thresholds import OperatingThresholds
+from model_registry.operating_thresholds import ROUTER_WORD_CLASSIFIER, OperatingThresholds
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 
@@ -150,7 +151,9 @@ class _FeatureCache:
             from model_monitoring.scope import ScopeChecker, build_scope_reference
 
             start = time.perf_counter()
-            reference = build_scope_reference(self.splits.train.texts, self.splits.train.domains)
+            reference = build_scope_reference(
+                self.splits.train.texts, self.splits.train.domains, with_router=True
+            )
             checker = ScopeChecker(reference)
             self._scope = (
                 reference,
@@ -282,6 +285,7 @@ def _train_one(
     p_val = classifier.predict_proba(x_val)[:, 1]
     p_test = classifier.predict_proba(x_test)[:, 1]
     d_val, d_test = np.asarray(splits.validation.domains), np.asarray(splits.test.domains)
+    scope_reference, val_verdicts, test_verdicts = cache.scope()
     operating = select_operating_thresholds(
         y_val,
         p_val,
@@ -289,9 +293,11 @@ def _train_one(
         settings.fpr_target,
         settings.threshold_min_human,
         settings.ai_miss_target,
+        routed=[v.domain if v.in_scope else None for v in val_verdicts],
     )
+    if scope_reference.router is not None:
+        operating = dataclasses.replace(operating, router=ROUTER_WORD_CLASSIFIER)
     threshold = operating.threshold
-    scope_reference, val_verdicts, test_verdicts = cache.scope()
     # Every text at the threshold the router picks for it: what serving will do.
     val_routes = operating.route_all(val_verdicts)
     t_val, b_val = per_text_thresholds(val_routes), per_text_human_below(val_routes)

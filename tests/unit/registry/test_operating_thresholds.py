@@ -305,3 +305,22 @@ def test_group_metrics_report_what_the_band_leaves_unanswered() -> None:
     assert banded["uncertain_share"] == pytest.approx(0.5)
     assert banded["answered_f1"] == pytest.approx(2 / 3)
     assert banded["fpr_human"] == forced["fpr_human"] == pytest.approx(1 / 3)
+
+
+def test_a_threshold_also_protects_the_people_routed_to_its_domain() -> None:
+    y, p, d = _validation()
+    # The router takes every 'strict' text for an 'easy' one: those people are judged at
+    # easy's threshold, which their own domain's rows alone would set far too low for them.
+    routed = np.where(d == "strict", "easy", d).tolist()
+    alone = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    both = select_operating_thresholds(y, p, d, target=0.01, min_human=100, routed=routed)
+    sent_to_easy = p[(y == 0) & np.isin(d, ["easy", "strict"])]
+    assert np.mean(sent_to_easy >= alone.domains["easy"].threshold) > 0.2
+    assert np.mean(sent_to_easy >= both.domains["easy"].threshold) <= 0.01
+    # No human row is routed to 'strict' any more: its own rows alone set its threshold.
+    assert both.domains["strict"].threshold == alone.domains["strict"].threshold
+    # Fewer routed human rows than min_human: only the domain's own rows count.
+    few = np.full(len(d), "elsewhere", dtype=object)
+    few[np.flatnonzero((d == "strict") & (y == 0))[:50]] = "easy"
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100, routed=list(few))
+    assert chosen.domains["easy"].threshold == alone.domains["easy"].threshold

@@ -1,0 +1,117 @@
+"""The word classifier that routes a text to its training domain (its threshold's domain)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from model_monitoring.domain_router import DomainRouter
+from model_monitoring.scope import ScopeChecker, ScopeReference, build_scope_reference
+
+#: Each genre's own words, inside the same everyday English.
+GENRE_WORDS = {
+    "abstract": "we propose a novel method and our results show significant improvements",
+    "news": "officials said on tuesday that the government would announce the budget",
+    "review": "i loved this movie and the acting was great but the ending was boring",
+}
+FILLER = (
+    "It was clear to all of them that there would be more to say about it later, and that "
+    "the people who had been there since the start of the year were not yet done with it. "
+)
+
+
+def genre_text(genre: str, variant: int) -> str:
+    words = GENRE_WORDS[genre].split()
+    rotated = " ".join(words[variant % len(words) :] + words[: variant % len(words)])
+    return f"{rotated.capitalize()}. {FILLER}{FILLER}"
+
+
+def corpus(n: int) -> tuple[list[str], list[str]]:
+    texts, domains = [], []
+    for genre in GENRE_WORDS:
+        for variant in range(n):
+            texts.append(genre_text(genre, variant))
+            domains.append(genre)
+    return texts, domains
+
+
+@pytest.fixture(scope="module")
+def reference() -> ScopeReference:
+    texts, domains = corpus(12)
+    return build_scope_reference(texts, domains, with_router=True)
+
+
+def test_a_text_is_routed_by_its_words(reference: ScopeReference) -> None:
+    assert reference.router is not None
+    checker = ScopeChecker(reference, min_chars=100)
+    for genre in GENRE_WORDS:
+        verdict = checker.assess_one(genre_text(genre, 5))
+        assert verdict.in_scope and verdict.domain == genre, (genre, verdict)
+
+
+def test_the_router_not_the_style_profile_decides_the_domain(reference: ScopeReference) -> None:
+    news = genre_text("news", 3)
+    profile_only = ScopeReference(domains=reference.domains, novelty_threshold=10.0)
+    assert ScopeChecker(profile_only, min_chars=100).assess_one(news).domain == "news"
+    # A router that sends every text with "officials" to the reviews: it is what decides.
+    contrary = DomainRouter(
+        vocabulary=("officials",),
+        domains=("abstract", "news", "review"),
+        coef=np.array([[0.0], [0.0], [5.0]]),
+        intercept=np.zeros(3),
+    )
+    routed = ScopeReference(domains=reference.domains, novelty_threshold=10.0, router=contrary)
+    verdict = ScopeChecker(routed, min_chars=100).assess_one(news)
+    assert verdict.in_scope and verdict.domain == "review"
+    # The novelty score is still measured against the nearest profile.
+    assert verdict.novelty == ScopeChecker(profile_only, min_chars=100).novelty(news)
+
+
+def test_the_reference_round_trips_with_its_router(reference: ScopeReference) -> None:
+    loaded = ScopeReference.from_json(reference.to_json())
+    assert loaded == reference
+    assert loaded.router is not None and loaded.router.domains == tuple(sorted(GENRE_WORDS))
+    document = json.loads(reference.to_json())
+    assert len(document["router"]["vocabulary"]) == len(document["router"]["coef"][0])
+
+
+def test_references_without_a_router_keep_their_document() -> None:
+    texts, domains = corpus(4)
+    plain = build_scope_reference(texts, domains)
+    assert plain.router is None and "router" not in plain.to_dict()
+    # One domain: nothing to route between, so no router even when asked for.
+    assert build_scope_reference(texts[:4], domains[:4], with_router=True).router is None
+
+
+def test_a_window_without_known_words_gets_the_intercepts_domain() -> None:
+    router = DomainRouter(
+        vocabulary=("movie",),
+        domains=("news", "review"),
+        coef=np.array([[-1.0], [2.0]]),
+        intercept=np.array([0.5, 0.0]),
+    )
+    assert router.route([b"nothing", b"known"]) == "news"
+    assert router.route([b"movie", b"movie"]) == "review"  # 0.5 - 1 < 0 + 2
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"domains": ["news"], "coef": [[1.0]], "intercept": [0.0]}, "at least two domains"),
+        ({"coef": [[1.0, 2.0], [0.0, 1.0]]}, "do not match"),
+        ({"intercept": [0.0]}, "intercepts do not match"),
+        ({"coef": [[float("nan")], [0.0]]}, "finite"),
+    ],
+)
+def test_a_broken_router_document_is_refused(change: dict[str, object], message: str) -> None:
+    document: dict[str, object] = {
+        "vocabulary": ["movie"],
+        "domains": ["news", "review"],
+        "coef": [[-1.0], [2.0]],
+        "intercept": [0.5, 0.0],
+    }
+    document.update(change)
+    with pytest.raises(ValueError, match=message):
+        DomainRouter.from_dict(document)

@@ -13,8 +13,9 @@ per-domain thresholds on the validation split. It is logged once (cloudpickle wi
 by value, ``pyfunc_predict_fn="predict_proba"`` and no signature, so that ``mlflow models serve``
 returns correct probabilities -- checked against the in-process pipeline before every
 measurement) and registered as ``@champion`` in a temporary SQLite MLflow store with what a
-trained version carries: reference profile, scope reference of its training texts (so serving
-runs every scope check), ``operating_thresholds`` and ``model_sha256`` tags. Both servers load
+trained version carries: reference profile, scope reference of its training texts with its word
+router (so serving runs every scope check and routes as it would), ``operating_thresholds`` with
+the "too close to call" band, and ``model_sha256`` tags. Both servers load
 that same version; the requests are the texts of the test split (shuffled).
 
 Measured per server configuration: startup-to-ready time, RSS after warm-up (whole process
@@ -93,7 +94,7 @@ CHAMPION = "word_style_lm_stack"
 #: Training's defaults: the seed of the splits and the false-positive-rate target of the thresholds.
 REGISTRY_DEFAULTS = {
     name: RegistrySettings.model_fields[name].default
-    for name in ("seed", "fpr_target", "threshold_min_human")
+    for name in ("seed", "fpr_target", "threshold_min_human", "ai_miss_target")
 }
 
 
@@ -157,6 +158,7 @@ def fit_candidate(
         data.validation[DOMAIN_COLUMN].to_numpy(),
         REGISTRY_DEFAULTS["fpr_target"],
         REGISTRY_DEFAULTS["threshold_min_human"],
+        REGISTRY_DEFAULTS["ai_miss_target"],
     )
     return pipeline, thresholds, p_val
 
@@ -234,7 +236,7 @@ def register_bench_model(
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
     assert run_id is not None
-    scope = build_scope_reference(train_texts, data.train[DOMAIN_COLUMN].tolist())
+    scope = build_scope_reference(train_texts, data.train[DOMAIN_COLUMN].tolist(), with_router=True)
     client.log_text(run_id, scope.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
     record_model_sha256(client, MODEL_NAME, str(version), stored_model_sha256(workdir, version))
     return {

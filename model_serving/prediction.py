@@ -78,7 +78,7 @@ def record_predictions(
     """Metrics, prediction log and the recent-id map for every scored text.
 
     Each text is judged at the threshold its scope verdict routes it to (``LoadedModel.route``:
-    its nearest training domain's threshold, else the global one); the answer says which.
+    its routed training domain's threshold, else the global one); the answer says which.
     Out of scope, or too close to that threshold to call (``operating_thresholds.
     served_verdict``), the answer's label is "uncertain" with the reason; the log and the
     feedback bookkeeping keep the model's own label at the threshold (feedback says whether the

@@ -79,9 +79,10 @@ class Prediction(BaseModel):
     )
     threshold_domain: str | None = Field(
         default=None,
-        description="The training domain whose threshold applied (the domain the text's style "
-        "is nearest to); null when the global, strictest threshold applied (out of scope, a "
-        "domain without a threshold of its own, or a version without per-domain thresholds).",
+        description="The training domain whose threshold applied (the domain the scope checks' "
+        "router placed the text in); null when the global, strictest threshold applied (out of "
+        "scope, a domain without a threshold of its own, or a version without per-domain "
+        "thresholds).",
     )
     model_version: str = Field(description="The model version that answered.")
     prediction_id: str

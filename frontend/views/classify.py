@@ -102,7 +102,7 @@ def _render_verdict(prediction: Prediction) -> None:
         f"{prediction.threshold:.1%}",
         help=(
             f"The threshold of texts like '{prediction.threshold_domain}' (the training genre "
-            "this text's style is nearest to)"
+            "this text was placed in)"
             if prediction.threshold_domain
             else "The global threshold, the strictest of all genres"
         ),

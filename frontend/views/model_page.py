@@ -97,7 +97,7 @@ def _render_evaluation(evaluation: Evaluation | None) -> None:
             else ""
         )
         at = (
-            "each text at the threshold of the genre its style is nearest to, or the global, "
+            "each text at the threshold of the genre the router placed it in, or the global, "
             f"strictest one when it has none{fallback}"
         )
     target = (

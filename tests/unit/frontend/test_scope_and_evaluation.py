@@ -164,4 +164,4 @@ def test_model_tab_shows_each_genres_threshold_and_routing(
     assert by_domain.loc["student_essay", "own threshold"] == "global"
     assert by_domain.loc["news", "routed to its genre"] == "25.0%"
     text = "\n".join(m.value for m in at.tabs[2].markdown)
-    assert "genre its style is nearest to" in text and "global threshold 73.0%" in text
+    assert "genre the router placed it in" in text and "global threshold 73.0%" in text

@@ -18,7 +18,7 @@ from model_registry import contract
 from model_registry.operating_thresholds import DomainThreshold, OperatingThresholds, model_label
 from model_serving.errors import ModelRejected
 from model_serving.model_checks import build_loaded_model
-from model_serving.model_version import LoadedArtifacts, VersionInfo
+from model_serving.model_version import LoadedArtifacts, LoadedModel, VersionInfo
 
 SHORT = "Too short to judge, says the scope check."
 #: The global threshold is so strict that nothing is AI at it; essays have a lax one of their own.
@@ -124,21 +124,27 @@ def test_a_broken_thresholds_tag_refuses_the_version(pipeline: Any, tag: str) ->
         build_loaded_model(info, LoadedArtifacts(pipeline=pipeline), compile_scorer=False)
 
 
-def test_bulk_scoring_routes_like_serving(pipeline: Any, essays: list[str]) -> None:
-    from model_orchestration.bulk_scoring import WorkerModel, score_frame
-
+def essay_version(pipeline: Any, essays: list[str], operating_thresholds: str) -> LoadedModel:
+    """The pipeline loaded as a version with an essay scope reference and these thresholds."""
     reference = build_scope_reference(essays, ["student_essay"] * len(essays))
     info = VersionInfo(
         "m",
         "champion",
         "3",
         "run",
-        {"threshold": f"{GLOBAL}", "operating_thresholds": thresholds({"student_essay": ESSAY})},
+        {"threshold": f"{GLOBAL}", "operating_thresholds": operating_thresholds},
     )
     loaded = build_loaded_model(
         info, LoadedArtifacts(pipeline=pipeline, scope_reference=reference), compile_scorer=False
     )
     assert isinstance(loaded.scope, ScopeChecker)
+    return loaded
+
+
+def test_bulk_scoring_routes_like_serving(pipeline: Any, essays: list[str]) -> None:
+    from model_orchestration.bulk_scoring import WorkerModel, score_frame
+
+    loaded = essay_version(pipeline, essays, thresholds({"student_essay": ESSAY}))
     texts = [*essays[:6], SHORT]
     scored = score_frame(WorkerModel(loaded=loaded, scope=loaded.scope), texts)
     verdicts = loaded.scope.assess(texts)
@@ -209,18 +215,7 @@ def test_below_the_band_a_text_is_called_human(serve: Any, essays: list[str]) ->
 def test_bulk_scoring_answers_the_band_like_serving(pipeline: Any, essays: list[str]) -> None:
     from model_orchestration.bulk_scoring import WorkerModel, score_frame
 
-    reference = build_scope_reference(essays, ["student_essay"] * len(essays))
-    info = VersionInfo(
-        "m",
-        "champion",
-        "3",
-        "run",
-        {"threshold": f"{GLOBAL}", "operating_thresholds": banded(ESSAY)},
-    )
-    loaded = build_loaded_model(
-        info, LoadedArtifacts(pipeline=pipeline, scope_reference=reference), compile_scorer=False
-    )
-    assert isinstance(loaded.scope, ScopeChecker)
+    loaded = essay_version(pipeline, essays, banded(ESSAY))
     scored = score_frame(WorkerModel(loaded=loaded, scope=loaded.scope), [*essays[:6], SHORT])
     routed = scored[scored["threshold_domain"] == "student_essay"]
     assert len(routed) >= 4

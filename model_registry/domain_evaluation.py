@@ -232,8 +232,10 @@ def group_metrics(
     if human_below is not None:
         answered = predicted | (p < human_below)
         out["uncertain_share"] = _nan_to_none(1.0 - answered.mean() if len(y) else float("nan"))
-        out["answered_f1"] = _nan_to_none(
-            f1_score(y[answered], predicted[answered].astype(int), zero_division=0)
+        out["answered_f1"] = (  # ``None`` when the band leaves nothing answered
+            _nan_to_none(f1_score(y[answered], predicted[answered].astype(int), zero_division=0))
+            if answered.any()
+            else None
         )
     return out
 

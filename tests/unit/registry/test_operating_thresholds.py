@@ -324,3 +324,10 @@ def test_a_threshold_also_protects_the_people_routed_to_its_domain() -> None:
     few[np.flatnonzero((d == "strict") & (y == 0))[:50]] = "easy"
     chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100, routed=list(few))
     assert chosen.domains["easy"].threshold == alone.domains["easy"].threshold
+
+
+def test_a_band_that_leaves_nothing_answered_has_no_answered_f1() -> None:
+    # A small domain can fall entirely inside its band (seen in a 600-row training run).
+    y, p = np.array([0, 1, 1]), np.array([0.4, 0.5, 0.6])
+    banded = group_metrics(y, p, 0.9, human_below=0.1)
+    assert banded["uncertain_share"] == 1.0 and banded["answered_f1"] is None

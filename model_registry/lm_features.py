@@ -40,6 +40,10 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+|[^\w\s]")
+#: ``_TOKEN`` for an ASCII text, spelled with ASCII ranges that ``re`` checks faster than its
+#: Unicode categories: on ASCII, ``[^\W\d_]`` is ``[A-Za-z]``, ``\d`` is ``[0-9]`` and ``\s`` is
+#: ``[ \t\n\r\f\v\x1c-\x1f]`` (``str.isspace``).
+_ASCII_TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|[0-9]+|[^A-Za-z0-9_ \t\n\r\f\v\x1c-\x1f]")
 #: Reserved token ids: unknown token, begin of text, end of text.
 UNKNOWN, BEGIN, END = 0, 1, 2
 _FIRST_WORD_ID = 3
@@ -83,11 +87,16 @@ class _Ids(dict[str, int]):
         return UNKNOWN
 
 
+def tokens(text: str) -> list[str]:
+    """``_TOKEN.findall(text)``."""
+    return (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
+
+
 def build_index(texts: Sequence[str]) -> dict[str, int]:
     """Every token of ``texts`` -> an id (unsupervised: no label is read)."""
     index: dict[str, int] = {}
     for text in texts:
-        for token in _TOKEN.findall(text):
+        for token in tokens(text):
             if token not in index:
                 index[token] = len(index) + _FIRST_WORD_ID
     return index
@@ -98,7 +107,7 @@ def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
     avoid copying a large index on every call)."""
     lookup = (index if isinstance(index, _Ids) else _Ids(index)).__getitem__
     if len(texts) == 1:  # serving's usual call: the same arrays, without the index arithmetic
-        stream = np.asarray([BEGIN, *map(lookup, _TOKEN.findall(texts[0])), END], dtype=np.int64)
+        stream = np.asarray([BEGIN, *map(lookup, tokens(texts[0])), END], dtype=np.int64)
         starts = np.asarray([0, len(stream) - 1], dtype=np.int64)
         return Encoded(previous=stream[:-1], current=stream[1:], starts=starts)
     ids: list[int] = []
@@ -106,7 +115,7 @@ def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
     for row, text in enumerate(texts):
         before = len(ids)
         ids.append(BEGIN)
-        ids.extend(map(lookup, _TOKEN.findall(text)))
+        ids.extend(map(lookup, tokens(text)))
         ids.append(END)
         lengths[row] = len(ids) - before
     stream = np.asarray(ids, dtype=np.int64)

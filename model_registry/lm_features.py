@@ -179,19 +179,21 @@ def fit_tables(
 
 
 def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
-    """(positions, 6): the ``SERIES`` per token position of ``encoded``."""
+    """(positions, 6): the ``SERIES`` per token position of ``encoded``. Rows of the count tables
+    are gathered with ``np.take`` (several times faster than fancy indexing of 2-D arrays)."""
     n_ids = tables.n_ids
     previous = np.where(encoded.previous >= n_ids, UNKNOWN, encoded.previous)
     current = np.where(encoded.current >= n_ids, UNKNOWN, encoded.current)
-    p_unigram = (tables.unigram[current] + 1.0) / (tables.totals + n_ids)
+    p_unigram = (np.take(tables.unigram, current, axis=0) + 1.0) / (tables.totals + n_ids)
     keys = previous * n_ids + current
-    where = np.minimum(_search_in_order(tables.keys, keys), max(len(tables.keys) - 1, 0))
-    pair = np.zeros((len(keys), 2), dtype=np.float64)
     if len(tables.keys):
+        where = np.minimum(_search_in_order(tables.keys, keys), len(tables.keys) - 1)
         found = tables.keys[where] == keys
-        pair[found] = tables.counts[where[found]]
-    seen_after = tables.followers[previous].astype(np.float64)
-    denominator = tables.context[previous] + seen_after
+        pair = np.where(found[:, None], np.take(tables.counts, where, axis=0), 0.0)
+    else:
+        pair = np.zeros((len(keys), 2), dtype=np.float64)
+    seen_after = np.take(tables.followers, previous, axis=0).astype(np.float64)
+    denominator = np.take(tables.context, previous, axis=0) + seen_after
     p_bigram = np.where(
         denominator > 0, (pair + seen_after * p_unigram) / np.maximum(denominator, 1.0), p_unigram
     )

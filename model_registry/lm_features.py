@@ -19,8 +19,9 @@ models kept for ``transform`` are fitted on all training rows. Validation and te
 ever transformed. The leave-one-domain-out estimate refits the block per left-out domain
 (``refit_profiles``), so the left-out genre's labels never reach its own features.
 
-Serving cost: one regex pass, one dict lookup per token, a ``searchsorted`` over the sorted bigram
-keys; no n-gram strings. Bigrams seen fewer than ``min_count`` times in the training texts are
+Serving cost: one regex pass (ASCII ranges for an ASCII text), one dict lookup per token, a
+``searchsorted`` over the sorted bigram keys (in key order), row gathers with ``np.take``; no
+n-gram strings. Bigrams seen fewer than ``min_count`` times in the training texts are
 dropped from the table (they count as unseen; the context totals keep them), which keeps the
 artifact small.
 

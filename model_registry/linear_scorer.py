@@ -9,8 +9,9 @@ essay that is most of ``predict_proba``'s time, more than tokenizing (the speed-
 measured in ``bench/results/serve.json``, ``model_alone_in_process_one_core``). This module
 keeps the pipeline's own steps for everything that touches raw text -- the vectorizer's
 ``build_preprocessor()``, its token pattern (for the two common patterns, an equivalent regex that
-runs faster: ``FASTER_TOKEN_PATTERNS``) and stop-word list, and the steps before the
-vectorizer -- and replaces only the n-gram lookup and the arithmetic after it:
+runs faster: ``FASTER_TOKEN_PATTERNS``, and on an ASCII text ``ASCII_TOKEN_PATTERNS``) and
+stop-word list, and the steps before the vectorizer -- and replaces only the n-gram lookup and
+the arithmetic after it:
 
 1. each token is mapped to an integer once (one dict lookup per token; a token that appears in no
    vocabulary n-gram gets ``-1``, which also voids every n-gram containing it);
@@ -70,6 +71,13 @@ FASTER_TOKEN_PATTERNS = {
     r"(?u)\b\w\w+\b": r"(?u)\w{2,}",  # scikit-learn's default
     r"(?u)\b\w+\b|[^\w\s]": r"(?u)\w+|[^\w\s]",  # model_registry.candidates.WORD_TOKEN_PATTERN
 }
+#: The same patterns for an ASCII text, spelled with ASCII ranges that ``re`` checks faster than
+#: its Unicode categories: on ASCII, ``\w`` is ``[A-Za-z0-9_]`` and ``\s`` is
+#: ``[ \t\n\r\f\v\x1c-\x1f]`` (``str.isspace``). Tokens of these patterns hold no white space.
+ASCII_TOKEN_PATTERNS = {
+    r"(?u)\b\w\w+\b": r"[A-Za-z0-9_]{2,}",
+    r"(?u)\b\w+\b|[^\w\s]": r"[A-Za-z0-9_]+|[^A-Za-z0-9_ \t\n\r\f\v\x1c-\x1f]",
+}
 
 
 class _TokenIds(dict[str, int]):
@@ -96,10 +104,12 @@ class LinearTextScorer:
         self._extras = [(block, np.asarray(w, dtype=np.float64)) for block, w in extras]
         self._prefix = prefix
         self._preprocess = vectorizer.build_preprocessor()
-        self._tokenize = _tokenizer(vectorizer)
+        self._tokenize, tokens_may_hold_spaces = _tokenizer(vectorizer)
         stop_words = vectorizer.get_stop_words()
         self._stop_words = frozenset(stop_words) if stop_words else None
         self._min_n, self._max_n = vectorizer.ngram_range
+        #: A token holding a space would make its n-gram strings ambiguous: look for one.
+        self._check_spaces = self._max_n > 1 and tokens_may_hold_spaces
         self._binary = bool(vectorizer.binary)
         self._sublinear = bool(vectorizer.sublinear_tf)
         self._norm = vectorizer.norm
@@ -136,7 +146,7 @@ class LinearTextScorer:
             tokens = self._tokenize(self._preprocess(document))
             if stop_words is not None:
                 tokens = [token for token in tokens if token not in stop_words]
-            if self._max_n > 1 and " ".join(tokens).count(" ") != max(len(tokens) - 1, 0):
+            if self._check_spaces and " ".join(tokens).count(" ") != max(len(tokens) - 1, 0):
                 return None, lengths  # a token holds a space: n-gram strings would be ambiguous
             all_ids.extend(map(lookup, tokens))
             lengths[index] = len(tokens)
@@ -348,13 +358,21 @@ def _feature_blocks(features: Any) -> tuple[TfidfVectorizer, slice, list[tuple[A
     return word[0], word[1], extras
 
 
-def _tokenizer(vectorizer: TfidfVectorizer) -> Callable[[str], list[str]]:
-    """The vectorizer's own tokenizer, or the same pattern's faster equivalent."""
+def _tokenizer(vectorizer: TfidfVectorizer) -> tuple[Callable[[str], list[str]], bool]:
+    """The vectorizer's own tokenizer, or the same pattern's faster equivalents (one for ASCII
+    texts, one for the others); and whether its tokens may hold a space."""
     faster = FASTER_TOKEN_PATTERNS.get(vectorizer.token_pattern)
     if vectorizer.tokenizer is None and faster is not None:
-        return re.compile(faster).findall
+        unicode_findall = re.compile(faster).findall
+        ascii_findall = re.compile(ASCII_TOKEN_PATTERNS[vectorizer.token_pattern]).findall
+
+        def tokenize(document: str) -> list[str]:
+            tokens: list[str] = (ascii_findall if document.isascii() else unicode_findall)(document)
+            return tokens
+
+        return tokenize, False
     tokenizer: Callable[[str], list[str]] = vectorizer.build_tokenizer()
-    return tokenizer
+    return tokenizer, True
 
 
 #: How ``feature_weights`` read a classifier (the ``method`` of an explanation).

@@ -19,8 +19,9 @@ models kept for ``transform`` are fitted on all training rows. Validation and te
 ever transformed. The leave-one-domain-out estimate refits the block per left-out domain
 (``refit_profiles``), so the left-out genre's labels never reach its own features.
 
-Serving cost: one regex pass, one dict lookup per token, a ``searchsorted`` over the sorted bigram
-keys; no n-gram strings. Bigrams seen fewer than ``min_count`` times in the training texts are
+Serving cost: one regex pass (ASCII ranges for an ASCII text), one dict lookup per token, a
+``searchsorted`` over the sorted bigram keys (in key order), row gathers with ``np.take``; no
+n-gram strings. Bigrams seen fewer than ``min_count`` times in the training texts are
 dropped from the table (they count as unseen; the context totals keep them), which keeps the
 artifact small.
 
@@ -40,6 +41,10 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 
 _TOKEN = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?|\d+|[^\w\s]")
+#: ``_TOKEN`` for an ASCII text, spelled with ASCII ranges that ``re`` checks faster than its
+#: Unicode categories: on ASCII, ``[^\W\d_]`` is ``[A-Za-z]``, ``\d`` is ``[0-9]`` and ``\s`` is
+#: ``[ \t\n\r\f\v\x1c-\x1f]`` (``str.isspace``).
+_ASCII_TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|[0-9]+|[^A-Za-z0-9_ \t\n\r\f\v\x1c-\x1f]")
 #: Reserved token ids: unknown token, begin of text, end of text.
 UNKNOWN, BEGIN, END = 0, 1, 2
 _FIRST_WORD_ID = 3
@@ -83,11 +88,16 @@ class _Ids(dict[str, int]):
         return UNKNOWN
 
 
+def tokens(text: str) -> list[str]:
+    """``_TOKEN.findall(text)``."""
+    return (_ASCII_TOKEN if text.isascii() else _TOKEN).findall(text)
+
+
 def build_index(texts: Sequence[str]) -> dict[str, int]:
     """Every token of ``texts`` -> an id (unsupervised: no label is read)."""
     index: dict[str, int] = {}
     for text in texts:
-        for token in _TOKEN.findall(text):
+        for token in tokens(text):
             if token not in index:
                 index[token] = len(index) + _FIRST_WORD_ID
     return index
@@ -98,7 +108,7 @@ def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
     avoid copying a large index on every call)."""
     lookup = (index if isinstance(index, _Ids) else _Ids(index)).__getitem__
     if len(texts) == 1:  # serving's usual call: the same arrays, without the index arithmetic
-        stream = np.asarray([BEGIN, *map(lookup, _TOKEN.findall(texts[0])), END], dtype=np.int64)
+        stream = np.asarray([BEGIN, *map(lookup, tokens(texts[0])), END], dtype=np.int64)
         starts = np.asarray([0, len(stream) - 1], dtype=np.int64)
         return Encoded(previous=stream[:-1], current=stream[1:], starts=starts)
     ids: list[int] = []
@@ -106,7 +116,7 @@ def encode(texts: Sequence[str], index: dict[str, int]) -> Encoded:
     for row, text in enumerate(texts):
         before = len(ids)
         ids.append(BEGIN)
-        ids.extend(map(lookup, _TOKEN.findall(text)))
+        ids.extend(map(lookup, tokens(text)))
         ids.append(END)
         lengths[row] = len(ids) - before
     stream = np.asarray(ids, dtype=np.int64)
@@ -170,19 +180,21 @@ def fit_tables(
 
 
 def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
-    """(positions, 6): the ``SERIES`` per token position of ``encoded``."""
+    """(positions, 6): the ``SERIES`` per token position of ``encoded``. Rows of the count tables
+    are gathered with ``np.take`` (several times faster than fancy indexing of 2-D arrays)."""
     n_ids = tables.n_ids
     previous = np.where(encoded.previous >= n_ids, UNKNOWN, encoded.previous)
     current = np.where(encoded.current >= n_ids, UNKNOWN, encoded.current)
-    p_unigram = (tables.unigram[current] + 1.0) / (tables.totals + n_ids)
+    p_unigram = (np.take(tables.unigram, current, axis=0) + 1.0) / (tables.totals + n_ids)
     keys = previous * n_ids + current
-    where = np.minimum(np.searchsorted(tables.keys, keys), max(len(tables.keys) - 1, 0))
-    pair = np.zeros((len(keys), 2), dtype=np.float64)
     if len(tables.keys):
+        where = np.minimum(_search_in_order(tables.keys, keys), len(tables.keys) - 1)
         found = tables.keys[where] == keys
-        pair[found] = tables.counts[where[found]]
-    seen_after = tables.followers[previous].astype(np.float64)
-    denominator = tables.context[previous] + seen_after
+        pair = np.where(found[:, None], np.take(tables.counts, where, axis=0), 0.0)
+    else:
+        pair = np.zeros((len(keys), 2), dtype=np.float64)
+    seen_after = np.take(tables.followers, previous, axis=0).astype(np.float64)
+    denominator = np.take(tables.context, previous, axis=0) + seen_after
     p_bigram = np.where(
         denominator > 0, (pair + seen_after * p_unigram) / np.maximum(denominator, 1.0), p_unigram
     )
@@ -192,6 +204,16 @@ def token_log_probs(tables: BigramTables, encoded: Encoded) -> np.ndarray:
     np.subtract(series[:, 1], series[:, 0], out=series[:, 4])  # uni_diff
     np.subtract(series[:, 3], series[:, 2], out=series[:, 5])  # bi_diff
     return series
+
+
+def _search_in_order(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(sorted_keys, keys)``, searched in increasing order of ``keys``: each
+    search then starts where the last one ended and walks the table's memory in order (~1.7x
+    faster than in text order on the bigrams of 16 texts, sorting included)."""
+    order = np.argsort(keys)
+    positions = np.empty(len(keys), dtype=np.intp)
+    positions[order] = np.searchsorted(sorted_keys, keys[order])
+    return positions
 
 
 def raw_profiles(tables: BigramTables, encoded: Encoded) -> np.ndarray:

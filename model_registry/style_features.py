@@ -21,7 +21,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from itertools import repeat
+from itertools import compress, repeat
+from operator import itemgetter, not_
 from typing import Any
 
 import numpy as np
@@ -50,10 +51,12 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(A-Z0-9])")
 #: nothing but white space, so the words it finds are ``_WORD.findall(text)`` and the white-space
 #: items split them into the sentences of ``_SENTENCE_END.split(text)``.
 _WORD_OR_SENTENCE_END = re.compile(f"{_WORD.pattern}|{_SENTENCE_END.pattern}")
-#: A contraction: letters, an apostrophe, a suffix. The look-behind only skips start positions
-#: inside a run of letters, where a match cannot begin (one beginning there would have begun at
-#: the run's first letter), so it finds the same matches without retrying every run.
-_CONTRACTION = re.compile(r"(?<![A-Za-z])[A-Za-z]+'(?:s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
+#: What counts contractions (letters, an apostrophe, a suffix): the last letter before the
+#: apostrophe stands for the run. Each match of the full pattern holds one apostrophe with a letter
+#: before it, and so does each match of this one, with the same suffix after it; a match ends on a
+#: letter followed by a non-word character, so the next run of letters (both patterns' letters are
+#: word characters) starts after it in either pattern: they count the same apostrophes.
+_CONTRACTION = re.compile(r"[A-Za-z]'(?:s|t|re|ve|ll|d|m)\b", re.IGNORECASE)
 _FIRST_PERSON = frozenset({"i", "me", "my", "mine", "we", "us", "our"})
 
 
@@ -87,18 +90,19 @@ def words_and_sentence_lengths(text: str) -> tuple[list[str], list[int]]:
     """``_WORD.findall(text)``, and the number of those words in each sentence that is not blank
     (``[s for s in _SENTENCE_END.split(text) if s.strip()]``), from one regex pass."""
     items = _WORD_OR_SENTENCE_END.findall(text)
-    words = [item for item in items if not item[0].isspace()]
-    if len(words) == len(items):  # one sentence
-        return words, [len(words)] if text.strip() else []
+    # A word holds no white space and a sentence end nothing else: C-level flags, no item loop.
+    is_end = list(map(str.isspace, items))
+    n_ends = is_end.count(True)
+    if not n_ends:  # one sentence
+        return items, [len(items)] if text.strip() else []
+    words = list(compress(items, map(not_, is_end)))
     lengths = []
-    count = 0
-    for item in items:
-        if item[0].isspace():
-            lengths.append(count)
-            count = 0
-        else:
-            count += 1
-    lengths.append(count)
+    start = 0
+    for _ in range(n_ends):
+        end = is_end.index(True, start)
+        lengths.append(end - start)
+        start = end + 1
+    lengths.append(len(items) - start)
     # Every piece next to a sentence end holds its "." / "!" / "?" or the following quote, capital
     # or digit, so none of them is blank.
     return words, lengths
@@ -108,42 +112,67 @@ def _contractions(text: str) -> int:
     return len(_CONTRACTION.findall(text)) if "'" in text else 0
 
 
+_PUNCTUATION_BYTES = [p.encode("ascii") for p in PUNCTUATION]
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_DIGITS = bytes(range(ord("0"), ord("9") + 1))
+
+
+def _character_counts(text: str) -> tuple[list[int], int, int, int]:
+    """How often each ``PUNCTUATION`` mark occurs in ``text``, and how many of its characters are
+    upper case, digits and spaces (``str.isupper`` / ``str.isdigit`` / ``" "``). An ASCII text is
+    counted on its bytes (where upper case is ``A-Z`` and a digit ``0-9``), without a ``Counter``
+    of its characters."""
+    if text.isascii():
+        data = text.encode("ascii")
+        return (
+            list(map(data.count, _PUNCTUATION_BYTES)),
+            len(data) - len(data.translate(None, _ASCII_UPPER)),
+            len(data) - len(data.translate(None, _ASCII_DIGITS)),
+            data.count(b" "),
+        )
+    char_counts = Counter(text)
+    return (
+        [char_counts.get(p, 0) for p in PUNCTUATION],
+        sum(n for c, n in char_counts.items() if c.isupper()),
+        sum(n for c, n in char_counts.items() if c.isdigit()),
+        char_counts.get(" ", 0),
+    )
+
+
+def _mean_and_std(values: list[int] | list[float]) -> tuple[float, float]:
+    """``values``' mean and standard deviation exactly as ``ndarray.mean()`` / ``.std()`` compute
+    them (the same float64 sums in the same order), with a few numpy calls instead of two."""
+    array = np.asarray(values, dtype=np.float64)
+    mean = np.add.reduce(array) / len(array)
+    deviation = array - mean
+    return float(mean), math.sqrt(np.add.reduce(deviation * deviation) / len(array))
+
+
 def _profile(text: str, ranks: dict[str, float], unknown_rank: float) -> list[float]:
     n_chars = max(len(text), 1)
     words, sentence_lengths = words_and_sentence_lengths(text)
     lower = list(map(str.lower, words))
     n_words = max(len(words), 1)
     counts = Counter(lower)
-    out = [counts.get(w, 0) / n_words for w in FUNCTION_WORDS]
-    char_counts = Counter(text)
-    out += [char_counts.get(p, 0) / n_chars for p in PUNCTUATION]
-    out.append(sum(n for c, n in char_counts.items() if c.isupper()) / n_chars)
-    out.append(sum(n for c, n in char_counts.items() if c.isdigit()) / n_chars)
-    out.append(char_counts.get(" ", 0) / n_chars)
-    lengths = np.asarray(sentence_lengths or [0], dtype=float)
-    mean_len = float(lengths.mean())
-    std_len = float(lengths.std())
+    out = [count / n_words for count in map(counts.get, FUNCTION_WORDS, repeat(0))]
+    punctuation, upper, digits, spaces = _character_counts(text)
+    out += [count / n_chars for count in punctuation]
+    out += [upper / n_chars, digits / n_chars, spaces / n_chars]
+    mean_len, std_len = _mean_and_std(sentence_lengths or [0])
     out += [mean_len, std_len, std_len / mean_len if mean_len else 0.0]
-    word_lengths = np.asarray(list(map(len, words)) or [0], dtype=float)
-    out += [
-        float(word_lengths.mean()),
-        float(word_lengths.std()),
-        float((word_lengths >= 7).mean()),
-    ]
+    word_lengths = list(map(len, words)) or [0]
+    mean_word, std_word = _mean_and_std(word_lengths)
+    out += [mean_word, std_word, sum(map((7).__le__, word_lengths)) / len(word_lengths)]
     window = lower[:TTR_WINDOW]
     out.append(len(set(window)) / max(len(window), 1))
     out.append(list(counts.values()).count(1) / n_words)
     out.append(_contractions(text) / n_words)
     out.append(sum(counts.get(w, 0) for w in _FIRST_PERSON) / n_words)
-    out.append(sum(1 for w in words[1:] if w[0].isupper()) / n_words)
-    rarity = np.asarray(
-        list(map(ranks.get, lower, repeat(unknown_rank, len(lower)))) or [unknown_rank]
-    )
-    out += [
-        float(rarity.mean()),
-        float(rarity.std()),
-        (len(lower) - sum(map(ranks.__contains__, lower))) / n_words,
-    ]
+    out.append(sum(map(str.isupper, map(itemgetter(0), words[1:]))) / n_words)
+    rarity = list(map(ranks.get, lower, repeat(unknown_rank, len(lower))))
+    rarity_mean, rarity_std = _mean_and_std(rarity or [unknown_rank])
+    # A word outside the list reads as ``unknown_rank``, which is above every rank in it.
+    out += [rarity_mean, rarity_std, rarity.count(unknown_rank) / n_words]
     out.append(math.log1p(len(text)))
     return out
 

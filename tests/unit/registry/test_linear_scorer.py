@@ -260,3 +260,14 @@ def test_a_loaded_model_scores_compiled_only_when_allowed_and_identical(data, mo
         "model_serving.model_checks.compile_linear_scorer", lambda p: Off(real_compile(p))
     )
     assert build_loaded_model(ServedVersion.info, artifacts).scoring == "pipeline"
+
+
+@pytest.mark.parametrize("pattern", linear_scorer.ASCII_TOKEN_PATTERNS)
+def test_ascii_token_patterns_give_the_same_tokens_on_ascii_texts(pattern: str) -> None:
+    original = re.compile(pattern)
+    ascii_pattern = re.compile(linear_scorer.ASCII_TOKEN_PATTERNS[pattern])
+    every_ascii = "".join(map(chr, range(128)))
+    mixed = [f"{a}{b}x'{b}1{a}" for a in every_ascii for b in every_ascii[::7]]
+    ascii_texts = [text for text in corpus()["text"] if text.isascii()]
+    for text in [every_ascii, every_ascii[::-1], *mixed, *ascii_texts]:
+        assert ascii_pattern.findall(text) == original.findall(text)

@@ -182,3 +182,11 @@ def test_transform_values_are_pinned() -> None:
     np.testing.assert_array_equal(block.dense_transform(probe), values)
     alone = np.vstack([block.dense_transform([text]) for text in probe])
     np.testing.assert_array_equal(alone, values)
+
+
+def test_an_ascii_text_is_tokenised_as_by_the_unicode_pattern() -> None:
+    every_ascii = "".join(map(chr, range(128)))
+    mixed = [f"{a}{b}x'{b}1{a}" for a in every_ascii for b in every_ascii[::7]]
+    texts = [every_ascii, every_ascii[::-1], *mixed, *EDGE_TEXTS, *_corpus(300, seed=5)[0]]
+    for text in texts:
+        assert lm_features.tokens(text) == lm_features._TOKEN.findall(text)

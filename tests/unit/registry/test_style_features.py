@@ -118,3 +118,26 @@ def test_the_dense_values_are_the_sparse_ones_and_a_text_alone_scores_as_in_a_ba
     np.testing.assert_array_equal(dense, fitted.transform(texts).toarray())
     alone = np.vstack([fitted.dense_transform([text]) for text in texts])
     np.testing.assert_array_equal(alone, dense)
+
+
+def test_mean_and_std_are_numpy_s_to_the_bit() -> None:
+    rng = np.random.default_rng(7)
+    for size in [1, 2, 7, 8, 9, 15, 16, 17, 127, 128, 129, 300, 1000]:
+        for values in (rng.integers(0, 40, size).tolist(), rng.normal(5, 3, size).tolist()):
+            array = np.asarray(values, dtype=float)
+            expected = (float(array.mean()), float(array.std()))
+            assert style_features._mean_and_std(values) == expected
+
+
+def test_ascii_character_counts_are_the_counter_s() -> None:
+    every_ascii = "".join(map(chr, range(128)))
+    for text in [every_ascii * 3, *EDGE_TEXTS, *sample(300, seed=6)["text"].tolist()]:
+        if not text.isascii():
+            continue
+        counts = Counter(text)
+        assert style_features._character_counts(text) == (
+            [counts.get(p, 0) for p in PUNCTUATION],
+            sum(n for c, n in counts.items() if c.isupper()),
+            sum(n for c, n in counts.items() if c.isdigit()),
+            counts.get(" ", 0),
+        )

@@ -75,13 +75,13 @@ class DomainRouter:
         document_frequency: Counter[bytes] = Counter()
         for tokens in windows:
             document_frequency.update(set(tokens))
-        words = [w for w, _ in document_frequency.most_common(vocabulary_size) if w.isascii()]
-        router_words = tuple(w.decode("ascii") for w in words)
+        # The window's tokens are ASCII already (``scope._Window``: other characters became "?").
+        words = [w for w, _ in document_frequency.most_common(vocabulary_size)]
         ids = {w: i for i, w in enumerate(words)}
         model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
         model.fit(_presence_matrix(windows, ids), list(domains))
         return cls(
-            vocabulary=router_words,
+            vocabulary=[w.decode("ascii") for w in words],
             domains=tuple(str(d) for d in model.classes_),
             coef=np.round(np.asarray(model.coef_, dtype=float), WEIGHT_DECIMALS),
             intercept=np.round(np.asarray(model.intercept_, dtype=float), WEIGHT_DECIMALS),
@@ -105,9 +105,6 @@ class DomainRouter:
             and np.array_equal(self.coef, other.coef)
             and np.array_equal(self.intercept, other.intercept)
         )
-
-    # Arrays inside: not hashable, as scikit-learn and numpy objects are not.
-    __hash__ = None  # type: ignore[assignment]
 
     def to_dict(self) -> dict[str, Any]:
         return {

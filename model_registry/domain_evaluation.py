@@ -129,10 +129,14 @@ def select_operating_thresholds(
     global_threshold, per_domain = fpr_threshold(y, p, domains, target, min_human, routed)
     human, ai = y_arr == contract.LABEL_HUMAN, y_arr == contract.LABEL_AI
 
-    def band(rows: np.ndarray, threshold: float) -> tuple[float | None, float | None]:
+    def band(
+        rows: np.ndarray, threshold: float, *lower: float | None
+    ) -> tuple[float | None, float | None]:
+        """The bound for these rows (no higher than any of ``lower``) and their share in it."""
         if ai_miss_target <= 0:
             return None, None
-        below = human_below_for_miss(p_arr[rows & ai], threshold, ai_miss_target)
+        own_bound = human_below_for_miss(p_arr[rows & ai], threshold, ai_miss_target)
+        below = min([own_bound, *(b for b in lower if b is not None)])
         uncertain = (p_arr[rows] >= below) & (p_arr[rows] < threshold)
         return below, _nan_to_none(uncertain.mean()) if rows.any() else None
 
@@ -150,11 +154,9 @@ def select_operating_thresholds(
             val_uncertain_share=uncertain,
         )
     everything = np.ones(len(y_arr), dtype=bool)
-    global_below, global_uncertain = band(everything, global_threshold)
-    if global_below is not None:
-        global_below = min([global_below, *(d.human_below or global_below for d in own.values())])
-        uncertain_rows = (p_arr >= global_below) & (p_arr < global_threshold)
-        global_uncertain = _nan_to_none(uncertain_rows.mean()) if len(p_arr) else None
+    global_below, global_uncertain = band(
+        everything, global_threshold, *(d.human_below for d in own.values())
+    )
     fpr, tpr = _rates(y_arr, p_arr, global_threshold)
     return OperatingThresholds(
         global_threshold=DomainThreshold(

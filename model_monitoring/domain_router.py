@@ -10,6 +10,13 @@ Tuesday", "this movie"): a multinomial logistic regression over the presence of 
 characters, the tokens the scope checks already split), each row scaled to unit length, placed
 95 % of the held-out texts of the shipped corpora in their own domain.
 
+A route the router is unsure of is worse than none: a person's wiki paragraph taken for news is
+judged at the news threshold, laxer than the one that protects encyclopedia text. So ``route``
+answers ``None`` (the version's global, strictest threshold) when the router's probability for
+its best domain (the softmax of the scores) is below ``min_confidence``. Measured on the
+validation split of the shipped corpora: routes at probability >= 0.8 (88 % of the texts) are
+right 99.0 % of the time, against 95.2 % for all routes.
+
 Fitted on the training split with the scope reference (``scope.build_scope_reference``) and
 stored in it, so serving routes with the weights of the version it serves. Serving cost: one set
 lookup per token and a sum of a few columns, no model file and no download.
@@ -28,14 +35,18 @@ import numpy as np
 DEFAULT_VOCABULARY_SIZE = 2000
 #: Inverse regularisation strength of the logistic regression.
 DEFAULT_C = 10.0
+#: Routes below this probability are not taken (the global threshold applies); see above.
+DEFAULT_MIN_CONFIDENCE = 0.8
 #: Decimals kept of the weights in the JSON artifact (well under the weights' own noise).
 WEIGHT_DECIMALS = 5
 
 
 class DomainRouter:
-    """Linear domain scores of a window's distinct known words; the best-scoring domain wins.
+    """Linear domain scores of a window's distinct known words; the best-scoring domain wins
+    when its probability reaches ``min_confidence``.
 
-    ``coef`` is ``(len(domains), len(vocabulary))``, ``intercept`` one value per domain."""
+    ``coef`` is ``(len(domains), len(vocabulary))``, ``intercept`` one value per domain;
+    ``min_confidence`` 0 (documents written before it existed) always routes."""
 
     def __init__(
         self,
@@ -43,6 +54,7 @@ class DomainRouter:
         domains: Sequence[str],
         coef: np.ndarray,
         intercept: np.ndarray,
+        min_confidence: float = 0.0,
     ) -> None:
         self.vocabulary = tuple(vocabulary)
         self.domains = tuple(domains)
@@ -56,6 +68,9 @@ class DomainRouter:
             raise ValueError("domain router intercepts do not match its domains")
         if not (np.isfinite(self.coef).all() and np.isfinite(self.intercept).all()):
             raise ValueError("domain router weights must be finite")
+        if not 0.0 <= min_confidence < 1.0:
+            raise ValueError(f"domain router min_confidence {min_confidence!r} is not in [0, 1)")
+        self.min_confidence = float(min_confidence)
         # Per token one dict lookup; the weights of a word are one contiguous row.
         self._ids = {word.encode("ascii"): i for i, word in enumerate(self.vocabulary)}
         self._coef_by_word = np.ascontiguousarray(self.coef.T)
@@ -68,6 +83,7 @@ class DomainRouter:
         *,
         vocabulary_size: int = DEFAULT_VOCABULARY_SIZE,
         c: float = DEFAULT_C,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
     ) -> DomainRouter:
         """Fit on the token lists of the training windows and their domains."""
         from sklearn.linear_model import LogisticRegression
@@ -85,16 +101,21 @@ class DomainRouter:
             domains=tuple(str(d) for d in model.classes_),
             coef=np.round(np.asarray(model.coef_, dtype=float), WEIGHT_DECIMALS),
             intercept=np.round(np.asarray(model.intercept_, dtype=float), WEIGHT_DECIMALS),
+            min_confidence=min_confidence,
         )
 
-    def route(self, tokens: list[bytes]) -> str:
-        """The domain of one window's tokens (``scope._Window.tokens``)."""
+    def route(self, tokens: list[bytes]) -> str | None:
+        """The domain of one window's tokens (``scope._Window.tokens``); ``None`` when the
+        router is less sure of it than ``min_confidence``."""
         ids = self._ids
         known = {ids[t] for t in tokens if t in ids}
         scores = self.intercept.copy()
         if known:
             scores += self._coef_by_word[list(known)].sum(axis=0) / math.sqrt(len(known))
-        return self.domains[int(scores.argmax())]
+        best = int(scores.argmax())
+        # The softmax probability of the best domain: 1 / sum(exp(score - best score)).
+        confidence = 1.0 / float(np.exp(scores - scores[best]).sum())
+        return self.domains[best] if confidence >= self.min_confidence else None
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DomainRouter):
@@ -104,6 +125,7 @@ class DomainRouter:
             and self.domains == other.domains
             and np.array_equal(self.coef, other.coef)
             and np.array_equal(self.intercept, other.intercept)
+            and self.min_confidence == other.min_confidence
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,6 +134,7 @@ class DomainRouter:
             "domains": list(self.domains),
             "coef": self.coef.tolist(),
             "intercept": self.intercept.tolist(),
+            "min_confidence": self.min_confidence,
         }
 
     @classmethod
@@ -121,7 +144,14 @@ class DomainRouter:
             domains=tuple(str(d) for d in data["domains"]),
             coef=np.asarray(data["coef"], dtype=float),
             intercept=np.asarray(data["intercept"], dtype=float),
+            min_confidence=_number(data.get("min_confidence", 0.0), "min_confidence"),
         )
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"domain router {what} is not a number")
+    return float(value)
 
 
 def _presence_matrix(windows: Sequence[list[bytes]], ids: dict[bytes, int]) -> Any:

@@ -24,7 +24,9 @@ keeps the defaults below equal to them):
 
 An in-scope text's domain is also its route to a decision threshold (``ScopeVerdict.domain``,
 read by ``model_registry.operating_thresholds``): the reference's word classifier's domain
-(``domain_router``, fitted by training) when it has one, else the nearest style profile.
+(``domain_router``, fitted by training) when it has one, else the nearest style profile. When
+the word classifier is unsure of every domain the text has no route, and it is judged at the
+version's global, strictest threshold.
 
 No downloads and no models: the checks read the first ``WINDOW_CHARS`` characters, a few bytes-
 level counts and one small numpy product per text, because serving runs them on every request
@@ -125,8 +127,10 @@ class ScopeVerdict:
 
     ``domain`` is the training domain the text is routed to, for in-scope texts judged with a
     reference (the reference's word classifier's domain, else the nearest style profile, the one
-    the novelty score is measured against); ``None`` otherwise. It is what
-    ``model_registry.operating_thresholds`` routes a text's decision threshold by.
+    the novelty score is measured against); ``None`` otherwise, and when the word classifier is
+    not sure enough of any domain (``DomainRouter.min_confidence``). It is what
+    ``model_registry.operating_thresholds`` routes a text's decision threshold by (``None``: the
+    global, strictest one).
     """
 
     in_scope: bool

@@ -11,9 +11,10 @@ At prediction time the true domain of a text is unknown. ``route`` picks the thr
 what the model can see: the scope checks' domain of the text (``ScopeVerdict.domain``: the word
 classifier stored in the version's scope reference, ``ROUTER_WORD_CLASSIFIER``; for versions
 trained before it, the nearest style profile, ``ROUTER_NEAREST_STYLE_PROFILE``). An out-of-scope
-text, a text judged without a scope reference, or a text routed to a domain without a threshold
-of its own gets the global (strictest) threshold. Serving (``/v1/predict``, ``/invocations``),
-bulk scoring and the evaluation of the test split all call ``route``, and ``served_verdict``
+text, a text judged without a scope reference, a text the word classifier cannot place with
+confidence (``DomainRouter.min_confidence``), or a text routed to a domain without a threshold of
+its own gets the global (strictest) threshold. Serving (``/v1/predict``, ``/invocations``), bulk
+scoring and the evaluation of the test split all call ``route``, and ``served_verdict``
 turns a probability, its scope verdict and its route into the answer; the probabilities are
 never changed.
 

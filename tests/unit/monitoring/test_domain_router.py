@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from model_monitoring.domain_router import DomainRouter
+from model_monitoring.domain_router import DEFAULT_MIN_CONFIDENCE, DomainRouter
 from model_monitoring.scope import ScopeChecker, ScopeReference, build_scope_reference
 
 #: Each genre's own words, inside the same everyday English.
@@ -96,6 +96,40 @@ def test_a_window_without_known_words_gets_the_intercepts_domain() -> None:
     assert router.route([b"movie", b"movie"]) == "review"  # 0.5 - 1 < 0 + 2
 
 
+def unsure_router(min_confidence: float) -> DomainRouter:
+    """The word "movie" makes a review likelier than news, but only 2:1 (probability 2/3)."""
+    return DomainRouter(
+        vocabulary=("movie",),
+        domains=("news", "review"),
+        coef=np.array([[0.0], [float(np.log(2.0))]]),
+        intercept=np.zeros(2),
+        min_confidence=min_confidence,
+    )
+
+
+def test_a_route_the_router_is_unsure_of_is_not_taken() -> None:
+    # A text it cannot place gets no domain, hence the global (strictest) threshold.
+    assert unsure_router(0.8).route([b"movie"]) is None
+    assert unsure_router(0.6).route([b"movie"]) == "review"
+    # Documents written before the setting existed always route, as they did.
+    old = unsure_router(0.8).to_dict()
+    del old["min_confidence"]
+    assert DomainRouter.from_dict(old).route([b"movie"]) == "review"
+
+
+def test_fitted_routers_keep_their_confidence_floor(reference: ScopeReference) -> None:
+    assert reference.router is not None
+    assert reference.router.min_confidence == DEFAULT_MIN_CONFIDENCE
+    loaded = ScopeReference.from_json(reference.to_json())
+    assert loaded.router is not None and loaded.router.min_confidence == DEFAULT_MIN_CONFIDENCE
+    # A text with words of no genre: in scope, but with no route.
+    unsure = ScopeReference(
+        domains=reference.domains, novelty_threshold=10.0, router=unsure_router(0.8)
+    )
+    verdict = ScopeChecker(unsure, min_chars=100).assess_one(genre_text("news", 1))
+    assert verdict.in_scope and verdict.domain is None
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -103,6 +137,8 @@ def test_a_window_without_known_words_gets_the_intercepts_domain() -> None:
         ({"coef": [[1.0, 2.0], [0.0, 1.0]]}, "do not match"),
         ({"intercept": [0.0]}, "intercepts do not match"),
         ({"coef": [[float("nan")], [0.0]]}, "finite"),
+        ({"min_confidence": 1.0}, "min_confidence"),
+        ({"min_confidence": "high"}, "min_confidence"),
     ],
 )
 def test_a_broken_router_document_is_refused(change: dict[str, object], message: str) -> None:

@@ -76,9 +76,8 @@ def wait_until(
             if check():
                 return
         time.sleep(interval)
-    raise ServiceUnavailable(
-        f"{what} not ready after {timeout:.0f}s; last lines of {log}:\n{log_tail(log)}"
-    )
+    tail = "" if log is None else f"; last lines of {log}:\n{log_tail(log)}"
+    raise ServiceUnavailable(f"{what} not ready after {timeout:.0f}s{tail}")
 
 
 @contextlib.contextmanager

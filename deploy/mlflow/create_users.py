@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 import urllib.request
 
 from mlflow.exceptions import MlflowException, RestException
@@ -29,6 +28,7 @@ from mlflow.server.auth.client import AuthServiceClient
 from mlflow.tracking import MlflowClient
 
 from model_registry import contract
+from platform_processes.launcher import wait_until
 
 logger = logging.getLogger("mlflow-init")
 
@@ -36,19 +36,21 @@ logger = logging.getLogger("mlflow-init")
 HEALTHY_WITHIN_SECONDS = 600.0
 
 
+def mlflow_healthy(tracking_uri: str) -> bool:
+    with urllib.request.urlopen(f"{tracking_uri}/health", timeout=5) as response:  # noqa: S310 (http only)
+        return bool(response.status == 200)
+
+
 def wait_healthy(tracking_uri: str, timeout: float) -> None:
+    """Poll MLflow's ``/health`` until it answers 200; ``ServiceUnavailable`` at the deadline."""
     if not tracking_uri.startswith(("http://", "https://")):
         raise ValueError(f"MLFLOW_TRACKING_URI must be an http(s) URL, not {tracking_uri!r}")
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{tracking_uri}/health", timeout=5) as response:  # noqa: S310 (http only)
-                if response.status == 200:
-                    return
-        except OSError as exc:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"MLflow at {tracking_uri} not healthy: {exc}") from exc
-        time.sleep(2)
+    wait_until(
+        lambda: mlflow_healthy(tracking_uri),
+        timeout=timeout,
+        what=f"MLflow at {tracking_uri}",
+        interval=2.0,
+    )
 
 
 def ensure_user(auth: AuthServiceClient, username: str, password: str) -> None:

@@ -16,6 +16,7 @@ from platform_processes.launcher import (
     start_process,
     stop_all,
     wait_group_empty,
+    wait_until,
 )
 
 
@@ -110,3 +111,9 @@ def test_commands_are_written_once_for_every_caller() -> None:
     streamlit = commands.streamlit(8501)
     assert streamlit[1:4] == ["-m", "streamlit", "run"]
     assert str(commands.REPO_ROOT / "frontend" / "app.py") in streamlit
+
+
+def test_a_wait_without_a_log_names_only_what_was_awaited() -> None:
+    with pytest.raises(ServiceUnavailable) as raised:
+        wait_until(lambda: False, timeout=0.3, what="MLflow at http://x", interval=0.05)
+    assert str(raised.value) == "MLflow at http://x not ready after 0s"

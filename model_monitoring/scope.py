@@ -6,7 +6,7 @@ ScopeReason``). The thresholds are measured by ``tests/data/measure_scope.py`` (
 keeps the defaults below equal to them):
 
 1. ``not_english`` (script): most letters are not Latin letters (Cyrillic, CJK, Arabic, ...).
-2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 250: held-out
+2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 300: held-out
    texts cut shorter than that are misjudged too often by the served model (the champion
    candidate; the human false-positive rate at the threshold serving routes a text to and the
    ROC-AUC by length are in ``scope.json``).
@@ -50,7 +50,7 @@ from model_registry.contract import ScopeReason
 SCOPE_FORMAT_VERSION = 1
 
 #: Measured minimum length in characters (whitespace runs count once); see the module docstring.
-DEFAULT_MIN_CHARS = 250
+DEFAULT_MIN_CHARS = 300
 #: Measured novelty threshold (RMS of clipped z-scores against the nearest domain).
 DEFAULT_NOVELTY_THRESHOLD = 1.76
 #: Minimum share of word tokens that are English function words (measured on English corpora
@@ -387,13 +387,15 @@ class ScopeChecker:
         novelty: np.ndarray = np.sqrt((z * z).mean(axis=2).min(axis=1))
         return novelty
 
-    def nearest_domain_of_features(self, features: np.ndarray) -> list[str]:
-        """The nearest training domain (``ScopeVerdict.domain``) of many style-feature rows."""
-        if self._means is None or self._inverse_sds is None:
-            raise ValueError("the nearest domain needs a scope reference")
-        rows = np.atleast_2d(np.asarray(features, dtype=float))
-        z = np.minimum(np.abs((rows[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
-        return [self._domain_names[i] for i in (z * z).mean(axis=2).argmin(axis=1).tolist()]
+    def route_of(self, text: str) -> str | None:
+        """The domain serving would route ``text`` to if it passed every check
+        (``ScopeVerdict.domain``), whatever its length: for measuring short texts."""
+        window = _Window.of(text)
+        return self._route(window, self._nearest(window)[1])
+
+    def _route(self, window: _Window, nearest: str | None) -> str | None:
+        """The word router's domain when the reference has one, else the nearest profile."""
+        return self._router.route(window.tokens) if self._router is not None else nearest
 
     def _novelty(self, window: _Window) -> float | None:
         return self._nearest(window)[0]
@@ -423,9 +425,7 @@ class ScopeChecker:
         threshold = self.novelty_threshold
         if novelty is not None and threshold is not None and novelty > threshold:
             return ScopeVerdict(False, ScopeReason.UNLIKE_TRAINING_DATA, novelty)
-        if self._router is not None:
-            domain = self._router.route(window.tokens)
-        return ScopeVerdict(True, None, novelty, domain)
+        return ScopeVerdict(True, None, novelty, self._route(window, domain))
 
     def assess(self, texts: Sequence[str]) -> list[ScopeVerdict]:
         """One verdict per text, in order."""

@@ -82,10 +82,14 @@ from model_monitoring.scope import (
     style_features,
 )
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline
-from model_registry.contract import DEFAULT_DOMAIN
+from model_registry.contract import DEFAULT_DOMAIN, LABEL_AI, LABEL_NAMES, VERDICT_UNCERTAIN
 from model_registry.domain_evaluation import per_text_thresholds, select_operating_thresholds
 from model_registry.evaluation import calibrate_linear
-from model_registry.operating_thresholds import OperatingThresholds
+from model_registry.operating_thresholds import (
+    OperatingThresholds,
+    RoutedThreshold,
+    served_verdict,
+)
 from model_registry.settings import RegistrySettings
 from tests.data.off_domain import off_domain_texts
 from tests.data.scope_fixtures import UNUSUAL_ENGLISH_TEXTS, non_english_texts
@@ -105,6 +109,7 @@ DEFAULT_CANDIDATE = "word_style_lm_stack"
 #: Training's defaults for the served thresholds (``RegistrySettings``).
 FPR_TARGET: float = RegistrySettings.model_fields["fpr_target"].default
 MIN_HUMAN: int = RegistrySettings.model_fields["threshold_min_human"].default
+AI_MISS_TARGET: float = RegistrySettings.model_fields["ai_miss_target"].default
 LENGTHS = (50, 100, 150, 200, 250, 300, 400, 500, 750, 1000)
 MIN_AUC = 0.9
 MAX_FPR = 0.05
@@ -170,10 +175,13 @@ def rates(
 @dataclass(frozen=True)
 class Detector:
     """A candidate fitted as training fits it: its served pipeline (default parameters,
-    calibrated on validation) and its served thresholds (global and per domain)."""
+    calibrated on validation), the scope reference of its training texts (with the word router)
+    and its served thresholds (global and per domain, routed, with the "too close to call"
+    band)."""
 
     candidate: str
     pipeline: Pipeline
+    reference: ScopeReference
     operating: OperatingThresholds
 
     def score(self, texts: Sequence[str]) -> np.ndarray:
@@ -181,38 +189,62 @@ class Detector:
         scores: np.ndarray = self.pipeline.predict_proba(list(texts))[:, 1]
         return scores
 
+    def routes(self, verdicts: Sequence[ScopeVerdict]) -> list[RoutedThreshold]:
+        return self.operating.route_all(verdicts)
+
     def routed(self, verdicts: Sequence[ScopeVerdict]) -> np.ndarray:
         """Each text's threshold, routed from its scope verdict as serving routes it."""
-        return per_text_thresholds(self.operating.route_all(verdicts))
+        return per_text_thresholds(self.routes(verdicts))
+
+    def served(self, scores: np.ndarray, verdicts: Sequence[ScopeVerdict]) -> np.ndarray:
+        """What serving answers for each text: "ai", "human" or "uncertain"."""
+        return np.asarray(
+            [
+                served_verdict(float(p), v, r).label
+                for p, v, r in zip(scores, verdicts, self.routes(verdicts), strict=True)
+            ]
+        )
 
 
 def fit_detector(
     candidate: str,
-    train: tuple[list[str], np.ndarray],
+    train: tuple[list[str], np.ndarray, np.ndarray],
     validation: tuple[list[str], np.ndarray, np.ndarray],
 ) -> Detector:
     """``candidate`` with its default parameters, built by ``model_registry`` as training builds
-    it: the feature blocks of ``FEATURE_FACTORIES`` and the classifier fitted on ``train`` (the
-    labels reach the supervised blocks, which cross-fit), Platt-calibrated on ``validation``
-    (texts, labels, domains), whose scores give the thresholds (``select_operating_thresholds``
-    at training's FPR target and minimum of human rows per domain)."""
+    it: the feature blocks of ``FEATURE_FACTORIES`` and the classifier fitted on ``train``
+    (texts, labels, domains; the labels reach the supervised blocks, which cross-fit), the scope
+    reference of the training texts with its word router, Platt-calibrated on ``validation``
+    (texts, labels, domains), whose scores and routes give the thresholds
+    (``select_operating_thresholds`` at training's FPR target, minimum of human rows per domain
+    and AI miss target)."""
     spec = CANDIDATES[candidate]
     features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
     pipeline = build_pipeline(features, spec, spec.make_classifier(spec.default_params, SEED))
-    pipeline.fit(*train)
+    train_texts, train_labels, train_domains = train
+    pipeline.fit(train_texts, train_labels)
+    reference = build_scope_reference(train_texts, list(train_domains), with_router=True)
     val_texts, val_labels, val_domains = validation
     calibrate_linear(pipeline[-1], pipeline[:-1].transform(val_texts), val_labels)
     p_val = pipeline.predict_proba(val_texts)[:, 1]
-    operating = select_operating_thresholds(val_labels, p_val, val_domains, FPR_TARGET, MIN_HUMAN)
-    return Detector(candidate, pipeline, operating)
+    val_verdicts = ScopeChecker(reference).assess(val_texts)
+    operating = select_operating_thresholds(
+        val_labels,
+        p_val,
+        val_domains,
+        FPR_TARGET,
+        MIN_HUMAN,
+        AI_MISS_TARGET,
+        routed=[v.domain if v.in_scope else None for v in val_verdicts],
+    )
+    return Detector(candidate, pipeline, reference, operating)
 
 
-def nearest_domain_verdicts(reference: ScopeReference, texts: Sequence[str]) -> list[ScopeVerdict]:
-    """In-scope verdicts carrying each text's nearest training domain, whatever its length:
-    how serving would route the text if the length check let it through."""
-    features = np.asarray([style_features(t) for t in texts], dtype=float)
-    domains = ScopeChecker(reference).nearest_domain_of_features(features)
-    return [ScopeVerdict(True, None, None, domain) for domain in domains]
+def routed_as_if_in_scope(detector: Detector, texts: Sequence[str]) -> list[ScopeVerdict]:
+    """In-scope verdicts carrying the domain serving would route each text to, whatever its
+    length: how the text would be judged if the length check let it through."""
+    checker = ScopeChecker(detector.reference)
+    return [ScopeVerdict(True, None, None, checker.route_of(text)) for text in texts]
 
 
 def length_point(
@@ -250,11 +282,10 @@ def measure_length(
     started = time.perf_counter()
     detector = fit_detector(
         candidate,
-        (list(data["text"][train]), data["label"][train]),
+        (list(data["text"][train]), data["label"][train], data["domain"][train]),
         (list(data["text"][validation]), data["label"][validation], data["domain"][validation]),
     )
     fit_seconds = time.perf_counter() - started
-    reference = build_scope_reference(list(data["text"][train]), list(data["domain"][train]))
     global_threshold = detector.operating.threshold
 
     texts, labels = data["text"][held_out], data["label"][held_out]
@@ -263,7 +294,7 @@ def measure_length(
 
     def point(cut: list[str], truth: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
         scores = detector.score(cut)
-        routed = detector.routed(nearest_domain_verdicts(reference, cut))
+        routed = detector.routed(routed_as_if_in_scope(detector, cut))
         return length_point(scores, truth, routed, global_threshold), scores
 
     curve: dict[str, Any] = {"full": point([str(t) for t in texts], labels)[0]}
@@ -300,9 +331,9 @@ def measure_length(
             "has its own"
         ),
         "threshold_applied": (
-            "each cut text at the threshold serving routes it to as if it were in scope (its "
-            "nearest training domain's style profile, scope reference of the train part; the "
-            "global threshold when that domain has none of its own); at_global_threshold: every "
+            "each cut text at the threshold serving routes it to as if it were in scope (the "
+            "word router of the train part's scope reference; the global threshold when the "
+            "router is unsure or the domain has none of its own); at_global_threshold: every "
             "text at the global one (what an out-of-scope text gets)"
         ),
         "rule": (
@@ -422,19 +453,21 @@ def measure_novelty(data: dict[str, np.ndarray], held_out: np.ndarray) -> dict[s
 def measure_unseen_genres(
     data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator, candidate: str
 ) -> dict[str, Any]:
-    """Does "in scope" mean "judged better"? Per genre D: a detector and a scope reference
+    """Does "in scope" mean "judged better"? Per genre D: a detector and its scope reference
     trained without D, D's texts scored; accuracy and the human false-positive rate at the
     threshold serving routes each text to (thresholds from held-out texts of the other genres),
-    for all of D's texts, the in-scope ones and the out-of-scope ones."""
+    for all of D's texts, the in-scope ones and the out-of-scope ones; and ``as_served``: what
+    the API answers, "uncertain" for out-of-scope texts and for scores in the "too close to
+    call" band, and the accuracy of the texts it does answer."""
     texts, labels, domains = data["text"], data["label"], data["domain"]
     result: dict[str, Any] = {
         "candidate": candidate,
         "rule": (
             f"detector ({candidate}, default parameters) fitted on at most {LODO_TRAIN_TEXTS:,} "
             "train-part texts of the other genres, calibrated and its thresholds chosen on the "
-            "held-out texts of the other genres; scope reference from every train-part text of "
-            "the other genres; every check at its measured default; each text of the genre at "
-            "the threshold its scope verdict routes it to"
+            "held-out texts of the other genres; scope reference (with its word router) from the "
+            "detector's training texts; every check at its measured default; each text of the "
+            "genre at the threshold its scope verdict routes it to"
         ),
         "domains": {},
     }
@@ -445,20 +478,20 @@ def measure_unseen_genres(
         validation = held_out & (domains != domain)
         detector = fit_detector(
             candidate,
-            ([str(t) for t in texts[fit_rows]], labels[fit_rows]),
+            ([str(t) for t in texts[fit_rows]], labels[fit_rows], domains[fit_rows]),
             (list(texts[validation]), labels[validation], domains[validation]),
         )
-        reference = build_scope_reference(list(texts[others]), list(domains[others]))
         target = domains == domain
         target_texts = [str(t) for t in texts[target]]
         scores, truth = detector.score(target_texts), labels[target]
-        verdicts = ScopeChecker(reference).assess(target_texts)
+        verdicts = ScopeChecker(detector.reference).assess(target_texts)
         in_scope = np.fromiter((v.in_scope for v in verdicts), dtype=bool)
         routed = detector.routed(verdicts)
         entry: dict[str, Any] = {
             "threshold": round(detector.operating.threshold, 4),
             "in_scope_share": round(float(in_scope.mean()), 4),
             "all": rates(scores, truth, routed),
+            "as_served": as_served(detector.served(scores, verdicts), truth),
         }
         for name, mask in (("in_scope", in_scope), ("out_of_scope", ~in_scope)):
             if len(set(truth[mask])) == 2:
@@ -466,6 +499,20 @@ def measure_unseen_genres(
         result["domains"][domain] = entry
         logger.info("unseen genre %s: %s", domain, entry)
     return result
+
+
+def as_served(answers: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """The share of texts answered ("ai" or "human", not "uncertain"), the accuracy of those
+    answers, and the share of all human texts answered "ai"."""
+    answered = answers != VERDICT_UNCERTAIN
+    called_ai = answers == LABEL_NAMES[LABEL_AI]
+    correct = called_ai[answered] == truth[answered].astype(bool)
+    return {
+        "answered_share": round(float(answered.mean()), 4),
+        "answered_accuracy": round(float(correct.mean()), 4) if answered.any() else float("nan"),
+        "fpr_human": round(float(called_ai[truth == 0].mean()), 4),
+        "tpr_ai": round(float(called_ai[truth == 1].mean()), 4),
+    }
 
 
 def cpu_microseconds_per_text(run: Callable[[str], object], texts: list[str]) -> float:
@@ -484,12 +531,9 @@ def measure_cost(
     data: dict[str, np.ndarray], held_out: np.ndarray, detector: Detector
 ) -> dict[str, Any]:
     rng = np.random.default_rng(SEED)
-    reference = build_scope_reference(
-        list(data["text"][~held_out]), list(data["domain"][~held_out])
-    )
     pool = data["text"][held_out]
     texts = [str(t) for t in rng.choice(pool, size=min(TIMING_TEXTS, len(pool)), replace=False)]
-    with_reference = ScopeChecker(reference)
+    with_reference = ScopeChecker(detector.reference)
     without = ScopeChecker(None)
     scope_us = cpu_microseconds_per_text(with_reference.assess_one, texts)
     predict_us = cpu_microseconds_per_text(lambda t: detector.score([t]), texts[:500])

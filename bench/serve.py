@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -78,6 +78,9 @@ from platform_processes import commands
 from platform_processes.launcher import ServerProcess, free_port, start_process, stop_all
 from platform_processes.serving import start_serving
 from tests.support.model_fixtures import log_and_register
+
+if TYPE_CHECKING:
+    from model_monitoring.scope import ScopeReference
 
 REPO = commands.REPO_ROOT
 
@@ -132,13 +135,16 @@ def bench_data(n_train: int, seed: int) -> BenchData:
 
 def fit_candidate(
     name: str, data: BenchData, seed: int
-) -> tuple[Pipeline, OperatingThresholds, np.ndarray]:
+) -> tuple[Pipeline, ScopeReference, OperatingThresholds, np.ndarray]:
     """The candidate's pipeline fitted as training fits it, at its default parameters (no tuning):
     each feature block fitted on the training rows (the supervised ``lm`` block with the labels),
-    the classifier on their matrices, Platt-calibrated on validation, the per-domain thresholds
-    chosen on validation. Returns the pipeline, the thresholds and the validation P(AI)."""
+    the classifier on their matrices, Platt-calibrated on validation, the scope reference of the
+    training rows with its word router, the per-domain thresholds chosen on validation with each
+    row routed as serving routes it. Returns the pipeline, the scope reference, the thresholds and
+    the validation P(AI)."""
+    from model_monitoring.scope import ScopeChecker, build_scope_reference
     from model_registry.candidates import FEATURE_FACTORIES, build_pipeline
-    from model_registry.domain_evaluation import select_operating_thresholds
+    from model_registry.domain_evaluation import select_routed_thresholds
     from model_registry.evaluation import calibrate_linear
 
     spec = CANDIDATES[name]
@@ -152,15 +158,18 @@ def fit_candidate(
     y_val = data.validation[LABEL_COLUMN].to_numpy(dtype=int)
     calibrate_linear(classifier, x_val, y_val)  # in place: the pipeline holds this classifier
     p_val = classifier.predict_proba(x_val)[:, 1]
-    thresholds = select_operating_thresholds(
+    scope = build_scope_reference(texts, data.train[DOMAIN_COLUMN].tolist(), with_router=True)
+    thresholds = select_routed_thresholds(
         y_val,
         p_val,
         data.validation[DOMAIN_COLUMN].to_numpy(),
-        REGISTRY_DEFAULTS["fpr_target"],
-        REGISTRY_DEFAULTS["threshold_min_human"],
-        REGISTRY_DEFAULTS["ai_miss_target"],
+        ScopeChecker(scope).assess(data.validation[TEXT_COLUMN].tolist()),
+        word_router=scope.router is not None,
+        target=REGISTRY_DEFAULTS["fpr_target"],
+        min_human=REGISTRY_DEFAULTS["threshold_min_human"],
+        ai_miss_target=REGISTRY_DEFAULTS["ai_miss_target"],
     )
-    return pipeline, thresholds, p_val
+    return pipeline, scope, thresholds, p_val
 
 
 def describe_pipeline(name: str, pipeline: Pipeline) -> dict[str, Any]:
@@ -199,11 +208,10 @@ def register_bench_model(
     from mlflow import MlflowClient
 
     from model_monitoring.profile import build_reference_profile
-    from model_monitoring.scope import build_scope_reference
 
     data = bench_data(n_train, seed)
     started = time.perf_counter()
-    pipeline, thresholds, p_val = fit_candidate(candidate, data, seed)
+    pipeline, scope, thresholds, p_val = fit_candidate(candidate, data, seed)
     fit_seconds = time.perf_counter() - started
     train_texts = data.train[TEXT_COLUMN].tolist()
     profile = build_reference_profile(
@@ -236,7 +244,6 @@ def register_bench_model(
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     run_id = client.get_model_version(MODEL_NAME, str(version)).run_id
     assert run_id is not None
-    scope = build_scope_reference(train_texts, data.train[DOMAIN_COLUMN].tolist(), with_router=True)
     client.log_text(run_id, scope.to_json(), contract.SCOPE_REFERENCE_ARTIFACT)
     record_model_sha256(client, MODEL_NAME, str(version), stored_model_sha256(workdir, version))
     return {

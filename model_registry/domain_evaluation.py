@@ -8,6 +8,8 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
 * ``select_operating_thresholds``: that global threshold as the fallback, plus each such domain's
   own threshold and the rates both achieve on validation (``operating_thresholds``); with an
   ``ai_miss_target``, under each threshold the lower bound of the "too close to call" band.
+  ``select_routed_thresholds`` is the same with every validation row routed by its scope verdict,
+  as serving routes it: what training (and the benchmarks that fit a model as training does) call.
 * ``by_domain`` / ``by_generator``: F1, ROC-AUC, FPR on human rows, TPR on AI rows at the served
   threshold, and the Brier score, per group. The served threshold may be one per text: the one
   the router picked for it (``OperatingThresholds.route``), never the true domain's. A generator
@@ -19,6 +21,7 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +31,12 @@ from numpy.typing import ArrayLike
 from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from model_registry import contract
-from model_registry.operating_thresholds import DomainThreshold, OperatingThresholds
+from model_registry.operating_thresholds import (
+    ROUTER_WORD_CLASSIFIER,
+    DomainThreshold,
+    OperatingThresholds,
+    RoutableVerdict,
+)
 
 #: A decision threshold: one for every text, or one per text (same order as the scores).
 Thresholds = float | np.ndarray
@@ -172,6 +180,34 @@ def select_operating_thresholds(
         min_human=int(min_human),
         ai_miss_target=float(ai_miss_target) if ai_miss_target > 0 else None,
     )
+
+
+def select_routed_thresholds(
+    y: ArrayLike,
+    p: ArrayLike,
+    domains: ArrayLike,
+    verdicts: Sequence[RoutableVerdict],
+    *,
+    word_router: bool,
+    target: float,
+    min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+    ai_miss_target: float = 0.0,
+) -> OperatingThresholds:
+    """``select_operating_thresholds`` with each row routed by its scope verdict (``None`` out of
+    scope or unsure), recording ``ROUTER_WORD_CLASSIFIER`` when the scope reference that gave the
+    verdicts has a word router (``word_router``)."""
+    operating = select_operating_thresholds(
+        y,
+        p,
+        domains,
+        target,
+        min_human,
+        ai_miss_target,
+        routed=[v.domain if v.in_scope else None for v in verdicts],
+    )
+    if not word_router:
+        return operating
+    return dataclasses.replace(operating, router=ROUTER_WORD_CLASSIFIER)
 
 
 def routing_by_domain(

@@ -6,9 +6,9 @@ per trial; the trials' fits run on the Dask cluster of ``dask_scheduler_address`
 set, in this process otherwise), its probabilities are calibrated on validation (Platt scaling
 folded into the linear weights), the served threshold is chosen on validation for the
 false-positive-rate target on human text, globally and per domain
-(``domain_evaluation.select_operating_thresholds``), and the pipeline is evaluated on validation
+(``domain_evaluation.select_routed_thresholds``), and the pipeline is evaluated on validation
 and test, overall, per domain and per generator, each text at the threshold the router picks for
-it (``operating_thresholds``: the scope checks' nearest training domain, never the true one), with
+it (``operating_thresholds``: the scope checks' domain of the text, never the true one), with
 the routing accuracy per domain, estimated on unseen genres (``lodo``), checked by the behavioural
 tests and logged with its plots, ``evaluation/by_domain.json``, thresholds, reference profile,
 signature and input example.
@@ -22,7 +22,6 @@ control. Never point serving at a registry you do not trust.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -53,7 +52,7 @@ from model_registry.domain_evaluation import (
     per_text_human_below,
     per_text_thresholds,
     routing_by_domain,
-    select_operating_thresholds,
+    select_routed_thresholds,
 )
 from model_registry.evaluation import (
     METRIC_NAMES,
@@ -66,7 +65,7 @@ from model_registry.evaluation import (
 from model_registry.labelled_csv import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.lm_features import Encoded, refit_profiles
 from model_registry.lodo import leave_one_domain_out
-from model_registry.operating_thresholds import ROUTER_WORD_CLASSIFIER, OperatingThresholds
+from model_registry.operating_thresholds import OperatingThresholds
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 
@@ -286,17 +285,16 @@ def _train_one(
     p_test = classifier.predict_proba(x_test)[:, 1]
     d_val, d_test = np.asarray(splits.validation.domains), np.asarray(splits.test.domains)
     scope_reference, val_verdicts, test_verdicts = cache.scope()
-    operating = select_operating_thresholds(
+    operating = select_routed_thresholds(
         y_val,
         p_val,
         d_val,
-        settings.fpr_target,
-        settings.threshold_min_human,
-        settings.ai_miss_target,
-        routed=[v.domain if v.in_scope else None for v in val_verdicts],
+        val_verdicts,
+        word_router=scope_reference.router is not None,
+        target=settings.fpr_target,
+        min_human=settings.threshold_min_human,
+        ai_miss_target=settings.ai_miss_target,
     )
-    if scope_reference.router is not None:
-        operating = dataclasses.replace(operating, router=ROUTER_WORD_CLASSIFIER)
     threshold = operating.threshold
     # Every text at the threshold the router picks for it: what serving will do.
     val_routes = operating.route_all(val_verdicts)

@@ -15,7 +15,7 @@ The detector is the candidate's pipeline with its default parameters, built by `
 as training builds it (``FEATURE_FACTORIES`` blocks, the supervised LM block fitted with the
 labels and cross-fitted, ``build_pipeline``), Platt-calibrated on a validation slice
 (``evaluation.calibrate_linear``), whose scores give the served thresholds
-(``domain_evaluation.select_operating_thresholds``: human false-positive rate <= 1 % overall and
+(``domain_evaluation.select_routed_thresholds``: human false-positive rate <= 1 % overall and
 in every domain with enough human rows; the global one is the strictest, each such domain has
 its own). A text is judged at the threshold serving routes it to (``OperatingThresholds.route``).
 
@@ -83,7 +83,7 @@ from model_monitoring.scope import (
 )
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline
 from model_registry.contract import DEFAULT_DOMAIN, LABEL_AI, LABEL_NAMES, VERDICT_UNCERTAIN
-from model_registry.domain_evaluation import per_text_thresholds, select_operating_thresholds
+from model_registry.domain_evaluation import per_text_thresholds, select_routed_thresholds
 from model_registry.evaluation import calibrate_linear
 from model_registry.operating_thresholds import (
     OperatingThresholds,
@@ -216,7 +216,7 @@ def fit_detector(
     (texts, labels, domains; the labels reach the supervised blocks, which cross-fit), the scope
     reference of the training texts with its word router, Platt-calibrated on ``validation``
     (texts, labels, domains), whose scores and routes give the thresholds
-    (``select_operating_thresholds`` at training's FPR target, minimum of human rows per domain
+    (``select_routed_thresholds`` at training's FPR target, minimum of human rows per domain
     and AI miss target)."""
     spec = CANDIDATES[candidate]
     features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
@@ -227,15 +227,15 @@ def fit_detector(
     val_texts, val_labels, val_domains = validation
     calibrate_linear(pipeline[-1], pipeline[:-1].transform(val_texts), val_labels)
     p_val = pipeline.predict_proba(val_texts)[:, 1]
-    val_verdicts = ScopeChecker(reference).assess(val_texts)
-    operating = select_operating_thresholds(
+    operating = select_routed_thresholds(
         val_labels,
         p_val,
         val_domains,
-        FPR_TARGET,
-        MIN_HUMAN,
-        AI_MISS_TARGET,
-        routed=[v.domain if v.in_scope else None for v in val_verdicts],
+        ScopeChecker(reference).assess(val_texts),
+        word_router=reference.router is not None,
+        target=FPR_TARGET,
+        min_human=MIN_HUMAN,
+        ai_miss_target=AI_MISS_TARGET,
     )
     return Detector(candidate, pipeline, reference, operating)
 
@@ -325,7 +325,7 @@ def measure_length(
         "threshold": round(global_threshold, 4),
         "thresholds": detector.operating.to_dict(),
         "threshold_rule": (
-            f"training's rule (select_operating_thresholds) on the validation slice: human "
+            f"training's rule (select_routed_thresholds) on the validation slice: human "
             f"false-positive rate <= {FPR_TARGET} overall and in every domain with >= {MIN_HUMAN} "
             "human rows; the global threshold is the strictest of these, each such domain also "
             "has its own"

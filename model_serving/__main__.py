@@ -27,8 +27,6 @@ from model_serving.workers import Supervisor, WorkerSpec
 from platform_processes.logging_config import configure_logging
 
 logger = logging.getLogger("model_serving")
-#: uvicorn's ``http`` option with httptools (``model_serving.http_protocol``).
-HTTP_PROTOCOL = "model_serving.http_protocol:HeadWithBodyProtocol"
 
 
 def prepare_multiprocess_metrics() -> Path:
@@ -55,9 +53,7 @@ def main() -> None:
         except Exception as exc:
             logger.warning("prediction log migration deferred to the workers: %s", exc)
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
-    # httptools: uvicorn's protocol, writing each response's head and body at once (see
-    # ``http_protocol``); imported by name so that spawned workers import it themselves.
-    http = HTTP_PROTOCOL if importlib.util.find_spec("httptools") else "h11"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     options: dict[str, Any] = {  # uvicorn keyword arguments, also passed to each worker
         "app": "model_serving.app:create_app_from_env",
         "factory": True,

@@ -11,7 +11,7 @@ PACKAGE = Path(model_serving.__file__).parent
 
 #: Outermost first. A module may import modules of its own layer or of layers below it.
 LAYERS: dict[str, int] = {
-    **dict.fromkeys(("__main__", "app", "workers", "http_protocol"), 0),
+    **dict.fromkeys(("__main__", "app", "workers"), 0),
     **dict.fromkeys(("middleware", "fast_predict", "routes", "dependencies", "error_handlers"), 1),
     **dict.fromkeys(("prediction", "request_parsing", "invocations", "feedback_intake"), 2),
     **dict.fromkeys(

@@ -413,6 +413,31 @@ class ScopeChecker:
     def assess_one(self, text: str) -> ScopeVerdict:
         """The verdict for one text (see the module docstring for the order of the checks)."""
         window = _Window.of(text)
+        early = self._early_verdict(text, window)
+        if early is not None:
+            return early
+        novelty, domain = self._nearest(window)
+        return self._placed_verdict(window, novelty, domain)
+
+    def assess(self, texts: Sequence[str]) -> list[ScopeVerdict]:
+        """One verdict per text, in order: ``assess_one``'s, with the novelty arithmetic of the
+        texts that reach it done on all of them at once (the same values: elementwise the same
+        operations, and each text's distances summed by the same ``einsum`` as one text's)."""
+        verdicts: list[ScopeVerdict | None] = []
+        pending: list[tuple[int, _Window]] = []
+        for index, text in enumerate(texts):
+            window = _Window.of(text)
+            early = self._early_verdict(text, window)
+            verdicts.append(early)
+            if early is None:
+                pending.append((index, window))
+        placed = self._nearest_all([window for _, window in pending])
+        for (index, window), (novelty, domain) in zip(pending, placed, strict=True):
+            verdicts[index] = self._placed_verdict(window, novelty, domain)
+        return [verdict for verdict in verdicts if verdict is not None]
+
+    def _early_verdict(self, text: str, window: _Window) -> ScopeVerdict | None:
+        """The script, length and function-word checks; ``None`` when the text passes them."""
         if latin_letter_share(window.text) < self.min_latin_letter_share:
             return ScopeVerdict(False, ScopeReason.NOT_ENGLISH, None)
         if not window.at_least_chars(self.min_chars) and (
@@ -421,12 +446,34 @@ class ScopeChecker:
             return ScopeVerdict(False, ScopeReason.TOO_SHORT, None)
         if window.function_word_share < self.min_function_word_share:
             return ScopeVerdict(False, ScopeReason.NOT_ENGLISH, None)
-        novelty, domain = self._nearest(window)
+        return None
+
+    def _placed_verdict(
+        self, window: _Window, novelty: float | None, domain: str | None
+    ) -> ScopeVerdict:
+        """The novelty check, then the route of an in-scope text."""
         threshold = self.novelty_threshold
         if novelty is not None and threshold is not None and novelty > threshold:
             return ScopeVerdict(False, ScopeReason.UNLIKE_TRAINING_DATA, novelty)
         return ScopeVerdict(True, None, novelty, self._route(window, domain))
 
-    def assess(self, texts: Sequence[str]) -> list[ScopeVerdict]:
-        """One verdict per text, in order."""
-        return [self.assess_one(text) for text in texts]
+    def _nearest_all(self, windows: list[_Window]) -> list[tuple[float | None, str | None]]:
+        """``_nearest`` of every window: the z-scores of all of them in one set of array
+        operations, then each window's distances by the same ``einsum`` on its own rows."""
+        if self._means is None or self._inverse_sds is None:
+            return [(None, None)] * len(windows)
+        if len(windows) <= 1:
+            return [self._nearest(window) for window in windows]
+        features = np.asarray([_style_features(window) for window in windows], dtype=float)
+        z = np.minimum(np.abs((features[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
+        placed: list[tuple[float | None, str | None]] = []
+        for rows in z:
+            distances = np.einsum("ij,ij->i", rows, rows)
+            nearest = int(distances.argmin())
+            placed.append(
+                (
+                    math.sqrt(float(distances[nearest]) / rows.shape[1]),
+                    self._domain_names[nearest],
+                )
+            )
+        return placed

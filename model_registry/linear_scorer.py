@@ -154,16 +154,22 @@ class LinearTextScorer:
 
     def _decisions(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         n_texts = len(lengths)
-        text_of = np.repeat(np.arange(n_texts, dtype=np.int64), lengths)
+        # One text (serving's usual call): every position is in text 0, no text bookkeeping.
+        text_of = None if n_texts == 1 else np.repeat(np.arange(n_texts, dtype=np.int64), lengths)
         found_texts: list[np.ndarray] = []
         found_features: list[np.ndarray] = []
         for n in range(self._min_n, self._max_n + 1):
             texts_n, features_n = self._ngram_features_of(n, ids, text_of)
             found_texts.append(texts_n)
             found_features.append(features_n)
-        keys = np.concatenate(found_texts) * self._n_features + np.concatenate(found_features)
-        unique, counts = np.unique(keys, return_counts=True)
-        text_index, feature = np.divmod(unique, self._n_features)
+        keys = np.concatenate(found_features)
+        if text_of is not None:
+            keys = np.concatenate(found_texts) * self._n_features + keys
+        unique, counts = _unique_counts(keys)
+        if text_of is None:
+            text_index, feature = np.zeros(len(unique), dtype=np.int64), unique
+        else:
+            text_index, feature = np.divmod(unique, self._n_features)
         values = np.ones(len(unique)) if self._binary else counts.astype(np.float64)
         if self._sublinear:
             values = np.log(values) + 1.0
@@ -182,27 +188,49 @@ class LinearTextScorer:
         return decision + self._intercept
 
     def _ngram_features_of(
-        self, n: int, ids: np.ndarray, text_of: np.ndarray
+        self, n: int, ids: np.ndarray, text_of: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(text index, feature index) of every n-gram of the batch found in the vocabulary."""
+        """(text index, feature index) of every n-gram of the batch found in the vocabulary
+        (``text_of`` ``None``: one text, and the text indexes are left empty)."""
         if n == 1:
             features = self._unigram_feature[ids]  # ids == -1 reads the trailing -1
             found = features >= 0
-            return text_of[found], features[found]
+            return (_EMPTY if text_of is None else text_of[found]), features[found]
         count = len(ids) - n + 1
         if count <= 0:
-            empty = np.empty(0, dtype=np.int64)
-            return empty, empty
+            return _EMPTY, _EMPTY
         keys = ids[:count].copy()
-        valid = (keys >= 0) & (text_of[:count] == text_of[n - 1 : n - 1 + count])
+        valid = keys >= 0
+        if text_of is not None:
+            valid &= text_of[:count] == text_of[n - 1 : n - 1 + count]
         for offset in range(1, n):
             following = ids[offset : offset + count]
             valid &= following >= 0
             keys = keys * self._n_tokens + following
-        keys, texts = keys[valid], text_of[:count][valid]
-        features = self._ngram_tables[n].get(keys)
+        features = self._ngram_tables[n].get(keys[valid])
         found = features >= 0
-        return texts[found], features[found]
+        if text_of is None:
+            return _EMPTY, features[found]
+        return text_of[:count][valid][found], features[found]
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
+def _unique_counts(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_counts=True)`` (the same arrays), without its generic wrapper,
+    which costs more than the sort on the few hundred keys of one text."""
+    keys = np.sort(keys)
+    if not len(keys):
+        return keys, np.empty(0, dtype=np.intp)
+    first = np.empty(len(keys), dtype=bool)
+    first[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    starts = np.flatnonzero(first)
+    counts = np.empty(len(starts), dtype=np.intp)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1] = len(keys) - starts[-1]
+    return keys[first], counts
 
 
 def _block_decision(block: Any, documents: list[str], weights: np.ndarray) -> np.ndarray:
@@ -225,6 +253,8 @@ class IntHashTable:
 
     MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
     EMPTY = -1
+    #: Keys left unresolved at or below this many are probed one by one (``_probe_each``).
+    PROBE_IN_PYTHON = 8
 
     def __init__(self, keys: np.ndarray, values: np.ndarray) -> None:
         keys = np.asarray(keys, dtype=np.int64)
@@ -251,6 +281,22 @@ class IntHashTable:
             pending = pending[~placed[pending]]
             slots[pending] = (slots[pending] + 1) & self._mask
 
+    def _probe_each(
+        self, active: np.ndarray, keys: np.ndarray, slots: np.ndarray, result: np.ndarray
+    ) -> None:
+        """The last few keys' probes one key at a time: the same probes as a vectorised round,
+        without its fixed cost of several array operations per round."""
+        table_keys, table_values, mask = self._keys, self._values, int(self._mask)
+        for index, key, slot in zip(active.tolist(), keys.tolist(), slots.tolist(), strict=True):
+            while True:
+                stored = int(table_keys[slot])
+                if stored == key:
+                    result[index] = table_values[slot]
+                    break
+                if stored == self.EMPTY:
+                    break
+                slot = (slot + 1) & mask
+
     def __len__(self) -> int:
         return int(np.count_nonzero(self._keys != self.EMPTY))
 
@@ -265,6 +311,9 @@ class IntHashTable:
         active = np.arange(len(keys))
         slots = self._slots(keys)
         while len(active):
+            if len(active) <= self.PROBE_IN_PYTHON:
+                self._probe_each(active, keys, slots, result)
+                break
             stored = self._keys[slots]
             hit = stored == keys
             result[active[hit]] = self._values[slots[hit]]

@@ -56,6 +56,25 @@ def _resolve(future: asyncio.Future[BatchResult], result: BatchResult | BaseExce
         future.set_result(result)
 
 
+_Outcome = tuple[asyncio.Future[BatchResult], BatchResult | BaseException]
+
+
+def _resolve_all(outcomes: list[_Outcome]) -> None:
+    for future, result in outcomes:
+        _resolve(future, result)
+
+
+def _hand_back(jobs: list[_Job], results: list[BatchResult | BaseException]) -> None:
+    """Resolve every job's future on its event loop, one wake-up per loop: each
+    ``call_soon_threadsafe`` wakes the loop (a write to its self-pipe, a read and a loop turn),
+    and one batch usually answers many requests of the same loop."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+    for job, result in zip(jobs, results, strict=True):
+        by_loop.setdefault(job.loop, []).append((job.future, result))
+    for loop, outcomes in by_loop.items():
+        loop.call_soon_threadsafe(_resolve_all, outcomes)
+
+
 class MicroBatcher:
     """One prediction thread fed by an unbounded job queue (requests are bounded upstream)."""
 
@@ -145,27 +164,28 @@ class MicroBatcher:
         model = self._current_model()
         if model is None:
             error = ModelUnavailable(self._unavailable_reason())
-            for job in jobs:
-                job.loop.call_soon_threadsafe(_resolve, job.future, error)
+            _hand_back(jobs, [error] * len(jobs))
             return
         texts = [text for job in jobs for text in job.texts]
         try:
             probabilities = model.predict_proba(texts)
         except Exception:  # the model failed on this input: report per job, log the cause
             logger.exception("prediction failed for a batch of %d texts", len(texts))
-            for job in jobs:
-                job.loop.call_soon_threadsafe(_resolve, job.future, PredictionFailed())
+            _hand_back(jobs, [PredictionFailed() for _ in jobs])
             return
         verdicts = _scope_of(model, texts)
         self._on_batch(len(texts))
+        results: list[BatchResult | BaseException] = []
         offset = 0
         for job in jobs:
             n = len(job.texts)
-            result = BatchResult(
-                probabilities[offset : offset + n], model, verdicts[offset : offset + n]
+            results.append(
+                BatchResult(
+                    probabilities[offset : offset + n], model, verdicts[offset : offset + n]
+                )
             )
             offset += n
-            job.loop.call_soon_threadsafe(_resolve, job.future, result)
+        _hand_back(jobs, results)
 
 
 def _scope_of(model: LoadedModel, texts: list[str]) -> list[ScopeVerdict]:

@@ -171,6 +171,33 @@ class ServingMetrics:
         for route in ("/v1/predict", "/v1/feedback", "/invocations"):
             self.rate_limited.labels(route=route)
         self.model_loaded.set(0)
+        self._children: dict[tuple[str, ...], Counter] = {}
+        self._durations: dict[str, Histogram] = {}
+
+    def predictions_of(self, label: str, model_version: str) -> Counter:
+        """``predictions.labels(label, model_version)``, looked up once: ``labels()`` checks and
+        locks on every call, and every scored text counts here."""
+        return self._child(self.predictions, "predictions", label, model_version)
+
+    def out_of_scope_of(self, reason: str) -> Counter:
+        """``out_of_scope.labels(reason)``, looked up once (see ``predictions_of``)."""
+        return self._child(self.out_of_scope, "out_of_scope", reason)
+
+    def http_request_done(self, route: str, method: str, status: str, seconds: float) -> None:
+        """Count and time one HTTP request (children looked up once, see ``predictions_of``;
+        prometheus_client keeps a child per label set anyway, so the cache holds no more)."""
+        self._child(self.http_requests, "http_requests", route, method, status).inc()
+        duration = self._durations.get(route)
+        if duration is None:
+            duration = self._durations[route] = self.http_duration.labels(route)
+        duration.observe(seconds)
+
+    def _child(self, metric: Counter, name: str, *labels: str) -> Counter:
+        key = (name, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def render(self) -> bytes:
         """The exposition text for ``GET /metrics``."""

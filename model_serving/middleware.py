@@ -85,8 +85,9 @@ class ServingMiddleware:
             self.metrics.in_flight.dec()
             if template is None:
                 template = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
-            self.metrics.http_requests.labels(template, scope.get("method", ""), str(status)).inc()
-            self.metrics.http_duration.labels(template).observe(time.perf_counter() - started)
+            self.metrics.http_request_done(
+                template, scope.get("method", ""), str(status), time.perf_counter() - started
+            )
 
 
 def _content_length(scope: Scope) -> int | None:

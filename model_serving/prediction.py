@@ -93,15 +93,19 @@ def record_predictions(
     now = datetime.now(UTC).replace(tzinfo=None)
     out = []
     routes = model.route(result.scope)
+    #: Texts per label and per out-of-scope reason, counted once per call (the same totals).
+    labels: dict[str, int] = {}
+    reasons: dict[str, int] = {}
     for text, probability, scope, routed in zip(
         texts, result.probabilities.tolist(), result.scope, routes, strict=True
     ):
         label = model_label(probability, routed.threshold)
         served = served_verdict(probability, scope, routed)
         prediction_id = new_prediction_id()
-        metrics.predictions.labels(label, version).inc()
+        labels[label] = labels.get(label, 0) + 1
         if not served.in_scope:
-            metrics.out_of_scope.labels(served.reason).inc()
+            reason = str(served.reason)  # the label value ``labels()`` would make of it
+            reasons[reason] = reasons.get(reason, 0) + 1
         metrics.probability.observe(probability)
         metrics.input_length.observe(len(text))
         queued = state.writer.submit(
@@ -134,4 +138,8 @@ def record_predictions(
                 scope_reason=served.reason,
             )
         )
+    for label, count in labels.items():
+        metrics.predictions_of(label, version).inc(count)
+    for reason, count in reasons.items():
+        metrics.out_of_scope_of(reason).inc(count)
     return out

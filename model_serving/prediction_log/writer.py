@@ -36,6 +36,8 @@ from model_serving.prediction_log import migrate
 from model_serving.prediction_log.schema import feedback_table, predictions_table
 
 logger = logging.getLogger(__name__)
+#: While lingering, how often the writer looks for more rows (see ``_collect``).
+LINGER_POLL_SECONDS = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,17 +236,18 @@ class PredictionLogWriter:
         except queue.Empty:
             return rows
         deadline = time.monotonic() + self.linger
-        while len(rows) < self.flush_rows:
-            try:
-                rows.append(self._queue.get_nowait())
-            except queue.Empty:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stop.is_set():
-                    break
+        while True:
+            while len(rows) < self.flush_rows:
                 try:
-                    rows.append(self._queue.get(timeout=remaining))
+                    rows.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            remaining = deadline - time.monotonic()
+            if len(rows) >= self.flush_rows or remaining <= 0 or self._stop.is_set():
+                break
+            # Polled rather than woken by every ``put``: a wake-up per row is a thread switch per
+            # request on the request path's GIL; a few polls per linger cost next to nothing.
+            self._stop.wait(min(remaining, LINGER_POLL_SECONDS))
         for row in rows:
             if isinstance(row, PredictionRow):
                 for observe in self._observers:

@@ -96,6 +96,21 @@ def test_assess_keeps_order_and_length(reference: ScopeReference) -> None:
     assert reasons == [ScopeReason.TOO_SHORT, None, ScopeReason.NOT_ENGLISH]
 
 
+def test_assess_of_a_batch_is_assess_one_of_each_text() -> None:
+    """The batched novelty arithmetic gives every text exactly its own verdict and novelty."""
+    texts = [ENGLISH, "short", ENGLISH.upper(), non_english_texts()[0][1], ENGLISH[::-1]]
+    texts += [ENGLISH.replace("the", "a") + " (see p. 12; 3 - 4)", ENGLISH[:260]] * 2
+    two_domains = build_scope_reference(
+        [ENGLISH, ENGLISH[:300], "We propose a method. " * 20, "This movie was fun! " * 20] * 2,
+        ["news", "news", "science", "reviews"] * 2,
+    )
+    for reference in (two_domains, None):
+        checker = ScopeChecker(reference, min_chars=200, novelty_threshold=2.0)
+        assert checker.assess(texts) == [checker.assess_one(text) for text in texts]
+        assert checker.assess(texts[:1]) == [checker.assess_one(texts[0])]
+        assert checker.assess([]) == []
+
+
 def test_features_read_only_the_leading_window() -> None:
     assert style_features(ENGLISH * 20) == style_features((ENGLISH * 20) + "!!!" * 1000)
 

@@ -17,7 +17,7 @@ from sklearn.svm import LinearSVC
 
 from model_registry import linear_scorer
 from model_registry.candidates import char_features, style_features, word_features
-from model_registry.linear_scorer import IntHashTable, compile_linear_scorer
+from model_registry.linear_scorer import IntHashTable, _unique_counts, compile_linear_scorer
 from model_registry.pipeline_input import TextColumn
 from model_serving.model_check_texts import CHECK_TEXTS
 from model_serving.model_checks import build_loaded_model
@@ -226,6 +226,17 @@ def test_hash_table_finds_every_key_and_only_those() -> None:
     assert empty.get(keys[:3]).tolist() == [-1] * 3
     with pytest.raises(ValueError, match="duplicate"):
         IntHashTable(np.array([1, 1]), np.array([2, 3]))
+    few = np.concatenate([keys[:4], absent[:4]])  # probed one by one from the first round
+    assert table.get(few).tolist() == [*values[:4].tolist(), -1, -1, -1, -1]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 50, 5_000])
+def test_unique_counts_is_numpys_unique_with_counts(size: int) -> None:
+    keys = np.random.default_rng(size).integers(0, 40, size=size)
+    unique, counts = _unique_counts(keys)
+    expected_unique, expected_counts = np.unique(keys, return_counts=True)
+    assert np.array_equal(unique, expected_unique) and np.array_equal(counts, expected_counts)
+    assert counts.dtype == expected_counts.dtype
 
 
 class ServedVersion:

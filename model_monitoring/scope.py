@@ -383,7 +383,7 @@ class ScopeChecker:
         if self._means is None or self._inverse_sds is None:
             raise ValueError("novelty needs a scope reference")
         rows = np.atleast_2d(np.asarray(features, dtype=float))
-        z = np.minimum(np.abs((rows[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
+        z = _clipped_z(rows, self._means, self._inverse_sds)
         novelty: np.ndarray = np.sqrt((z * z).mean(axis=2).min(axis=1))
         return novelty
 
@@ -405,10 +405,7 @@ class ScopeChecker:
         if self._means is None or self._inverse_sds is None:
             return None, None
         features = np.asarray(_style_features(window), dtype=float)
-        z = np.minimum(np.abs((features - self._means) * self._inverse_sds), Z_CLIP)
-        distances = np.einsum("ij,ij->i", z, z)
-        nearest = int(distances.argmin())
-        return math.sqrt(float(distances[nearest]) / z.shape[1]), self._domain_names[nearest]
+        return _nearest_of(_clipped_z(features, self._means, self._inverse_sds), self._domain_names)
 
     def assess_one(self, text: str) -> ScopeVerdict:
         """The verdict for one text (see the module docstring for the order of the checks)."""
@@ -465,15 +462,21 @@ class ScopeChecker:
         if len(windows) <= 1:
             return [self._nearest(window) for window in windows]
         features = np.asarray([_style_features(window) for window in windows], dtype=float)
-        z = np.minimum(np.abs((features[:, None, :] - self._means) * self._inverse_sds), Z_CLIP)
-        placed: list[tuple[float | None, str | None]] = []
-        for rows in z:
-            distances = np.einsum("ij,ij->i", rows, rows)
-            nearest = int(distances.argmin())
-            placed.append(
-                (
-                    math.sqrt(float(distances[nearest]) / rows.shape[1]),
-                    self._domain_names[nearest],
-                )
-            )
-        return placed
+        z = _clipped_z(features, self._means, self._inverse_sds)
+        return [_nearest_of(rows, self._domain_names) for rows in z]
+
+
+def _clipped_z(features: np.ndarray, means: np.ndarray, inverse_sds: np.ndarray) -> np.ndarray:
+    """|z| of style features (one text's ``(n,)`` or many ``(texts, n)``) against every domain's
+    profile (``(domains, n)``), clipped at ``Z_CLIP``: ``(..., domains, n)``."""
+    z: np.ndarray = np.minimum(np.abs((features[..., None, :] - means) * inverse_sds), Z_CLIP)
+    return z
+
+
+def _nearest_of(z: np.ndarray, domain_names: Sequence[str]) -> tuple[float, str]:
+    """One text's novelty (RMS of its z-scores against the nearest domain) and that domain, from
+    its ``(domains, n)`` clipped z-scores: the one computation ``assess`` and ``assess_one``
+    share, so both give the same values."""
+    distances = np.einsum("ij,ij->i", z, z)
+    nearest = int(distances.argmin())
+    return math.sqrt(float(distances[nearest]) / z.shape[1]), domain_names[nearest]

@@ -11,6 +11,7 @@ gauges declare how workers combine (``livesum``, ``livemax``...).
 from __future__ import annotations
 
 import os
+from typing import Any, TypeVar
 
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
 from prometheus_client import (
@@ -27,6 +28,9 @@ from prometheus_client import (
 from model_registry import contract
 
 __all__ = ["PROMETHEUS_CONTENT_TYPE", "ServingMetrics", "multiprocess_enabled"]
+
+#: A labelled metric whose children ``ServingMetrics._child`` keeps.
+_Metric = TypeVar("_Metric", Counter, Histogram)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PROBABILITY_BUCKETS = tuple(round(i / 10, 1) for i in range(1, 11))
@@ -171,8 +175,7 @@ class ServingMetrics:
         for route in ("/v1/predict", "/v1/feedback", "/invocations"):
             self.rate_limited.labels(route=route)
         self.model_loaded.set(0)
-        self._children: dict[tuple[str, ...], Counter] = {}
-        self._durations: dict[str, Histogram] = {}
+        self._children: dict[tuple[str, ...], Any] = {}
 
     def predictions_of(self, label: str, model_version: str) -> Counter:
         """``predictions.labels(label, model_version)``, looked up once: ``labels()`` checks and
@@ -187,14 +190,12 @@ class ServingMetrics:
         """Count and time one HTTP request (children looked up once, see ``predictions_of``;
         prometheus_client keeps a child per label set anyway, so the cache holds no more)."""
         self._child(self.http_requests, "http_requests", route, method, status).inc()
-        duration = self._durations.get(route)
-        if duration is None:
-            duration = self._durations[route] = self.http_duration.labels(route)
-        duration.observe(seconds)
+        self._child(self.http_duration, "http_duration", route).observe(seconds)
 
-    def _child(self, metric: Counter, name: str, *labels: str) -> Counter:
+    def _child(self, metric: _Metric, name: str, *labels: str) -> _Metric:
+        """``metric.labels(*labels)``, kept under ``(name, *labels)`` after the first look-up."""
         key = (name, *labels)
-        child = self._children.get(key)
+        child: _Metric | None = self._children.get(key)
         if child is None:
             child = self._children[key] = metric.labels(*labels)
         return child

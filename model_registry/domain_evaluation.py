@@ -4,7 +4,8 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
 * ``fpr_threshold``: the lowest threshold whose false-positive rate on human text is at most the
   target, overall and in every domain with at least ``min_human`` human rows (a domain with fewer
   cannot show a 1% rate), and also on the human rows the router sends to that domain; the
-  strictest of these wins. A false "AI" is the error that harms people.
+  strictest of these wins, and with routes it also holds the target for the human rows the
+  router leaves to the global threshold. A false "AI" is the error that harms people.
 * ``select_operating_thresholds``: that global threshold as the fallback, plus each such domain's
   own threshold and the rates both achieve on validation (``operating_thresholds``); with an
   ``ai_miss_target``, under each threshold the lower bound of the "too close to call" band.
@@ -75,7 +76,10 @@ def fpr_threshold(
     domain's threshold must also hold the target for the human rows *routed* to it, whatever
     their true domain, when there are at least ``min_human`` of them: the higher of the two. A
     person whose text the router takes for another genre is judged at that genre's threshold,
-    so that threshold has to protect them too."""
+    so that threshold has to protect them too. Likewise the global threshold must hold the
+    target for the human rows judged at it (routed to no domain, or to one without a threshold
+    of its own), when there are ``min_human`` of them: those are the texts the router cannot
+    place, the ones most like a genre nobody trained on, where human text scores higher."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
     human = y_arr == contract.LABEL_HUMAN
     r_arr = None if routed is None else np.asarray([r or "" for r in routed], dtype=object)
@@ -91,6 +95,10 @@ def fpr_threshold(
                 threshold = max(threshold, threshold_for_fpr(sent, target))
         per_domain[domain] = threshold
     overall = threshold_for_fpr(p_arr[human], target)
+    if r_arr is not None:
+        judged_globally = human & ~np.isin(r_arr, list(per_domain))
+        if judged_globally.sum() >= min_human:
+            overall = max(overall, threshold_for_fpr(p_arr[judged_globally], target))
     return max([overall, *per_domain.values()]), per_domain
 
 

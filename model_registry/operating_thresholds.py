@@ -2,10 +2,11 @@
 
 A version keeps one threshold per training domain with enough human validation rows (the lowest
 whose false-positive rate on that domain's human rows is at most the FPR target), and a global
-fallback: today's rule, the strictest of the overall one and every domain's
-(``domain_evaluation.select_operating_thresholds``). They are recorded as the version tag
-``operating_thresholds`` (JSON, ``OperatingThresholds.to_json``); a version without that tag
-(trained before it existed) has only its ``threshold`` tag, the global one.
+fallback: the strictest of the overall one and every domain's, also holding the target for the
+human validation texts it judges (``domain_evaluation.select_operating_thresholds``). They are
+recorded as the version tag ``operating_thresholds`` (JSON, ``OperatingThresholds.to_json``); a
+version without that tag (trained before it existed) has only its ``threshold`` tag, the global
+one.
 
 At prediction time the true domain of a text is unknown. ``route`` picks the threshold from
 what the model can see: the scope checks' domain of the text (``ScopeVerdict.domain``: the word

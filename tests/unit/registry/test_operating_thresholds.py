@@ -325,6 +325,36 @@ def test_a_threshold_also_protects_the_people_routed_to_its_domain() -> None:
     assert chosen.domains["easy"].threshold == alone.domains["easy"].threshold
 
 
+def test_the_global_threshold_also_protects_the_people_the_router_cannot_place() -> None:
+    rng = np.random.default_rng(11)
+    # 'easy' (400 people, low scores) is routed to itself and has its own threshold. Two small
+    # genres (60 people each, no threshold of their own) score high and the router places none
+    # of their texts: they are judged at the global threshold. Counted among all 520 people,
+    # their false "AI" verdicts fit in the overall 1 %; counted among themselves they do not.
+    y = np.r_[np.zeros(520), np.ones(520)].astype(int)
+    p = np.r_[rng.uniform(0.0, 0.4, 400), rng.uniform(0.0, 0.95, 120), rng.uniform(0.5, 1.0, 520)]
+    d = np.r_[["easy"] * 400, ["odd"] * 60, ["rare"] * 60, ["easy"] * 520]
+    routed: list[str | None] = [None if domain != "easy" else "easy" for domain in d]
+    unplaced = (y == 0) & (d != "easy")
+
+    alone = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    assert np.mean(p[unplaced] >= alone.threshold) > 0.01  # the rule without routes
+    chosen = select_operating_thresholds(y, p, d, target=0.01, min_human=100, routed=routed)
+    assert set(chosen.domains) == {"easy"}
+    assert np.mean(p[unplaced] >= chosen.threshold) <= 0.01
+    assert chosen.threshold > alone.threshold
+    # Rows routed to a domain without a threshold of its own are judged globally too.
+    to_rare = ["rare" if r is None else r for r in routed]
+    assert select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, routed=to_rare
+    ).threshold == pytest.approx(chosen.threshold)
+    # Fewer such people than min_human: the overall rule alone, as before.
+    few = ["easy" if domain == "odd" else r for domain, r in zip(d, routed, strict=True)]
+    assert select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, routed=few
+    ).threshold == pytest.approx(alone.threshold)
+
+
 def test_a_band_that_leaves_nothing_answered_has_no_answered_f1() -> None:
     # A small domain can fall entirely inside its band (seen in a 600-row training run).
     y, p = np.array([0, 1, 1]), np.array([0.4, 0.5, 0.6])

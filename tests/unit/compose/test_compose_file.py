@@ -396,7 +396,15 @@ def test_mysql_healthcheck_holds_no_password(compose: dict[str, Any]) -> None:
 
 
 #: Services whose root filesystem is read-only (writes go to volumes or a bounded tmpfs).
-READ_ONLY = {"secrets-check", "mlflow-init", "app-migrate", "monitoring-auth", "serving"}
+READ_ONLY = {
+    "secrets-check",
+    "mlflow-init",
+    "app-migrate",
+    "monitoring-auth",
+    "serving",
+    "webhook",
+    "frontend",
+}
 
 
 def test_read_only_root_filesystems(compose: dict[str, Any]) -> None:

@@ -404,6 +404,9 @@ READ_ONLY = {
     "serving",
     "webhook",
     "frontend",
+    "prefect",
+    "worker",
+    "mlflow",
 }
 
 

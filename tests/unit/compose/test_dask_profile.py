@@ -85,6 +85,8 @@ def test_dask_services_are_bounded_like_the_others(with_dask: dict[str, Any]) ->
         assert int(service.get("mem_limit") or 0) > 0, name
         assert service["logging"]["driver"] == "json-file", name
         assert service.get("restart") == "unless-stopped", name
+        assert service.get("read_only"), f"{name}: root filesystem is writable"
+        assert any(str(t).startswith("/tmp:size=") for t in service.get("tmpfs", [])), name
 
 
 def test_workers_pause_before_the_container_limit(with_dask: dict[str, Any]) -> None:

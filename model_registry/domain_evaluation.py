@@ -91,15 +91,23 @@ def fpr_threshold(
         threshold = threshold_for_fpr(scores, target)
         if r_arr is not None:
             sent = p_arr[human & (r_arr == domain)]
-            if sent.size >= min_human:
-                threshold = max(threshold, threshold_for_fpr(sent, target))
+            threshold = _also_protecting(threshold, sent, target, min_human)
         per_domain[domain] = threshold
     overall = threshold_for_fpr(p_arr[human], target)
     if r_arr is not None:
-        judged_globally = human & ~np.isin(r_arr, list(per_domain))
-        if judged_globally.sum() >= min_human:
-            overall = max(overall, threshold_for_fpr(p_arr[judged_globally], target))
+        judged_globally = p_arr[human & ~np.isin(r_arr, list(per_domain))]
+        overall = _also_protecting(overall, judged_globally, target, min_human)
     return max([overall, *per_domain.values()]), per_domain
+
+
+def _also_protecting(
+    threshold: float, human_scores: np.ndarray, target: float, min_human: int
+) -> float:
+    """``threshold``, raised where needed to hold ``target`` on the human texts judged at it by
+    routing (``human_scores``), when there are at least ``min_human`` of them."""
+    if human_scores.size < min_human:
+        return threshold
+    return max(threshold, threshold_for_fpr(human_scores, target))
 
 
 def _rates(

@@ -96,8 +96,10 @@ def out_of_fold_logits(
 
 
 def judged(
-    y: np.ndarray, scores: np.ndarray, domains: np.ndarray, threshold: float
+    y: np.ndarray, scores: np.ndarray, domains: np.ndarray, threshold: float | np.ndarray
 ) -> dict[str, Any]:
+    """F1, human FPR, TPR and ROC-AUC overall and per domain; ``threshold`` one for every text
+    or one per text."""
     predicted = (scores >= threshold).astype(int)
     per_domain = {}
     for domain in sorted(set(domains)):

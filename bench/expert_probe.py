@@ -1,0 +1,190 @@
+"""Probe: do per-genre expert models, chosen by the word router, judge better than one model for
+every genre? A measurement for the next candidate, not a candidate itself.
+
+Same data and splits as training (``make_splits``), same word TF-IDF block
+(``candidates.FEATURE_FACTORIES["word"]``) and the same router as serving (the scope reference's
+word classifier, ``model_monitoring.domain_router``, fitted on train; a text it cannot place with
+confidence, or an out-of-scope one, has no route). Two ways of judging the test split, every text
+called (no "uncertain" band), thresholds chosen on validation for a human false-positive rate <= 1%:
+
+- ``one_model``: one word logistic regression for every genre, judged at the threshold its route
+  picks (``domain_evaluation.fpr_threshold`` with the routes: a genre's own threshold where it has
+  at least ``MIN_HUMAN`` human validation texts, else the global, strictest one), as served today;
+- ``experts``: the same, except that a text routed to a genre with its own threshold is scored
+  by that genre's expert (a word logistic regression fitted on that genre's training rows only)
+  at the expert's threshold (1% of the human validation texts the router sends to that genre).
+  Unplaced texts, and texts of the genres without an expert, keep ``one_model``'s score and
+  global threshold, so the two differ only where the router is confident;
+- ``experts_true_domain``: the experts with the true genre of every text known (an oracle, not
+  a served setting): how much of the experts' gain the router loses.
+
+A genre's own data separates its classes better than all genres pooled, where the pooled model
+gives weight to words that tell genres apart rather than authors. Per domain: F1, human FPR, TPR
+and ROC-AUC (of the scores each scheme serves), plus fit seconds. Results:
+``bench/results/expert_probe.json``.
+
+    uv run --frozen python bench/expert_probe.py        # ~2 minutes on 2 cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+
+from bench.stack_probe import PARTS, judged, log  # noqa: E402
+from model_monitoring.scope import ScopeChecker, build_scope_reference  # noqa: E402
+from model_registry.candidates import FEATURE_FACTORIES  # noqa: E402
+from model_registry.domain_evaluation import fpr_threshold, threshold_for_fpr  # noqa: E402
+from model_registry.labelled_csv import load_corpus, with_defaults  # noqa: E402
+from model_registry.settings import default_data_paths  # noqa: E402
+from model_registry.splits import make_splits  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "expert_probe.json"
+FPR_TARGET = 0.01
+MIN_HUMAN = 100
+#: The tuned ``C`` of the pooled word model (``train_full.json``); experts use the default.
+POOLED_C, EXPERT_C = 184.0, 30.0
+
+
+def routes(reference_texts: list[str], reference_domains: list[str], texts: list[str]) -> Any:
+    """The serving route of each text ("" when it has none)."""
+    reference = build_scope_reference(reference_texts, reference_domains, with_router=True)
+    checker = ScopeChecker(reference)
+    verdicts = checker.assess(texts)
+    return np.asarray([v.domain if v.in_scope and v.domain else "" for v in verdicts], object)
+
+
+def word_lr(texts: list[str], labels: np.ndarray, c: float) -> tuple[Any, LogisticRegression]:
+    block = FEATURE_FACTORIES["word"]()
+    model = LogisticRegression(C=c, max_iter=3000).fit(block.fit_transform(texts), labels)
+    return block, model
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    started = time.perf_counter()
+    splits = make_splits(with_defaults(load_corpus(default_data_paths())))
+    texts = {p: getattr(splits, p)["text"].tolist() for p in PARTS}
+    labels = {p: getattr(splits, p)["generated"].to_numpy().astype(int) for p in PARTS}
+    domains = {p: getattr(splits, p)["domain"].to_numpy().astype(str) for p in PARTS}
+    train_domains = domains["train"].tolist()
+    routed = {p: routes(texts["train"], train_domains, texts[p]) for p in PARTS[1:]}
+    log("routes", started)
+
+    fit_started = time.perf_counter()
+    block, pooled = word_lr(texts["train"], labels["train"], POOLED_C)
+    pooled_fit_seconds = time.perf_counter() - fit_started
+    scores = {p: pooled.predict_proba(block.transform(texts[p]))[:, 1] for p in PARTS[1:]}
+    global_threshold, own = fpr_threshold(
+        labels["validation"],
+        scores["validation"],
+        domains["validation"],
+        FPR_TARGET,
+        MIN_HUMAN,
+        [r or None for r in routed["validation"]],
+    )
+    log(f"pooled model: global threshold {global_threshold:.3f}, own {sorted(own)}", started)
+
+    at_route = np.asarray([own.get(r, global_threshold) for r in routed["test"]])
+    one_model = judged(labels["test"], scores["test"], domains["test"], at_route)
+
+    # Per scheme ("experts": by route, "experts_true_domain": by the true genre, an oracle), the
+    # score each text is judged by and each expert's threshold.
+    by = {"experts": routed, "experts_true_domain": domains}
+    served = {scheme: {p: scores[p].copy() for p in PARTS[1:]} for scheme in by}
+    expert_thresholds: dict[str, dict[str, float]] = {scheme: {} for scheme in by}
+    expert_fit_seconds: dict[str, float] = {}
+    for domain in sorted(own):
+        rows = domains["train"] == domain
+        fit_started = time.perf_counter()
+        expert_block, expert = word_lr(
+            [t for t, keep in zip(texts["train"], rows, strict=True) if keep],
+            labels["train"][rows],
+            EXPERT_C,
+        )
+        expert_fit_seconds[domain] = round(time.perf_counter() - fit_started, 1)
+        expert_scores = {
+            p: expert.predict_proba(expert_block.transform(texts[p]))[:, 1] for p in PARTS[1:]
+        }
+        for scheme, domain_of in by.items():
+            for part in PARTS[1:]:
+                sent = domain_of[part] == domain
+                served[scheme][part][sent] = expert_scores[part][sent]
+            sent_humans = (domain_of["validation"] == domain) & (labels["validation"] == 0)
+            expert_thresholds[scheme][domain] = threshold_for_fpr(
+                served[scheme]["validation"][sent_humans], FPR_TARGET
+            )
+        log(f"expert {domain}: {expert_fit_seconds[domain]} s", started)
+    results = {
+        scheme: judged(
+            labels["test"],
+            served[scheme]["test"],
+            domains["test"],
+            np.asarray(
+                [expert_thresholds[scheme].get(d, global_threshold) for d in domain_of["test"]]
+            ),
+        )
+        for scheme, domain_of in by.items()
+    }
+    log(
+        f"one model F1 {one_model['f1']}, experts F1 {results['experts']['f1']}, "
+        f"experts at the true genre {results['experts_true_domain']['f1']}",
+        started,
+    )
+    document = {
+        "benchmark": "expert_probe",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+        },
+        "split_sizes": {p: len(texts[p]) for p in PARTS},
+        "judged_at": (
+            f"the threshold each text's route picks; human FPR <= {FPR_TARGET} on validation; "
+            "every text called (no uncertain band)"
+        ),
+        "routed_share_test": {
+            d: round(float(np.mean(routed["test"][domains["test"] == d] == d)), 4)
+            for d in sorted(set(domains["test"]))
+        },
+        "one_model": {
+            "pooled_C": POOLED_C,
+            "fit_seconds": round(pooled_fit_seconds, 1),
+            "global_threshold": round(global_threshold, 4),
+            "own_thresholds": {d: round(t, 4) for d, t in own.items()},
+            "test": one_model,
+        },
+        **{
+            scheme: {
+                "expert_C": EXPERT_C,
+                "fit_seconds": expert_fit_seconds,
+                "global_threshold": round(global_threshold, 4),
+                "own_thresholds": {d: round(t, 4) for d, t in expert_thresholds[scheme].items()},
+                "test": results[scheme],
+            }
+            for scheme in by
+        },
+        "elapsed_seconds": round(time.perf_counter() - started, 1),
+    }
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    log(f"wrote {args.output}", started)
+
+
+if __name__ == "__main__":
+    main()

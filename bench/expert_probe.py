@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,7 +42,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from bench.stack_probe import PARTS, judged, log  # noqa: E402
+from bench.stack_probe import PARTS, judged, log, machine  # noqa: E402
 from model_monitoring.scope import ScopeChecker, build_scope_reference  # noqa: E402
 from model_registry.candidates import FEATURE_FACTORIES  # noqa: E402
 from model_registry.domain_evaluation import fpr_threshold, threshold_for_fpr  # noqa: E402
@@ -149,11 +148,7 @@ def main() -> None:
     document = {
         "benchmark": "expert_probe",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
-        },
+        "machine": machine(),
         "split_sizes": {p: len(texts[p]) for p in PARTS},
         "judged_at": (
             f"the threshold each text's route picks; human FPR <= {FPR_TARGET} on validation; "

@@ -63,6 +63,15 @@ def log(message: str, started: float) -> None:
     print(f"[{time.perf_counter() - started:6.0f}s] {message}", flush=True)
 
 
+def machine() -> dict[str, Any]:
+    """What a probe's result says of the machine it ran on (the load at the end included)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+    }
+
+
 def feature_blocks(splits: Any, started: float) -> Blocks:
     """Every block fitted on train and applied to the three parts (dense for the small ones)."""
     texts = {part: getattr(splits, part)["text"].tolist() for part in PARTS}
@@ -203,11 +212,7 @@ def main() -> None:
     document = {
         "benchmark": "stack_probe",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
-        },
+        "machine": machine(),
         "split_sizes": {p: len(getattr(splits, p)) for p in PARTS},
         "judged_at": f"one global threshold per model: human FPR <= {FPR_TARGET} on validation",
         "out_of_fold": f"{FOLDS} folds grouped by group_id",

@@ -1,11 +1,19 @@
-"""Basic-auth web configuration of Prometheus and Alertmanager (their ``--web.config.file``).
+"""Basic-auth web configuration of Prometheus and Alertmanager (their ``--web.config.file``), and
+the secret files their configurations read.
 
 Both servers check HTTP Basic logins against bcrypt hashes in a web configuration file; with
 one, every route asks for the login (``/-/ready`` and ``/metrics`` included). No hash is ever
 committed: ``write_web_config`` computes one from the password at start. Compose runs
-``python -m model_monitoring.web_auth OUTPUT_DIR`` as the one-shot ``monitoring-auth``
-(``PROMETHEUS_PASSWORD`` and ``ALERTMANAGER_PASSWORD`` from .env, files on the
-``monitoring-auth`` volume); ``make local`` and the tests call ``write_web_config`` directly.
+``python -m model_monitoring.web_auth OUTPUT_DIR --secrets-dir DIR`` as the one-shot
+``monitoring-auth`` (``PROMETHEUS_PASSWORD``, ``ALERTMANAGER_PASSWORD`` and
+``ORCHESTRATION_WEBHOOK_TOKEN`` from .env; web configs on the ``monitoring-auth`` volume).
+
+With ``--secrets-dir`` it also writes ``DIR/<server>/<name>`` for each of :data:`SECRET_FILES`:
+the files a server's configuration names (``password_file``, ``credentials_file``), each server
+only its own. Compose mounts ``DIR/<server>`` (one volume per server) read-only at
+``/run/secrets`` of that server, which lets both run on a read-only root filesystem: Compose's own
+environment-sourced secrets cannot be copied into one. ``make local`` and the tests call
+``write_web_config`` and ``write_secret_file`` directly.
 
 The login name is :data:`USERNAME` for both; the file is JSON, which is valid YAML.
 """
@@ -30,6 +38,21 @@ USERNAME = "admin"
 BCRYPT_ROUNDS = 10
 #: Server name -> the variable holding its password (compose and ``make local`` alike).
 PASSWORD_VARIABLES = {"prometheus": "PROMETHEUS_PASSWORD", "alertmanager": "ALERTMANAGER_PASSWORD"}
+#: Server -> its secret files (``/run/secrets/<name>`` in compose) and the variable of each:
+#: Prometheus logs in to itself and to Alertmanager; Alertmanager checks its own login's file
+#: nowhere but posts alerts to the webhook with its token (and its healthcheck logs in).
+SECRET_FILES = {
+    "prometheus": {
+        "prometheus_password": "PROMETHEUS_PASSWORD",
+        "alertmanager_password": "ALERTMANAGER_PASSWORD",
+    },
+    "alertmanager": {
+        "alertmanager_password": "ALERTMANAGER_PASSWORD",
+        "webhook_token": "ORCHESTRATION_WEBHOOK_TOKEN",
+    },
+}
+#: A container server runs as another user than the one-shot that writes its secret files.
+CONTAINER_SECRET_MODE = 0o444
 
 
 def web_config(password: str, username: str = USERNAME) -> dict[str, dict[str, str]]:
@@ -54,19 +77,46 @@ def web_config_path(output_dir: Path, server: str) -> Path:
     return output_dir / f"{server}-web.yml"
 
 
+def write_secret_file(path: Path, value: str, mode: int = 0o600) -> Path:
+    """``value`` in ``path`` with ``mode`` (default: only its owner reads it); a configuration
+    names the file, never the value. Replaces an earlier file whole, read-only or not, so a
+    changed secret takes effect at the next start."""
+    if not value:
+        raise ValueError(f"{path.name}: an empty secret")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.unlink(missing_ok=True)
+    partial.write_text(value)
+    partial.chmod(mode)
+    os.replace(partial, path)
+    return path
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="folder for <server>-web.yml")
+    parser.add_argument(
+        "--secrets-dir", type=Path, help="also write <server>/<name> secret files under it"
+    )
     args = parser.parse_args(argv)
     configure_logging()
     env: Mapping[str, str] = os.environ if environ is None else environ
-    missing = [variable for variable in PASSWORD_VARIABLES.values() if not env.get(variable)]
+    needed = set(PASSWORD_VARIABLES.values())
+    if args.secrets_dir is not None:
+        needed |= {v for files in SECRET_FILES.values() for v in files.values()}
+    missing = sorted(variable for variable in needed if not env.get(variable))
     if missing:
         logger.error("missing: %s", ", ".join(missing))
         return 1
     for server, variable in PASSWORD_VARIABLES.items():
         path = write_web_config(web_config_path(args.output_dir, server), env[variable])
         logger.info("wrote %s (login %s)", path, USERNAME)
+    if args.secrets_dir is not None:
+        for server, files in SECRET_FILES.items():
+            for name, variable in files.items():
+                path = args.secrets_dir / server / name
+                write_secret_file(path, env[variable], CONTAINER_SECRET_MODE)
+                logger.info("wrote %s", path)
     return 0
 
 

@@ -58,14 +58,6 @@ def mlflow_component(state: Path, ports: Mapping[str, int]) -> Component:
     )
 
 
-def _secret_file(path: Path, value: str) -> Path:
-    """``value`` in a file only its owner reads (a config names the file, never the value)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(value)
-    path.chmod(0o600)
-    return path
-
-
 def monitoring_password(config: Mapping[str, str], server: str) -> str:
     """The login password of ``prometheus`` or ``alertmanager`` from the stack's configuration."""
     from model_monitoring.web_auth import PASSWORD_VARIABLES
@@ -83,15 +75,20 @@ def monitoring_settings(
     """model_monitoring's render settings for localhost targets (the webhook token and the
     monitoring passwords go to 0600 files)."""
     from model_monitoring.settings import MonitoringSettings
+    from model_monitoring.web_auth import write_secret_file
 
-    token = config.get("ORCHESTRATION_WEBHOOK_TOKEN", "")
-    token_file = _secret_file(state / "alertmanager" / "webhook_token", token)
     password_files = {
-        server: _secret_file(
+        server: write_secret_file(
             state / "prometheus" / f"{server}_password", monitoring_password(config, server)
         )
         for server in ("prometheus", "alertmanager")
     }
+    token = config.get("ORCHESTRATION_WEBHOOK_TOKEN", "")
+    if not token:
+        raise StackError(
+            "ORCHESTRATION_WEBHOOK_TOKEN is not set (.env): no alert could reach the webhook"
+        )
+    token_file = write_secret_file(state / "alertmanager" / "webhook_token", token)
     return MonitoringSettings(
         serving_targets=[f"{LOCALHOST}:{ports['serving']}"],
         webhook_targets=[f"{LOCALHOST}:{ports['webhook']}"],

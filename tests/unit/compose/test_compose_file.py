@@ -234,8 +234,9 @@ def test_monitoring_configs_address_compose_services(compose: dict[str, Any]) ->
         container_ports = {int(p["target"]) for p in service.get("ports", [])}
         container_ports |= {int(p) for p in service.get("expose", [])}
         assert int(port) in container_ports, f"{address}: {host} listens on {container_ports}"
-    secrets = {s["source"]: s for s in compose["services"]["alertmanager"].get("secrets", [])}
-    assert "webhook_token" in secrets
+    from model_monitoring.web_auth import SECRET_FILES
+
+    assert "webhook_token" in SECRET_FILES["alertmanager"]
     assert "/run/secrets/webhook_token" in alertmanager
 
 
@@ -315,7 +316,7 @@ def test_prometheus_and_alertmanager_need_a_login(compose: dict[str, Any]) -> No
         for v in services["monitoring-auth"]["volumes"]
         if v["type"] == "volume"
     }
-    assert auth_volume == {"/var/lib/monitoring-auth": "monitoring-auth"}
+    assert auth_volume["/var/lib/monitoring-auth"] == "monitoring-auth"
     for name in ("prometheus", "alertmanager"):
         command = services[name]["command"]
         assert "--web.enable-lifecycle" not in command, f"{name}: anyone could stop it"
@@ -325,8 +326,8 @@ def test_prometheus_and_alertmanager_need_a_login(compose: dict[str, Any]) -> No
         assert mounts["/etc/monitoring-auth"]["source"] == "monitoring-auth"
         assert mounts["/etc/monitoring-auth"].get("read_only")
         assert "monitoring-auth" in services[name]["depends_on"]
-        secrets = {s["source"] for s in services[name]["secrets"]}
-        assert f"{name}_password" in secrets, name
+        assert mounts["/run/secrets"]["source"] == f"{name}-secrets", name
+        assert mounts["/run/secrets"].get("read_only"), name
         # The healthcheck logs in with the secret file, never with a password in its text.
         healthcheck = " ".join(services[name]["healthcheck"]["test"])
         assert f"/run/secrets/{name}_password" in healthcheck
@@ -407,6 +408,8 @@ READ_ONLY = {
     "prefect",
     "worker",
     "mlflow",
+    "prometheus",
+    "alertmanager",
 }
 
 
@@ -425,3 +428,36 @@ def test_read_only_services_get_no_environment_secrets(compose: dict[str, Any]) 
         if service.get("read_only"):
             sources = {secret["source"] for secret in service.get("secrets", [])}
             assert not sources & from_environment, f"{name}: {sources & from_environment}"
+
+
+def test_each_monitoring_server_reads_only_its_own_secret_files(compose: dict[str, Any]) -> None:
+    """monitoring-auth writes ``<server>/<name>`` for every file a server's configuration or
+    healthcheck reads under /run/secrets, on a volume only that server mounts: Prometheus never
+    sees the webhook token."""
+    from model_monitoring.web_auth import SECRET_FILES
+
+    services = compose["services"]
+    writer = services["monitoring-auth"]
+    assert writer["entrypoint"][-2:] == ["--secrets-dir", "/var/lib/monitoring-secrets"]
+    written = {v["source"]: v["target"] for v in writer["volumes"] if v["type"] == "volume"}
+    configs = {
+        "prometheus": (REPO_ROOT / "model_monitoring/prometheus/prometheus.yml").read_text(),
+        "alertmanager": (REPO_ROOT / "model_monitoring/alertmanager/alertmanager.yml").read_text(),
+    }
+    for server, files in SECRET_FILES.items():
+        volume = f"{server}-secrets"
+        assert written[volume] == f"/var/lib/monitoring-secrets/{server}"
+        mounted_by = {
+            name
+            for name, service in services.items()
+            for v in service.get("volumes", [])
+            if v.get("source") == volume
+        }
+        assert mounted_by == {"monitoring-auth", server}, (volume, mounted_by)
+        read = set(re.findall(r"/run/secrets/(\w+)", configs[server]))
+        read |= set(
+            re.findall(r"/run/secrets/(\w+)", " ".join(services[server]["healthcheck"]["test"]))
+        )
+        assert read == set(files), (server, read, set(files))
+    assert "webhook_token" not in SECRET_FILES["prometheus"]
+    assert "secrets" not in services["prometheus"] and "secrets" not in services["alertmanager"]

@@ -132,3 +132,11 @@ def test_missing_monitoring_password_is_a_clear_error(tmp_path: Path) -> None:
         local_stack.prometheus_component(
             "prometheus", tmp_path, ports, {"ALERTMANAGER_PASSWORD": "x" * 16}
         )
+
+
+def test_missing_webhook_token_is_a_clear_error(tmp_path: Path) -> None:
+    """Alertmanager would post alerts with an empty token, which the webhook refuses."""
+    ports = {"serving": 18000, "webhook": 18100, "alertmanager": 19093, "prometheus": 19090}
+    config = {"PROMETHEUS_PASSWORD": "p" * 16, "ALERTMANAGER_PASSWORD": "a" * 16}
+    with pytest.raises(local_stack.StackError, match="ORCHESTRATION_WEBHOOK_TOKEN"):
+        local_stack.alertmanager_component("am", tmp_path, ports, config)

@@ -44,3 +44,65 @@ def test_cli_writes_one_config_per_server(tmp_path: Path) -> None:
 def test_cli_refuses_a_missing_password(tmp_path: Path) -> None:
     assert web_auth.main([str(tmp_path)], {"PROMETHEUS_PASSWORD": "prometheus-pass-123"}) == 1
     assert not list(tmp_path.iterdir())
+
+
+SECRETS_ENV = {
+    "PROMETHEUS_PASSWORD": "prometheus-pass-123",
+    "ALERTMANAGER_PASSWORD": "am-pass-12345",
+    "ORCHESTRATION_WEBHOOK_TOKEN": "webhook-token-123456",
+}
+
+
+def _written(secrets_dir: Path) -> dict[str, dict[str, str]]:
+    return {
+        server.name: {path.name: path.read_text() for path in server.iterdir()}
+        for server in secrets_dir.iterdir()
+    }
+
+
+def test_cli_writes_each_servers_own_secret_files(tmp_path: Path) -> None:
+    """What compose mounts at /run/secrets of each server: its files only (Prometheus never
+    holds the webhook token), readable by the server's other user, never writable."""
+    secrets_dir = tmp_path / "secrets"
+    assert (
+        web_auth.main([str(tmp_path / "web"), "--secrets-dir", str(secrets_dir)], SECRETS_ENV) == 0
+    )
+    assert _written(secrets_dir) == {
+        "prometheus": {
+            "prometheus_password": "prometheus-pass-123",
+            "alertmanager_password": "am-pass-12345",
+        },
+        "alertmanager": {
+            "alertmanager_password": "am-pass-12345",
+            "webhook_token": "webhook-token-123456",
+        },
+    }
+    for path in secrets_dir.glob("*/*"):
+        assert oct(path.stat().st_mode)[-3:] == "444", path
+
+
+def test_a_changed_secret_replaces_the_read_only_file_at_the_next_start(tmp_path: Path) -> None:
+    """The one-shot runs at every `up`: a rotated password reaches both servers' files (they are
+    0444, so they are replaced whole; in a container the writer is not root and could not
+    rewrite them in place)."""
+    secrets_dir = tmp_path / "secrets"
+    argv = [str(tmp_path / "web"), "--secrets-dir", str(secrets_dir)]
+    assert web_auth.main(argv, SECRETS_ENV) == 0
+    rotated = {**SECRETS_ENV, "ALERTMANAGER_PASSWORD": "rotated-pass-6789"}
+    assert web_auth.main(argv, rotated) == 0
+    written = _written(secrets_dir)
+    assert written["prometheus"]["alertmanager_password"] == "rotated-pass-6789"
+    assert written["alertmanager"]["alertmanager_password"] == "rotated-pass-6789"
+
+
+def test_cli_refuses_a_missing_webhook_token_when_writing_secret_files(tmp_path: Path) -> None:
+    env = {k: v for k, v in SECRETS_ENV.items() if k != "ORCHESTRATION_WEBHOOK_TOKEN"}
+    argv = [str(tmp_path / "web"), "--secrets-dir", str(tmp_path / "secrets")]
+    assert web_auth.main(argv, env) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_empty_secret_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        web_auth.write_secret_file(tmp_path / "token", "")
+    assert not list(tmp_path.iterdir())

@@ -409,6 +409,29 @@ def test_prometheus_and_alertmanager_refuse_anonymous_requests(stack: Stack) -> 
     )
 
 
+def test_monitoring_servers_run_read_only_with_only_their_own_secret_files(stack: Stack) -> None:
+    """Prometheus and Alertmanager: a read-only root, and at /run/secrets exactly the files
+    monitoring-auth wrote for that server (``web_auth.SECRET_FILES``), holding the .env values
+    and readable by the server's own (non-root) user."""
+    import hmac
+
+    from model_monitoring.web_auth import SECRET_FILES
+
+    env = dotenv()
+    for server, files in SECRET_FILES.items():
+        root = stack.compose.exec(
+            server, "sh", "-c", "touch /.write-probe 2>/dev/null && echo writable || echo read-only"
+        )
+        assert root.strip() == "read-only", server
+        listed = stack.compose.exec(server, "ls", "/run/secrets").split()
+        assert sorted(listed) == sorted(files), (server, listed)
+        for name, variable in files.items():
+            held = stack.compose.exec(server, "cat", f"/run/secrets/{name}")
+            # compare_digest: a failure names the file, never prints the secret.
+            assert hmac.compare_digest(held.encode(), env[variable].encode()), (server, name)
+        assert stack.compose.exec(server, "id", "-u").strip() != "0", server
+
+
 def test_serving_mlflow_user_cannot_change_the_registry(stack: Stack) -> None:
     """Serving's MLflow user reads the champion; moving the alias or adding a version is a 403."""
     champion = champion_version(stack)

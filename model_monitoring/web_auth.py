@@ -39,8 +39,8 @@ BCRYPT_ROUNDS = 10
 #: Server name -> the variable holding its password (compose and ``make local`` alike).
 PASSWORD_VARIABLES = {"prometheus": "PROMETHEUS_PASSWORD", "alertmanager": "ALERTMANAGER_PASSWORD"}
 #: Server -> its secret files (``/run/secrets/<name>`` in compose) and the variable of each:
-#: Prometheus logs in to itself and to Alertmanager; Alertmanager checks its own login's file
-#: nowhere but posts alerts to the webhook with its token (and its healthcheck logs in).
+#: Prometheus logs in to itself (self-scrape) and to Alertmanager (alerts, scrape); Alertmanager
+#: posts alerts to the webhook with its token, and its healthcheck logs in with its password.
 SECRET_FILES = {
     "prometheus": {
         "prometheus_password": "PROMETHEUS_PASSWORD",
@@ -86,8 +86,11 @@ def write_secret_file(path: Path, value: str, mode: int = 0o600) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     partial.unlink(missing_ok=True)
-    partial.write_text(value)
-    partial.chmod(mode)
+    # Created owner-only, so the value is never readable by others before the chmod.
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value)
+        os.fchmod(handle.fileno(), mode)
     os.replace(partial, path)
     return path
 

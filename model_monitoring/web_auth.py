@@ -36,8 +36,6 @@ logger = logging.getLogger(__name__)
 USERNAME = "admin"
 #: bcrypt cost: the servers cache a checked login, so a repeated scrape does not pay it again.
 BCRYPT_ROUNDS = 10
-#: Server name -> the variable holding its password (compose and ``make local`` alike).
-PASSWORD_VARIABLES = {"prometheus": "PROMETHEUS_PASSWORD", "alertmanager": "ALERTMANAGER_PASSWORD"}
 #: Server -> its secret files (``/run/secrets/<name>`` in compose) and the variable of each:
 #: Prometheus logs in to itself (self-scrape) and to Alertmanager (alerts, scrape); Alertmanager
 #: posts alerts to the webhook with its token, and its healthcheck logs in with its password.
@@ -51,6 +49,8 @@ SECRET_FILES = {
         "webhook_token": "ORCHESTRATION_WEBHOOK_TOKEN",
     },
 }
+#: Server name -> the variable holding its password (compose and ``make local`` alike).
+PASSWORD_VARIABLES = {server: files[f"{server}_password"] for server, files in SECRET_FILES.items()}
 #: A container server runs as another user than the one-shot that writes its secret files.
 CONTAINER_SECRET_MODE = 0o444
 
@@ -95,6 +95,28 @@ def write_secret_file(path: Path, value: str, mode: int = 0o600) -> Path:
     return path
 
 
+def missing_variables(env: Mapping[str, str], *, secret_files: bool) -> list[str]:
+    """The variables ``env`` lacks (or holds empty): the passwords, and with ``secret_files``
+    every variable of :data:`SECRET_FILES`."""
+    needed = set(PASSWORD_VARIABLES.values())
+    if secret_files:
+        needed |= {variable for files in SECRET_FILES.values() for variable in files.values()}
+    return sorted(variable for variable in needed if not env.get(variable))
+
+
+def write_secret_files(
+    secrets_dir: Path, env: Mapping[str, str], mode: int
+) -> dict[str, dict[str, Path]]:
+    """Every file of :data:`SECRET_FILES` as ``secrets_dir/<server>/<name>``; their paths."""
+    return {
+        server: {
+            name: write_secret_file(secrets_dir / server / name, env[variable], mode)
+            for name, variable in files.items()
+        }
+        for server, files in SECRET_FILES.items()
+    }
+
+
 def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output_dir", type=Path, help="folder for <server>-web.yml")
@@ -104,10 +126,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
     args = parser.parse_args(argv)
     configure_logging()
     env: Mapping[str, str] = os.environ if environ is None else environ
-    needed = set(PASSWORD_VARIABLES.values())
-    if args.secrets_dir is not None:
-        needed |= {v for files in SECRET_FILES.values() for v in files.values()}
-    missing = sorted(variable for variable in needed if not env.get(variable))
+    missing = missing_variables(env, secret_files=args.secrets_dir is not None)
     if missing:
         logger.error("missing: %s", ", ".join(missing))
         return 1
@@ -115,11 +134,8 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
         path = write_web_config(web_config_path(args.output_dir, server), env[variable])
         logger.info("wrote %s (login %s)", path, USERNAME)
     if args.secrets_dir is not None:
-        for server, files in SECRET_FILES.items():
-            for name, variable in files.items():
-                path = args.secrets_dir / server / name
-                write_secret_file(path, env[variable], CONTAINER_SECRET_MODE)
-                logger.info("wrote %s", path)
+        for files in write_secret_files(args.secrets_dir, env, CONTAINER_SECRET_MODE).values():
+            logger.info("wrote %s", ", ".join(str(path) for path in files.values()))
     return 0
 
 

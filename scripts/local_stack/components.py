@@ -75,29 +75,24 @@ def monitoring_settings(
     """model_monitoring's render settings for localhost targets (the webhook token and the
     monitoring passwords go to 0600 files)."""
     from model_monitoring.settings import MonitoringSettings
-    from model_monitoring.web_auth import write_secret_file
+    from model_monitoring.web_auth import missing_variables, write_secret_files
 
-    password_files = {
-        server: write_secret_file(
-            state / "prometheus" / f"{server}_password", monitoring_password(config, server)
-        )
-        for server in ("prometheus", "alertmanager")
-    }
-    token = config.get("ORCHESTRATION_WEBHOOK_TOKEN", "")
-    if not token:
+    missing = missing_variables(config, secret_files=True)
+    if missing:
         raise StackError(
-            "ORCHESTRATION_WEBHOOK_TOKEN is not set (.env): no alert could reach the webhook"
+            f"not set (.env): {', '.join(missing)}: Prometheus and Alertmanager need their "
+            "logins, and alerts reach the webhook with its token"
         )
-    token_file = write_secret_file(state / "alertmanager" / "webhook_token", token)
+    files = write_secret_files(state, config, 0o600)
     return MonitoringSettings(
         serving_targets=[f"{LOCALHOST}:{ports['serving']}"],
         webhook_targets=[f"{LOCALHOST}:{ports['webhook']}"],
         alertmanager_targets=[f"{LOCALHOST}:{ports['alertmanager']}"],
         prometheus_target=f"{LOCALHOST}:{ports['prometheus']}",
         webhook_url=f"{local_url(ports, 'webhook')}/v1/alerts",
-        webhook_token_file=str(token_file),
-        prometheus_password_file=str(password_files["prometheus"]),
-        alertmanager_password_file=str(password_files["alertmanager"]),
+        webhook_token_file=str(files["alertmanager"]["webhook_token"]),
+        prometheus_password_file=str(files["prometheus"]["prometheus_password"]),
+        alertmanager_password_file=str(files["prometheus"]["alertmanager_password"]),
     )
 
 

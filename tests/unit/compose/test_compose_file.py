@@ -410,6 +410,7 @@ READ_ONLY = {
     "mlflow",
     "prometheus",
     "alertmanager",
+    "serving-proxy",
 }
 
 

@@ -409,20 +409,30 @@ def test_prometheus_and_alertmanager_refuse_anonymous_requests(stack: Stack) -> 
     )
 
 
-def test_monitoring_servers_run_read_only_with_only_their_own_secret_files(stack: Stack) -> None:
-    """Prometheus and Alertmanager: a read-only root, and at /run/secrets exactly the files
-    monitoring-auth wrote for that server (``web_auth.SECRET_FILES``), holding the .env values
-    and readable by the server's own (non-root) user."""
+def test_read_only_services_cannot_write_their_root(stack: Stack) -> None:
+    """Every running service the compose file marks `read_only` (ours and the third-party ones)
+    really runs on a read-only root: a write outside its volumes and tmpfs fails."""
+    running = {
+        name
+        for name, service in stack.compose.resolved()["services"].items()
+        if service.get("read_only") and name not in one_shot_services(stack.compose)
+    }
+    assert {"serving", "prometheus", "alertmanager", "serving-proxy"} <= running, running
+    probe = "touch /.write-probe 2>/dev/null && echo writable || echo read-only"
+    roots = {name: stack.compose.exec(name, "sh", "-c", probe).strip() for name in running}
+    assert roots == dict.fromkeys(running, "read-only"), roots
+
+
+def test_monitoring_servers_hold_only_their_own_secret_files(stack: Stack) -> None:
+    """Prometheus and Alertmanager: at /run/secrets exactly the files monitoring-auth wrote for
+    that server (``web_auth.SECRET_FILES``), holding the .env values and readable by the server's
+    own (non-root) user."""
     import hmac
 
     from model_monitoring.web_auth import SECRET_FILES
 
     env = dotenv()
     for server, files in SECRET_FILES.items():
-        root = stack.compose.exec(
-            server, "sh", "-c", "touch /.write-probe 2>/dev/null && echo writable || echo read-only"
-        )
-        assert root.strip() == "read-only", server
         listed = stack.compose.exec(server, "ls", "/run/secrets").split()
         assert sorted(listed) == sorted(files), (server, listed)
         for name, variable in files.items():
@@ -707,3 +717,77 @@ def test_dask_profile_scores_a_dataset_through_two_workers(stack: Stack) -> None
     assert report["summary"]["partitions"] == DASK_ROWS // DASK_ROWS_PER_PARTITION, report
     loads = list(report["model_loads_per_worker"].values())
     assert len(loads) == DASK_WORKERS and max(loads) == 1, report
+
+
+# --- the closed loop: a drift alert through Alertmanager starts a retrain ----------------------
+
+#: Alertmanager waits `group_wait` (10 s for the retrain route) before it notifies the receiver.
+ALERT_REACHES_WEBHOOK_WITHIN_SECONDS = 180
+RETRAIN_WITHIN_SECONDS = 900
+
+
+def test_a_drift_alert_through_alertmanager_starts_a_retrain_the_worker_completes(
+    stack: Stack,
+) -> None:
+    """The compose wiring of the retrain loop: an alert posted to Alertmanager with its login is
+    routed to the webhook with the token from Alertmanager's own secret file; the webhook starts a
+    `retrain` deployment run on Prefect (with its login); the worker runs it to completion. Runs
+    last: the retrain may add a model version, which the tests above count."""
+    from datetime import UTC, datetime, timedelta
+
+    from model_orchestration.settings import RETRAIN_FLOW
+    from model_orchestration.triggers import ALERT_TRIGGER_TAG
+    from tests.support.orchestration_servers import PrefectApi
+
+    api = PrefectApi(stack.url("PREFECT_PORT", "/api"), f"admin:{dotenv()['PREFECT_API_PASSWORD']}")
+    alert_runs = [r for r in api.flow_runs(RETRAIN_FLOW) if ALERT_TRIGGER_TAG in r["tags"]]
+    assert alert_runs == [], "a retrain was alert-triggered before the test's alert"
+    now = datetime.now(UTC)
+    alert = {
+        "labels": {"alertname": "TextDriftDetected", "category": "drift", "severity": "warning"},
+        "annotations": {"summary": "container tier: the retrain loop's wiring"},
+        "startsAt": now.isoformat(),
+        "endsAt": (now + timedelta(minutes=10)).isoformat(),
+    }
+    posted = httpx.post(
+        stack.url("ALERTMANAGER_PORT", "/api/v2/alerts"),
+        json=[alert],
+        auth=stack.monitoring_auth("alertmanager"),
+        timeout=10,
+    )
+    assert posted.status_code == 200, (posted.status_code, posted.text[:300])
+    started = time.monotonic()
+
+    def alert_runs_now() -> list[dict[str, object]]:
+        return [r for r in api.flow_runs(RETRAIN_FLOW) if ALERT_TRIGGER_TAG in r["tags"]]
+
+    try:
+        servers.wait_until(
+            lambda: bool(alert_runs_now()),
+            timeout=ALERT_REACHES_WEBHOOK_WITHIN_SECONDS,
+            what="Alertmanager -> webhook -> a retrain run on Prefect",
+            interval=3,
+        )
+    except servers.ServiceUnavailable:
+        for name in ("alertmanager", "webhook"):
+            print(f"--- {name}:\n{stack.compose.logs(name, tail=40)}")
+        raise
+    stack.timings["alert_to_retrain_run_s"] = round(time.monotonic() - started, 1)
+    runs = alert_runs_now()
+    assert len(runs) == 1, runs
+    # The webhook is not published: its metrics are read inside its container.
+    read_metrics = (
+        "import urllib.request as u\n"
+        "print(u.urlopen('http://127.0.0.1:8100/metrics').read().decode())"
+    )
+    triggers = stack.compose.exec("webhook", "python", "-c", read_metrics)
+    assert 'detector_retrain_triggers_total{result="started"} 1.0' in triggers, triggers
+    run = api.wait_final(str(runs[0]["id"]), RETRAIN_WITHIN_SECONDS)
+    stack.timings["retrain_run_s"] = round(time.monotonic() - started, 1)
+    message = (run.get("state") or {}).get("message") or ""
+    if run["state"]["type"] != "COMPLETED":
+        pytest.fail(
+            f"retrain {run['state']['type']}: {message}\n" + stack.compose.logs("worker", tail=60),
+            pytrace=False,
+        )
+    assert run["parameters"]["reason"] == "alert: TextDriftDetected", run["parameters"]

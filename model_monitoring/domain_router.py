@@ -92,15 +92,25 @@ class DomainRouter:
         for tokens in windows:
             document_frequency.update(set(tokens))
         # The window's tokens are ASCII already (``scope._Window``: other characters became "?").
-        words = [w for w, _ in document_frequency.most_common(vocabulary_size)]
+        # Most frequent first; ties in byte order. (``most_common`` keeps ties in insertion
+        # order, which follows the per-process hash seed through ``set``: the same data would
+        # give another vocabulary, other routes and other thresholds in every training.)
+        ranked = sorted(document_frequency.items(), key=lambda item: (-item[1], item[0]))
+        words = [w for w, _ in ranked[:vocabulary_size]]
         ids = {w: i for i, w in enumerate(words)}
         model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
         model.fit(_presence_matrix(windows, ids), list(domains))
+        coef, intercept = np.asarray(model.coef_, dtype=float), np.asarray(model.intercept_)
+        if len(model.classes_) == 2:
+            # Two domains: scikit-learn keeps one row (the second domain's log-odds). As scores
+            # of a softmax over both, that row and a row of zeros give the same probabilities.
+            coef = np.vstack([np.zeros_like(coef), coef])
+            intercept = np.concatenate([np.zeros(1), intercept])
         return cls(
             vocabulary=[w.decode("ascii") for w in words],
             domains=tuple(str(d) for d in model.classes_),
-            coef=np.round(np.asarray(model.coef_, dtype=float), WEIGHT_DECIMALS),
-            intercept=np.round(np.asarray(model.intercept_, dtype=float), WEIGHT_DECIMALS),
+            coef=np.round(coef, WEIGHT_DECIMALS),
+            intercept=np.round(intercept.astype(float), WEIGHT_DECIMALS),
             min_confidence=min_confidence,
         )
 
@@ -163,6 +173,8 @@ def _presence_matrix(windows: Sequence[list[bytes]], ids: dict[bytes, int]) -> A
     values: list[float] = []
     for row, tokens in enumerate(windows):
         known = {ids[t] for t in tokens if t in ids}
+        if not known:  # no word of the vocabulary: an empty row (``route`` gives the intercepts)
+            continue
         rows += [row] * len(known)
         columns += list(known)
         values += [1.0 / math.sqrt(len(known))] * len(known)

@@ -151,3 +151,72 @@ def test_a_broken_router_document_is_refused(change: dict[str, object], message:
     document.update(change)
     with pytest.raises(ValueError, match=message):
         DomainRouter.from_dict(document)
+
+
+#: Fits a router on windows whose words tie in document frequency at the vocabulary's cut-off and
+#: prints its vocabulary (run in a subprocess: the hash seed of bytes is fixed per process).
+FIT_WITH_TIES = """
+import json
+from model_monitoring.domain_router import DomainRouter
+words = [f"w{i:03d}".encode() for i in range(200)]
+windows = [[b"the", *words[i : i + 40]] for i in range(0, 200, 40)] * 2
+domains = ["a", "b", "c", "a", "b"] * 2
+print(json.dumps(list(DomainRouter.fit(windows, domains, vocabulary_size=50).vocabulary)))
+"""
+
+
+def test_the_same_windows_give_the_same_router_in_every_process() -> None:
+    """Words tied in document frequency at the cut-off are kept by a fixed rule, not by the order
+    a set of bytes happens to iterate in (which follows the per-process hash seed): otherwise
+    two trainings on the same data route texts differently and pick other thresholds."""
+    import os
+    import subprocess
+    import sys
+
+    vocabularies = []
+    for seed in ("1", "2", "3"):
+        done = subprocess.run(
+            [sys.executable, "-c", FIT_WITH_TIES],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        vocabularies.append(json.loads(done.stdout))
+    assert vocabularies[0] == vocabularies[1] == vocabularies[2]
+    assert vocabularies[0] == ["the"] + [f"w{i:03d}" for i in range(49)]  # ties: in byte order
+
+
+def test_a_training_window_without_a_vocabulary_word_is_an_empty_row() -> None:
+    """A window none of whose words made the vocabulary trains as an empty row (the intercepts,
+    as ``route`` scores it) instead of failing the fit with a division by zero."""
+    common = [b"the", b"of", b"and"]
+    windows = [[*common, b"cat"], [*common, b"dog"], [b"zzz"], [*common, b"cat"]]
+    router = DomainRouter.fit(windows, ["a", "b", "a", "b"], vocabulary_size=3)
+    assert router.vocabulary == ("and", "of", "the")
+    assert router.route([b"zzz"]) in {"a", "b", None}
+
+
+def test_two_domains_route_with_the_binary_models_probability() -> None:
+    """With two domains scikit-learn fits one row of weights; the router's softmax over both
+    gives the same probabilities as that binary model, and routes by them."""
+    from sklearn.linear_model import LogisticRegression
+
+    from model_monitoring.domain_router import DEFAULT_C, _presence_matrix
+
+    rng = np.random.default_rng(0)
+    vocabulary = [f"w{i}".encode() for i in range(30)]
+    windows = [list(rng.choice(vocabulary[i % 2 * 10 :][:20], 8)) for i in range(60)]
+    domains = ["news" if i % 2 else "review" for i in range(60)]
+    router = DomainRouter.fit(windows, domains, min_confidence=0.0)
+    assert router.domains == ("news", "review")
+    assert router.coef.shape == (2, len(router.vocabulary))
+    ids = {w.encode(): i for i, w in enumerate(router.vocabulary)}
+    matrix = _presence_matrix(windows, ids)
+    binary = LogisticRegression(C=DEFAULT_C, max_iter=3000, class_weight="balanced")
+    binary.fit(matrix, domains)
+    assert [router.route(w) for w in windows] == binary.predict(matrix).tolist()
+    sure = DomainRouter.fit(windows, domains, min_confidence=0.9)
+    confident = binary.predict_proba(matrix).max(axis=1) >= 0.9
+    routed = [sure.route(w) is not None for w in windows]
+    assert routed == confident.tolist()

@@ -192,7 +192,11 @@ DOMAIN_FPR_TARGET = 0.02
 def _meets(f1: float | None, fpr: float | None) -> bool:
     if f1 is None or fpr is None:
         return False
-    return f1 >= DOMAIN_F1_TARGET and fpr <= DOMAIN_FPR_TARGET
+    return f1 >= DOMAIN_F1_TARGET and _at_most(fpr, DOMAIN_FPR_TARGET)
+
+
+def _at_most(value: float | None, target: float) -> bool:
+    return value is not None and value <= target
 
 
 def quality_targets(evaluation: dict[str, Any]) -> dict[str, Any]:
@@ -213,6 +217,7 @@ def quality_targets(evaluation: dict[str, Any]) -> dict[str, Any]:
             "answered_f1": answered,
             "uncertain_share": m.get("uncertain_share"),
             "fpr_human": fpr,
+            "fpr_human_upper95": m.get("fpr_human_upper95"),
             "tpr_ai": m.get("tpr_ai"),
             "roc_auc": m.get("roc_auc"),
             "own_threshold": (thresholds.get(name) or {}).get("threshold"),
@@ -221,6 +226,8 @@ def quality_targets(evaluation: dict[str, Any]) -> dict[str, Any]:
             "global_threshold_share": (routing.get(name) or {}).get("global_share"),
             "met_every_text_called": _meets(f1, fpr),
             "met_as_served": _meets(answered, fpr),
+            # Whether the test texts are enough to show the FPR target at 95 % confidence.
+            "fpr_target_shown_at_95": _at_most(m.get("fpr_human_upper95"), DOMAIN_FPR_TARGET),
         }
     essay = domains.get("student_essay", {})
     essay_f1, essay_answered = essay.get("f1"), essay.get("answered_f1")
@@ -240,6 +247,9 @@ def quality_targets(evaluation: dict[str, Any]) -> dict[str, Any]:
             d for d, m in domains.items() if m["met_every_text_called"]
         ],
         "domains_met_as_served": [d for d, m in domains.items() if m["met_as_served"]],
+        "domains_fpr_target_shown_at_95": [
+            d for d, m in domains.items() if m["fpr_target_shown_at_95"]
+        ],
     }
 
 

@@ -123,6 +123,8 @@ class DomainScores(_Lenient):
     f1: float | None = None
     roc_auc: float | None = None
     fpr_human: float | None = None
+    #: The highest human FPR still consistent with the test texts at 95 % (few texts: wide).
+    fpr_human_upper95: float | None = None
     tpr_ai: float | None = None
     brier: float | None = None
     #: What serving answers: the share too close to call, and the F1 of the rest.

@@ -15,6 +15,8 @@ calibration, and the ``evaluation/by_domain.json`` artifact (schema in docs/CONT
   threshold, and the Brier score, per group. The served threshold may be one per text: the one
   the router picked for it (``OperatingThresholds.route``), never the true domain's. A generator
   is scored against the human rows of the domains it appears in.
+  Each FPR comes with ``fpr_human_upper95``, the rate it could still be with 95 % confidence
+  (few human rows cannot show a small rate: 0 of 45 still allows 6.4 %).
 * ``routing_by_domain``: the share of each true domain's texts routed to that domain.
 * ``lodo_summary``: the leave-one-domain-out block (mean and worst ROC-AUC are the headline
   estimate of what happens on a genre nobody trained on).
@@ -29,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.stats import beta
 from sklearn.metrics import brier_score_loss, f1_score, roc_auc_score
 
 from model_registry import contract
@@ -48,6 +51,22 @@ DEFAULT_MIN_HUMAN_FOR_THRESHOLD = 100
 
 def _nan_to_none(value: float) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 6)
+
+
+#: Confidence of ``fpr_human_upper95``: the human FPR is at most that bound with this probability.
+RATE_BOUND_CONFIDENCE = 0.95
+
+
+def rate_upper_bound(hits: int, n: int, confidence: float = RATE_BOUND_CONFIDENCE) -> float | None:
+    """The one-sided exact (Clopper-Pearson) upper confidence bound of a rate seen as ``hits`` of
+    ``n``: the largest rate that still gives ``hits`` or fewer with probability ``1 - confidence``.
+    ``None`` without rows. With no hits it is ``1 - (1 - confidence) ** (1 / n)``: 149 rows
+    without one false "AI" are needed before a 2 % rate is shown at 95 %."""
+    if n <= 0:
+        return None
+    if hits >= n:
+        return 1.0
+    return round(float(beta.ppf(confidence, hits + 1, n - hits)), 6)
 
 
 def threshold_for_fpr(human_scores: np.ndarray, target: float) -> float:
@@ -264,8 +283,8 @@ def per_text_human_below(routed: Sequence[Any]) -> np.ndarray:
 def group_metrics(
     y: np.ndarray, p: np.ndarray, threshold: Thresholds, human_below: Thresholds | None = None
 ) -> dict[str, Any]:
-    """Counts, F1, ROC-AUC, FPR on human rows, TPR on AI rows, Brier score of one group: every
-    text called AI at or above its threshold, human below.
+    """Counts, F1, ROC-AUC, FPR on human rows (and its 95 % upper bound), TPR on AI rows, Brier
+    score of one group: every text called AI at or above its threshold, human below.
 
     With ``human_below`` (the "too close to call" band's lower bounds) also what serving answers:
     ``uncertain_share``, the share of texts in their band, and ``answered_f1``, the F1 of the
@@ -280,6 +299,7 @@ def group_metrics(
         "f1": _nan_to_none(f1_score(y, predicted.astype(int), zero_division=0)),
         "roc_auc": _nan_to_none(roc_auc_score(y, p) if two_classes else float("nan")),
         "fpr_human": _nan_to_none(predicted[human].mean() if human.any() else float("nan")),
+        "fpr_human_upper95": rate_upper_bound(int(predicted[human].sum()), int(human.sum())),
         "tpr_ai": _nan_to_none(predicted[ai].mean() if ai.any() else float("nan")),
         "brier": _nan_to_none(brier_score_loss(y, p, pos_label=1) if len(y) else float("nan")),
     }

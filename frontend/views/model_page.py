@@ -172,6 +172,7 @@ def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> p
             "F1": [_round(s.f1) for s in scores],
             "ROC-AUC": [_round(s.roc_auc) for s in scores],
             "humans called AI": [_percent(s.fpr_human) for s in scores],
+            "humans called AI, at most (95 %)": [_percent(s.fpr_human_upper95) for s in scores],
             "AI detected": [_percent(s.tpr_ai) for s in scores],
             "Brier": [_round(s.brier) for s in scores],
             **band,

@@ -39,6 +39,7 @@ SAMPLE_EVALUATION: dict[str, Any] = {
             "f1": 0.97,
             "roc_auc": 0.99,
             "fpr_human": 0.008,
+            "fpr_human_upper95": 0.038921,
             "tpr_ai": 0.93,
             "brier": 0.03,
             "uncertain_share": 0.06,

@@ -88,6 +88,9 @@ def test_model_tab_shows_the_per_domain_evaluation(page: Callable[[], AppTest]) 
     assert news["human texts"] == 120 and news["AI texts"] == 118
     assert news["F1"] == pytest.approx(0.97)
     assert news["humans called AI"] == "0.8%"
+    assert news["humans called AI, at most (95 %)"] == "3.9%"
+    essays = by_domain.set_index("domain").loc["student_essay"]
+    assert essays["humans called AI, at most (95 %)"] == "n/a"  # a document without the bound
     assert news["AI detected"] == "93.0%"
     assert news["too close to call"] == "6.0%" and news["F1 of the answered"] == 0.99
     assert set(by_domain["domain"]) == set(SAMPLE_EVALUATION["domains"])

@@ -16,6 +16,7 @@ from model_registry.domain_evaluation import (
     by_generator,
     evaluation_document,
     fpr_threshold,
+    rate_upper_bound,
     routing_by_domain,
     select_operating_thresholds,
     threshold_for_fpr,
@@ -205,3 +206,31 @@ def test_leave_one_domain_out_scores_with_the_matrices_refitted_without_the_doma
     assert block["worst_roc_auc"] == 1.0
     left_out = parts[0][2]
     assert [set(left_out[~mask].tolist()) for mask in masks] == [{"a"}, {"b"}]
+
+
+@pytest.mark.parametrize(("hits", "n"), [(0, 45), (2, 45), (1, 120), (13, 900), (0, 149)])
+def test_fpr_upper_bound_leaves_exactly_five_percent_for_what_was_seen(hits: int, n: int) -> None:
+    """At the bound, seeing ``hits`` or fewer has probability 5 % (exact, one-sided)."""
+    from scipy.stats import binom
+
+    bound = rate_upper_bound(hits, n)
+    assert bound is not None and hits / n < bound < 1
+    assert binom.cdf(hits, n, bound) == pytest.approx(0.05, abs=1e-4)
+
+
+def test_fpr_upper_bound_edges_and_the_rows_needed_to_show_two_percent() -> None:
+    assert rate_upper_bound(0, 0) is None
+    assert rate_upper_bound(5, 5) == 1.0
+    assert rate_upper_bound(0, 45) == pytest.approx(1 - 0.05 ** (1 / 45), abs=1e-6)
+    assert rate_upper_bound(0, 148) > 0.02 >= rate_upper_bound(0, 149)  # type: ignore[operator]
+
+
+def test_by_domain_gives_each_fpr_its_upper_bound() -> None:
+    y = np.array([0] * 45 + [1] * 5 + [0] * 3)
+    p = np.array([0.9, 0.8] + [0.1] * 43 + [0.9] * 5 + [0.1] * 3)
+    d = np.array(["wiki"] * 50 + ["tiny"] * 3)
+    table = by_domain(y, p, d, 0.5)
+    assert table["wiki"]["fpr_human"] == pytest.approx(2 / 45, abs=1e-6)
+    assert table["wiki"]["fpr_human_upper95"] == rate_upper_bound(2, 45)
+    assert table["tiny"]["fpr_human"] == 0.0
+    assert table["tiny"]["fpr_human_upper95"] == pytest.approx(1 - 0.05 ** (1 / 3), abs=1e-6)

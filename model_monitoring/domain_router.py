@@ -100,7 +100,8 @@ class DomainRouter:
         ids = {w: i for i, w in enumerate(words)}
         model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
         model.fit(_presence_matrix(windows, ids), list(domains))
-        coef, intercept = np.asarray(model.coef_, dtype=float), np.asarray(model.intercept_)
+        coef = np.asarray(model.coef_, dtype=float)
+        intercept = np.asarray(model.intercept_, dtype=float)
         if len(model.classes_) == 2:
             # Two domains: scikit-learn keeps one row (the second domain's log-odds). As scores
             # of a softmax over both, that row and a row of zeros give the same probabilities.
@@ -110,7 +111,7 @@ class DomainRouter:
             vocabulary=[w.decode("ascii") for w in words],
             domains=tuple(str(d) for d in model.classes_),
             coef=np.round(coef, WEIGHT_DECIMALS),
-            intercept=np.round(intercept.astype(float), WEIGHT_DECIMALS),
+            intercept=np.round(intercept, WEIGHT_DECIMALS),
             min_confidence=min_confidence,
         )
 

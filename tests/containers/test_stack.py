@@ -741,8 +741,11 @@ def test_a_drift_alert_through_alertmanager_starts_a_retrain_the_worker_complete
     from tests.support.orchestration_servers import PrefectApi
 
     api = PrefectApi(stack.url("PREFECT_PORT", "/api"), f"admin:{dotenv()['PREFECT_API_PASSWORD']}")
-    alert_runs = [r for r in api.flow_runs(RETRAIN_FLOW) if ALERT_TRIGGER_TAG in r["tags"]]
-    assert alert_runs == [], "a retrain was alert-triggered before the test's alert"
+
+    def alert_runs() -> list[dict[str, object]]:
+        return [r for r in api.flow_runs(RETRAIN_FLOW) if ALERT_TRIGGER_TAG in r["tags"]]
+
+    assert alert_runs() == [], "a retrain was alert-triggered before the test's alert"
     now = datetime.now(UTC)
     alert = {
         "labels": {"alertname": "TextDriftDetected", "category": "drift", "severity": "warning"},
@@ -758,13 +761,9 @@ def test_a_drift_alert_through_alertmanager_starts_a_retrain_the_worker_complete
     )
     assert posted.status_code == 200, (posted.status_code, posted.text[:300])
     started = time.monotonic()
-
-    def alert_runs_now() -> list[dict[str, object]]:
-        return [r for r in api.flow_runs(RETRAIN_FLOW) if ALERT_TRIGGER_TAG in r["tags"]]
-
     try:
         servers.wait_until(
-            lambda: bool(alert_runs_now()),
+            lambda: bool(alert_runs()),
             timeout=ALERT_REACHES_WEBHOOK_WITHIN_SECONDS,
             what="Alertmanager -> webhook -> a retrain run on Prefect",
             interval=3,
@@ -774,7 +773,7 @@ def test_a_drift_alert_through_alertmanager_starts_a_retrain_the_worker_complete
             print(f"--- {name}:\n{stack.compose.logs(name, tail=40)}")
         raise
     stack.timings["alert_to_retrain_run_s"] = round(time.monotonic() - started, 1)
-    runs = alert_runs_now()
+    runs = alert_runs()
     assert len(runs) == 1, runs
     # The webhook is not published: its metrics are read inside its container.
     read_metrics = (

@@ -97,7 +97,7 @@ FEATURE_FACTORIES: dict[str, Callable[[], BaseEstimator]] = {
     "lm": lm_likelihood_features,
 }
 #: Blocks fitted on the labels: training passes them ``y``; the leave-one-domain-out estimate
-#: refits them per left-out domain (``training._FeatureCache.lodo_refit``).
+#: refits them per left-out domain (``training._FeatureCache.supervised_refit``).
 SUPERVISED_FEATURES = frozenset({"lm"})
 
 

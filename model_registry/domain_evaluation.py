@@ -152,6 +152,23 @@ def human_below_for_miss(ai_scores: np.ndarray, threshold: float, miss_target: f
     return min(float(scores[allowed]), threshold)
 
 
+@dataclasses.dataclass(frozen=True)
+class CrossFittedScores:
+    """Scores of the training rows from models that never saw them (``cross_fitting``), with
+    their labels, domains and routes (the router's domain of each row, ``None``: global)."""
+
+    y: np.ndarray
+    p: np.ndarray
+    domains: np.ndarray
+    routed: Sequence[str | None]
+    folds: int
+
+    def human_counts(self) -> dict[str, int]:
+        human = np.asarray(self.y) == contract.LABEL_HUMAN
+        names, counts = np.unique(np.asarray(self.domains)[human], return_counts=True)
+        return {str(name): int(count) for name, count in zip(names, counts, strict=True)}
+
+
 def select_operating_thresholds(
     y: ArrayLike,
     p: ArrayLike,
@@ -160,6 +177,7 @@ def select_operating_thresholds(
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
     ai_miss_target: float = 0.0,
     routed: Sequence[str | None] | None = None,
+    cross_fitted: CrossFittedScores | None = None,
 ) -> OperatingThresholds:
     """The global fallback (``fpr_threshold``) and each domain's own threshold, with the
     validation rates each achieves (a domain's on its own rows, the global one on all rows).
@@ -167,27 +185,75 @@ def select_operating_thresholds(
     ``routed``: the router's domain of each row (``fpr_threshold``). ``ai_miss_target`` > 0
     also gives each a band (``human_below_for_miss`` on the same rows;
     the global one the lowest of all, as its threshold is the highest) and the share of those
-    validation rows it leaves "uncertain"."""
+    validation rows it leaves "uncertain".
+
+    ``cross_fitted``: every threshold must also hold the target on these human rows, by the
+    same rule (``fpr_threshold`` on them: true domain, routed, global): the higher of the two
+    wins, and a domain with ``min_human`` cross-fitted human rows gets a threshold of its own
+    even with fewer validation ones. The rates they give are recorded beside the validation
+    ones (``cross_fitted_fpr_human``), and each band's bound is set on the validation and the
+    cross-fitted AI texts together (a genre's few validation texts alone put it at their
+    lowest score)."""
     y_arr, p_arr, d_arr = np.asarray(y), np.asarray(p, dtype=float), np.asarray(domains)
     global_threshold, per_domain = fpr_threshold(y, p, domains, target, min_human, routed)
+    if cross_fitted is not None:
+        fitted_global, fitted_domains = fpr_threshold(
+            cross_fitted.y,
+            cross_fitted.p,
+            cross_fitted.domains,
+            target,
+            min_human,
+            cross_fitted.routed,
+        )
+        global_threshold = max(global_threshold, fitted_global)
+        per_domain = {
+            name: max(per_domain.get(name, 0.0), fitted_domains.get(name, 0.0))
+            for name in sorted(per_domain.keys() | fitted_domains.keys())
+        }
     human, ai = y_arr == contract.LABEL_HUMAN, y_arr == contract.LABEL_AI
 
+    def fitted_scores(label: int, domain: str | None) -> np.ndarray:
+        """The cross-fitted scores of one class in a domain (``None``: every domain)."""
+        if cross_fitted is None:
+            return np.empty(0)
+        rows = np.asarray(cross_fitted.y) == label
+        if domain is not None:
+            rows &= np.asarray(cross_fitted.domains) == domain
+        scores: np.ndarray = np.asarray(cross_fitted.p, dtype=float)[rows]
+        return scores
+
     def band(
-        rows: np.ndarray, threshold: float, *lower: float | None
+        domain: str | None, threshold: float, *lower: float | None
     ) -> tuple[float | None, float | None]:
-        """The bound for these rows (no higher than any of ``lower``) and their share in it."""
+        """The bound of a domain (``None``: all rows; no higher than any of ``lower``), set on
+        its AI validation texts and cross-fitted AI texts, and the share of its validation rows
+        in the band."""
         if ai_miss_target <= 0:
             return None, None
-        own_bound = human_below_for_miss(p_arr[rows & ai], threshold, ai_miss_target)
+        rows = np.ones(len(y_arr), dtype=bool) if domain is None else d_arr == domain
+        ai_scores = np.r_[p_arr[rows & ai], fitted_scores(contract.LABEL_AI, domain)]
+        own_bound = human_below_for_miss(ai_scores, threshold, ai_miss_target)
         below = min([own_bound, *(b for b in lower if b is not None)])
         uncertain = (p_arr[rows] >= below) & (p_arr[rows] < threshold)
         return below, _nan_to_none(uncertain.mean()) if rows.any() else None
+
+    def cross_fitted_rates(domain: str | None, threshold: float) -> dict[str, Any]:
+        """``cross_fitted_n_human`` and ``cross_fitted_fpr_human`` of a domain (``None``: all)."""
+        if cross_fitted is None:
+            return {}
+        scores = fitted_scores(contract.LABEL_HUMAN, domain)
+        return {
+            "cross_fitted_n_human": int(scores.size),
+            "cross_fitted_fpr_human": (
+                _nan_to_none(float((scores >= threshold).mean())) if scores.size else None
+            ),
+        }
 
     own = {}
     for domain, threshold in per_domain.items():
         rows = d_arr == domain
         d_fpr, d_tpr = _rates(y_arr[rows], p_arr[rows], threshold)
-        below, uncertain = band(rows, threshold)
+        below, uncertain = band(domain, threshold)
         own[domain] = DomainThreshold(
             threshold=threshold,
             n_human=int((human & rows).sum()),
@@ -195,10 +261,10 @@ def select_operating_thresholds(
             val_tpr_ai=d_tpr,
             human_below=below,
             val_uncertain_share=uncertain,
+            **cross_fitted_rates(domain, threshold),
         )
-    everything = np.ones(len(y_arr), dtype=bool)
     global_below, global_uncertain = band(
-        everything, global_threshold, *(d.human_below for d in own.values())
+        None, global_threshold, *(d.human_below for d in own.values())
     )
     fpr, tpr = _rates(y_arr, p_arr, global_threshold)
     return OperatingThresholds(
@@ -209,11 +275,13 @@ def select_operating_thresholds(
             val_tpr_ai=tpr,
             human_below=global_below,
             val_uncertain_share=global_uncertain,
+            **cross_fitted_rates(None, global_threshold),
         ),
         domains=own,
         fpr_target=float(target),
         min_human=int(min_human),
         ai_miss_target=float(ai_miss_target) if ai_miss_target > 0 else None,
+        cross_fitted_folds=None if cross_fitted is None else int(cross_fitted.folds),
     )
 
 
@@ -227,10 +295,12 @@ def select_routed_thresholds(
     target: float,
     min_human: int = DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
     ai_miss_target: float = 0.0,
+    cross_fitted: CrossFittedScores | None = None,
 ) -> OperatingThresholds:
     """``select_operating_thresholds`` with each row routed by its scope verdict (``None`` out of
     scope or unsure), recording ``ROUTER_WORD_CLASSIFIER`` when the scope reference that gave the
-    verdicts has a word router (``word_router``)."""
+    verdicts has a word router (``word_router``). ``cross_fitted.routed``: see
+    ``routes_of``."""
     operating = select_operating_thresholds(
         y,
         p,
@@ -238,11 +308,17 @@ def select_routed_thresholds(
         target,
         min_human,
         ai_miss_target,
-        routed=[v.domain if v.in_scope else None for v in verdicts],
+        routed=routes_of(verdicts),
+        cross_fitted=cross_fitted,
     )
     if not word_router:
         return operating
     return dataclasses.replace(operating, router=ROUTER_WORD_CLASSIFIER)
+
+
+def routes_of(verdicts: Sequence[RoutableVerdict]) -> list[str | None]:
+    """The domain each scope verdict routes its text to (``None``: out of scope or unsure)."""
+    return [v.domain if v.in_scope else None for v in verdicts]
 
 
 def routing_by_domain(

@@ -3,7 +3,10 @@
 A version keeps one threshold per training domain with enough human validation rows (the lowest
 whose false-positive rate on that domain's human rows is at most the FPR target), and a global
 fallback: the strictest of the overall one and every domain's, also holding the target for the
-human validation texts it judges (``domain_evaluation.select_operating_thresholds``). They are
+human validation texts it judges (``domain_evaluation.select_operating_thresholds``). Trained
+with cross-fitting (``cross_fitted_folds``), each also holds the target on the training split's
+human texts scored by models that never saw them, and a domain with enough of those has a
+threshold of its own (``cross_fitting``). They are
 recorded as the version tag ``operating_thresholds`` (JSON, ``OperatingThresholds.to_json``); a
 version without that tag (trained before it existed) has only its ``threshold`` tag, the global
 one.
@@ -76,6 +79,10 @@ class DomainThreshold:
     human_below: float | None = None
     #: Share of the validation texts the band left unanswered ("uncertain").
     val_uncertain_share: float | None = None
+    #: Human training texts scored by models that never saw them (``cross_fitting``), and the
+    #: share of them at or above the threshold (``None``: not cross-fitted).
+    cross_fitted_n_human: int | None = None
+    cross_fitted_fpr_human: float | None = None
 
     def __post_init__(self) -> None:
         if self.human_below is not None and self.human_below > self.threshold:
@@ -135,6 +142,8 @@ class OperatingThresholds:
     min_human: int | None = None
     ai_miss_target: float | None = None
     router: str = ROUTER_NEAREST_STYLE_PROFILE
+    #: Folds of the cross-fitted training scores the thresholds also hold (``None``: none).
+    cross_fitted_folds: int | None = None
     format_version: int = OPERATING_THRESHOLDS_FORMAT
 
     @classmethod
@@ -161,7 +170,7 @@ class OperatingThresholds:
         return [self.route(verdict) for verdict in verdicts]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format_version": self.format_version,
             "fpr_target": self.fpr_target,
             "min_human": self.min_human,
@@ -170,6 +179,9 @@ class OperatingThresholds:
             "global": _domain_dict(self.global_threshold),
             "domains": {name: _domain_dict(d) for name, d in sorted(self.domains.items())},
         }
+        if self.cross_fitted_folds is not None:  # versions without it keep their old document
+            out["cross_fitted_folds"] = self.cross_fitted_folds
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
@@ -184,6 +196,7 @@ class OperatingThresholds:
         target = data.get("fpr_target")
         min_human = data.get("min_human")
         miss = data.get("ai_miss_target")
+        folds = data.get("cross_fitted_folds")
         router = data.get("router", ROUTER_NEAREST_STYLE_PROFILE)
         if router not in ROUTERS:
             raise ValueError(f"unknown router {router!r}")
@@ -194,6 +207,7 @@ class OperatingThresholds:
             min_human=None if min_human is None else int(min_human),
             ai_miss_target=None if miss is None else _checked(miss, "ai_miss_target"),
             router=router,
+            cross_fitted_folds=None if folds is None else int(folds),
         )
 
     @classmethod
@@ -227,6 +241,9 @@ def _domain_dict(domain: DomainThreshold) -> dict[str, Any]:
     if domain.human_below is not None:  # versions without a band keep their old document
         out["human_below"] = _rounded_down(domain.human_below)
         out["val_uncertain_share"] = _rounded(domain.val_uncertain_share)
+    if domain.cross_fitted_n_human is not None:
+        out["cross_fitted_n_human"] = domain.cross_fitted_n_human
+        out["cross_fitted_fpr_human"] = _rounded(domain.cross_fitted_fpr_human)
     return out
 
 
@@ -235,6 +252,7 @@ def _domain_from(value: object, name: str) -> DomainThreshold:
         raise ValueError(f"threshold of {name!r} must be an object")
     fpr, tpr = value.get("val_fpr_human"), value.get("val_tpr_ai")
     below, uncertain = value.get("human_below"), value.get("val_uncertain_share")
+    fitted_n, fitted_fpr = value.get("cross_fitted_n_human"), value.get("cross_fitted_fpr_human")
     return DomainThreshold(
         threshold=_checked(value.get("threshold"), f"{name} threshold"),
         n_human=int(value.get("n_human") or 0),
@@ -243,6 +261,10 @@ def _domain_from(value: object, name: str) -> DomainThreshold:
         human_below=None if below is None else _checked(below, f"{name} human_below"),
         val_uncertain_share=(
             None if uncertain is None else _checked(uncertain, f"{name} val_uncertain_share")
+        ),
+        cross_fitted_n_human=None if fitted_n is None else int(fitted_n),
+        cross_fitted_fpr_human=(
+            None if fitted_fpr is None else _checked(fitted_fpr, f"{name} cross_fitted_fpr_human")
         ),
     )
 

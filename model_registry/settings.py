@@ -90,6 +90,9 @@ class RegistrySettings(BaseSettings):
     #: validation, overall and in every domain with at least ``threshold_min_human`` human rows.
     fpr_target: float = Field(default=0.01, gt=0.0, lt=0.5)
     threshold_min_human: int = Field(default=100, ge=1)
+    #: Every threshold also holds the target on the training split's human texts scored by
+    #: models fitted without them (this many folds, ``cross_fitting``); below 2: validation only.
+    threshold_folds: int = Field(default=5, ge=0, le=20)
     #: "Too close to call": under each threshold, a band where the served verdict is
     #: "uncertain"; its lower bound lets at most this share of the domain's AI validation texts
     #: be called human (``operating_thresholds``). 0 turns the band off. Measured on the shipped

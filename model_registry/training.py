@@ -6,12 +6,13 @@ per trial; the trials' fits run on the Dask cluster of ``dask_scheduler_address`
 set, in this process otherwise), its probabilities are calibrated on validation (Platt scaling
 folded into the linear weights), the served threshold is chosen on validation for the
 false-positive-rate target on human text, globally and per domain
-(``domain_evaluation.select_routed_thresholds``), and the pipeline is evaluated on validation
-and test, overall, per domain and per generator, each text at the threshold the router picks for
-it (``operating_thresholds``: the scope checks' domain of the text, never the true one), with
-the routing accuracy per domain, estimated on unseen genres (``lodo``), checked by the behavioural
-tests and logged with its plots, ``evaluation/by_domain.json``, thresholds, reference profile,
-signature and input example.
+(``domain_evaluation.select_routed_thresholds``; every threshold also holds it on the training
+split's human texts scored by models fitted without them, ``cross_fitting``), and the pipeline
+is evaluated on validation and test, overall, per domain and per generator, each text at the
+threshold the router picks for it (``operating_thresholds``: the scope checks' domain of the
+text, never the true one), with the routing accuracy per domain, estimated on unseen genres
+(``lodo``), checked by the behavioural tests and logged with its plots,
+``evaluation/by_domain.json``, thresholds, reference profile, signature and input example.
 
 Serialization: ``serialization_format="cloudpickle"``. MLflow's default (skops) took ~28 min to
 save a 200k-term TF-IDF pipeline here; cloudpickle takes seconds. Unpickling runs code from the
@@ -43,7 +44,9 @@ from model_registry.candidates import (
     CandidateSpec,
     build_pipeline,
 )
+from model_registry.cross_fitting import cross_fitted_scores
 from model_registry.domain_evaluation import (
+    CrossFittedScores,
     by_domain,
     by_generator,
     domain_figures,
@@ -51,6 +54,7 @@ from model_registry.domain_evaluation import (
     group_metrics,
     per_text_human_below,
     per_text_thresholds,
+    routes_of,
     routing_by_domain,
     select_routed_thresholds,
 )
@@ -62,7 +66,7 @@ from model_registry.evaluation import (
     evaluation_figures,
     tune_threshold,
 )
-from model_registry.labelled_csv import GENERATOR_COLUMN, LABEL_COLUMN, TEXT_COLUMN
+from model_registry.labelled_csv import GENERATOR_COLUMN, GROUP_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.lm_features import Encoded, refit_profiles
 from model_registry.lodo import leave_one_domain_out
 from model_registry.operating_thresholds import OperatingThresholds
@@ -143,6 +147,7 @@ class _FeatureCache:
         self._features: dict[str, _Features] = {}
         self._encoded: dict[str, list[Encoded]] = {}
         self._scope: tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]] | None = None
+        self._train_verdicts: list[ScopeVerdict] | None = None
 
     def scope(self) -> tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]]:
         """The training split's scope reference and the verdicts of validation and test."""
@@ -161,6 +166,17 @@ class _FeatureCache:
             )
             log.info("scope reference and verdicts in %.1fs", time.perf_counter() - start)
         return self._scope
+
+    def train_verdicts(self) -> list[ScopeVerdict]:
+        """The scope verdicts of the training texts (their routes, for the cross-fitted rows).
+        The router was fitted on these texts: it places them a little better than unseen ones."""
+        if self._train_verdicts is None:
+            from model_monitoring.scope import ScopeChecker
+
+            start = time.perf_counter()
+            self._train_verdicts = ScopeChecker(self.scope()[0]).assess(self.splits.train.texts)
+            log.info("scope verdicts of the training split in %.1fs", time.perf_counter() - start)
+        return self._train_verdicts
 
     def get(self, name: str) -> _Features:
         if name not in self._features:
@@ -190,9 +206,12 @@ class _FeatureCache:
         seconds = sum(b.seconds for b in blocks)
         return stack("train"), stack("validation"), stack("test"), vectorizers, seconds
 
-    def lodo_refit(self, spec: CandidateSpec) -> Callable[[np.ndarray], list[sp.csr_matrix]] | None:
+    def supervised_refit(
+        self, spec: CandidateSpec
+    ) -> Callable[[np.ndarray], list[sp.csr_matrix]] | None:
         """For a candidate with a supervised block: (train, validation, test) matrices with that
-        block refitted on the kept training rows (``lodo.leave_one_domain_out``); else None."""
+        block refitted on the kept training rows (``lodo.leave_one_domain_out``,
+        ``cross_fitting``); else None."""
         if not SUPERVISED_FEATURES & set(spec.features):
             return None
 
@@ -285,6 +304,9 @@ def _train_one(
     p_test = classifier.predict_proba(x_test)[:, 1]
     d_val, d_test = np.asarray(splits.validation.domains), np.asarray(splits.test.domains)
     scope_reference, val_verdicts, test_verdicts = cache.scope()
+    started = time.perf_counter()
+    cross_fitted = _cross_fitted(spec, params, splits, settings, cache, x_train, x_val, say)
+    cross_fit_seconds = time.perf_counter() - started
     operating = select_routed_thresholds(
         y_val,
         p_val,
@@ -294,6 +316,7 @@ def _train_one(
         target=settings.fpr_target,
         min_human=settings.threshold_min_human,
         ai_miss_target=settings.ai_miss_target,
+        cross_fitted=cross_fitted,
     )
     threshold = operating.threshold
     # Every text at the threshold the router picks for it: what serving will do.
@@ -319,7 +342,7 @@ def _train_one(
             ],
             fpr_target=settings.fpr_target,
             min_human=settings.threshold_min_human,
-            refit_parts=cache.lodo_refit(spec),
+            refit_parts=cache.supervised_refit(spec),
         )
     lodo_seconds = time.perf_counter() - started
     test_domains = by_domain(y_test, p_test, d_test, t_test, b_test)
@@ -352,6 +375,7 @@ def _train_one(
             "threshold": threshold,
             "train_seconds": train_seconds,
             "lodo_seconds": lodo_seconds,
+            "cross_fit_seconds": cross_fit_seconds,
             "n_features": float(x_train.shape[1]),
             **{f"val_{k}": v for k, v in val_metrics.items()},
             **{f"test_{k}": v for k, v in test_metrics.items()},
@@ -406,6 +430,49 @@ def _train_one(
         model_sha256=sha256,
         pipeline=pipeline,
         operating_thresholds=operating,
+    )
+
+
+def _cross_fitted(
+    spec: CandidateSpec,
+    params: dict[str, Any],
+    splits: Splits,
+    settings: RegistrySettings,
+    cache: _FeatureCache,
+    x_train: Any,
+    x_val: Any,
+    say: Callable[[str], None],
+) -> CrossFittedScores | None:
+    """The training rows scored by models fitted without them (``cross_fitting``), with their
+    routes; ``None`` when cross-fitting is off or the data too small for its folds."""
+    if settings.threshold_folds < 2:
+        return None
+    folds = settings.threshold_folds
+    say(f"    {spec.name}: cross-fitted scores of the training split ({folds} folds)")
+    train = splits.train
+    y_train = train[LABEL_COLUMN].to_numpy()
+    d_train = np.asarray(train.domains)
+    scores = cross_fitted_scores(
+        lambda x, y: spec.make_classifier(params, settings.seed).fit(x, y),
+        x_train,
+        y_train,
+        x_val,
+        splits.validation[LABEL_COLUMN].to_numpy(),
+        strata=[f"{domain}|{label}" for domain, label in zip(d_train, y_train, strict=True)],
+        groups=train[GROUP_COLUMN].tolist(),
+        folds=folds,
+        seed=settings.seed,
+        refit_parts=cache.supervised_refit(spec),
+        progress=lambda step: say(f"      {step}"),
+    )
+    if scores is None:
+        return None
+    return CrossFittedScores(
+        y=y_train,
+        p=scores,
+        domains=d_train,
+        routed=routes_of(cache.train_verdicts()),
+        folds=folds,
     )
 
 

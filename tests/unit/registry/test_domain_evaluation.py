@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
 from model_registry.domain_evaluation import (
+    CrossFittedScores,
     by_domain,
     by_generator,
     evaluation_document,
@@ -89,7 +90,13 @@ def test_document_has_exactly_the_contract_keys() -> None:
             "worst_domain": "news",
         },
         operating_thresholds=select_operating_thresholds(
-            y, p, d, 0.01, min_human=1, ai_miss_target=0.02
+            y,
+            p,
+            d,
+            0.01,
+            min_human=1,
+            ai_miss_target=0.02,
+            cross_fitted=CrossFittedScores(y, p, d, list(d), folds=5),
         ),
         routing=routing_by_domain(d, ["news", "news", None, "wikipedia"], ["news"] * 4),
     )

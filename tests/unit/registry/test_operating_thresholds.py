@@ -15,6 +15,7 @@ from model_monitoring.scope import (
 )
 from model_registry import contract
 from model_registry.domain_evaluation import (
+    CrossFittedScores,
     by_domain,
     fpr_threshold,
     group_metrics,
@@ -360,3 +361,124 @@ def test_a_band_that_leaves_nothing_answered_has_no_answered_f1() -> None:
     y, p = np.array([0, 1, 1]), np.array([0.4, 0.5, 0.6])
     banded = group_metrics(y, p, 0.9, human_below=0.1)
     assert banded["uncertain_share"] == 1.0 and banded["answered_f1"] is None
+
+
+def _cross_fitted(
+    y: np.ndarray, p: np.ndarray, d: np.ndarray, routed: list[str | None] | None = None
+) -> CrossFittedScores:
+    return CrossFittedScores(y, p, d, routed if routed is not None else list(d), folds=5)
+
+
+def test_a_small_genre_gets_its_own_threshold_from_its_cross_fitted_people() -> None:
+    y, p, d = _validation()  # 'tiny' has 20 human validation rows: no threshold of its own
+    rng = np.random.default_rng(3)
+    # 150 cross-fitted 'tiny' people, whose scores reach higher than the 20 in validation.
+    fy = np.r_[np.zeros(150), np.ones(150)].astype(int)
+    fp = np.r_[rng.uniform(0.0, 0.99, 150), rng.uniform(0.5, 1.0, 150)]
+    fd = np.asarray(["tiny"] * 300)
+    chosen = select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, cross_fitted=_cross_fitted(fy, fp, fd)
+    )
+    tiny = chosen.domains["tiny"]
+    assert np.mean(fp[fy == 0] >= tiny.threshold) <= 0.01
+    assert tiny.threshold > p[(d == "tiny") & (y == 0)].max()  # validation alone: lower
+    assert tiny.n_human == 20 and tiny.cross_fitted_n_human == 150
+    assert tiny.cross_fitted_fpr_human == pytest.approx(
+        np.mean(fp[fy == 0] >= tiny.threshold), abs=1e-6
+    )
+    # The validation rule still holds: the other genres keep their thresholds (no cross-fitted
+    # rows of theirs), and the global one stays the strictest, now including 'tiny'.
+    alone = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    for name in ("easy", "strict"):
+        assert chosen.domains[name].threshold == alone.domains[name].threshold
+        assert chosen.domains[name].cross_fitted_n_human == 0
+    assert chosen.threshold >= max(t.threshold for t in chosen.domains.values())
+    assert chosen.global_threshold.cross_fitted_n_human == 150
+    assert chosen.cross_fitted_folds == 5
+
+
+def test_cross_fitted_people_raise_a_threshold_never_lower_it() -> None:
+    y, p, d = _validation()
+    alone = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    human_easy = (d == "easy") & (y == 0)
+    # Cross-fitted 'easy' people scoring higher than validation's: easy's threshold must rise
+    # until it holds 1 % on them too.
+    higher = np.where(human_easy, np.minimum(p + 0.3, 1.0), p)
+    raised = select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, cross_fitted=_cross_fitted(y, higher, d)
+    )
+    assert raised.domains["easy"].threshold > alone.domains["easy"].threshold
+    assert np.mean(higher[human_easy] >= raised.domains["easy"].threshold) <= 0.01
+    assert np.mean(p[human_easy] >= raised.domains["easy"].threshold) <= 0.01
+    # Lower-scoring cross-fitted people do not lower any threshold set on validation.
+    lower = np.where(y == 0, p / 2, p)
+    kept = select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, cross_fitted=_cross_fitted(y, lower, d)
+    )
+    assert kept.threshold == alone.threshold
+    assert {n: t.threshold for n, t in kept.domains.items()} == {
+        n: t.threshold for n, t in alone.domains.items()
+    }
+
+
+def test_cross_fitted_people_the_router_cannot_place_raise_the_global_threshold() -> None:
+    y, p, d = _validation()
+    alone = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    rng = np.random.default_rng(5)
+    # 200 cross-fitted people of a genre the router cannot place, scoring up to 0.999.
+    fy = np.zeros(200, dtype=int)
+    fp = rng.uniform(0.0, 0.999, 200)
+    fd = np.asarray(["odd"] * 200)
+    chosen = select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, cross_fitted=_cross_fitted(fy, fp, fd, [None] * 200)
+    )
+    assert np.mean(fp >= chosen.threshold) <= 0.01
+    assert chosen.threshold > alone.threshold
+
+
+def test_cross_fitted_rates_survive_the_version_tag_and_old_tags_stay_as_they_were() -> None:
+    y, p, d = _validation()
+    old = select_operating_thresholds(y, p, d, target=0.01, min_human=100)
+    assert "cross_fitted_folds" not in old.to_dict()
+    assert all("cross_fitted_n_human" not in v for v in old.to_dict()["domains"].values())
+    chosen = select_operating_thresholds(
+        y, p, d, target=0.01, min_human=100, cross_fitted=_cross_fitted(y, p, d)
+    )
+    loaded = OperatingThresholds.from_json(chosen.to_json())
+    assert loaded.cross_fitted_folds == 5
+    assert loaded.domains["easy"].cross_fitted_n_human == 400
+    assert loaded.domains["easy"].cross_fitted_fpr_human == pytest.approx(
+        chosen.domains["easy"].cross_fitted_fpr_human, abs=1e-6
+    )
+    document = json.loads(chosen.to_json())
+    document["domains"]["easy"]["cross_fitted_fpr_human"] = 1.5
+    with pytest.raises(ValueError, match="cross_fitted_fpr_human"):
+        OperatingThresholds.from_dict(document)
+
+
+def test_a_small_genres_band_is_set_on_its_cross_fitted_ai_texts_too() -> None:
+    rng = np.random.default_rng(9)
+    # 'tiny': 30 AI validation texts, one of them scoring 0.001 (a rewrite the model misses).
+    # On those alone a 1.5 % miss target puts the band's bound at that lowest score, so nearly
+    # every human text of the genre would be answered "uncertain".
+    y = np.r_[np.zeros(30), np.ones(30)].astype(int)
+    p = np.r_[rng.uniform(0.0, 0.3, 30), 0.001, rng.uniform(0.6, 1.0, 29)]
+    d = np.asarray(["tiny"] * 60)
+    fy = np.r_[np.zeros(300), np.ones(300)].astype(int)
+    fp = np.r_[rng.uniform(0.0, 0.3, 300), rng.uniform(0.1, 1.0, 300)]
+    fd = np.asarray(["tiny"] * 600)
+    alone = select_operating_thresholds(y, p, d, 0.01, min_human=20, ai_miss_target=0.015)
+    assert alone.domains["tiny"].human_below == pytest.approx(0.001)
+    chosen = select_operating_thresholds(
+        y,
+        p,
+        d,
+        0.01,
+        min_human=20,
+        ai_miss_target=0.015,
+        cross_fitted=_cross_fitted(fy, fp, fd),
+    )
+    below = chosen.domains["tiny"].human_below
+    assert below is not None and 0.1 < below < chosen.domains["tiny"].threshold
+    pooled_ai = np.r_[p[y == 1], fp[fy == 1]]
+    assert np.mean(pooled_ai < below) <= 0.015  # the miss target, on both sets together

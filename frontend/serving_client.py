@@ -147,6 +147,9 @@ class DomainThresholdInfo(_Lenient):
     threshold: float | None = None
     val_fpr_human: float | None = None
     val_tpr_ai: float | None = None
+    #: The human texts it was chosen on: validation, and training texts scored cross-fitted.
+    n_human: int | None = None
+    cross_fitted_n_human: int | None = None
 
 
 class OperatingThresholdsInfo(_Lenient):

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pandas as pd
 import streamlit as st
 
-from frontend.serving_client import DomainScores, Evaluation
+from frontend.serving_client import DomainScores, DomainThresholdInfo, Evaluation
 from frontend.settings import FrontendSettings
 from frontend.views.status import ServingStatus
 
@@ -153,6 +153,9 @@ def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> p
             "own threshold": [
                 _percent(own[d].threshold) if d in own else "global" for d in domains
             ],
+            "threshold chosen on (humans)": [
+                _chosen_on(own[d]) if d in own else "n/a" for d in domains
+            ],
             "routed to its genre": [
                 _percent(evaluation.routing[d].accuracy) if d in evaluation.routing else "n/a"
                 for d in domains
@@ -179,6 +182,14 @@ def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> p
             **routed,
         }
     )
+
+
+def _chosen_on(threshold: DomainThresholdInfo) -> str:
+    """How many human texts a threshold was chosen on: "47 + 212 cross-fitted"."""
+    validation = "n/a" if threshold.n_human is None else str(threshold.n_human)
+    if threshold.cross_fitted_n_human is None:
+        return validation
+    return f"{validation} + {threshold.cross_fitted_n_human} cross-fitted"
 
 
 def _round(value: float | None) -> float | None:

@@ -150,7 +150,15 @@ def test_model_tab_shows_each_genres_threshold_and_routing(
         "operating_thresholds": {
             "format_version": 1,
             "global": {"threshold": 0.73},
-            "domains": {"news": {"threshold": 0.61, "val_fpr_human": 0.01, "val_tpr_ai": 0.9}},
+            "domains": {
+                "news": {
+                    "threshold": 0.61,
+                    "val_fpr_human": 0.01,
+                    "val_tpr_ai": 0.9,
+                    "n_human": 47,
+                    "cross_fitted_n_human": 212,
+                },
+            },
         },
         "routing": {
             "news": {"n": 238, "accuracy": 0.25, "global_share": 0.4},
@@ -165,6 +173,8 @@ def test_model_tab_shows_each_genres_threshold_and_routing(
     ).set_index("domain")
     assert by_domain.loc["news", "own threshold"] == "61.0%"
     assert by_domain.loc["student_essay", "own threshold"] == "global"
+    assert by_domain.loc["news", "threshold chosen on (humans)"] == "47 + 212 cross-fitted"
+    assert by_domain.loc["student_essay", "threshold chosen on (humans)"] == "n/a"
     assert by_domain.loc["news", "routed to its genre"] == "25.0%"
     text = "\n".join(m.value for m in at.tabs[2].markdown)
     assert "genre the router placed it in" in text and "global threshold 73.0%" in text

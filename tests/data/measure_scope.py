@@ -17,7 +17,10 @@ labels and cross-fitted, ``build_pipeline``), Platt-calibrated on a validation s
 (``evaluation.calibrate_linear``), whose scores give the served thresholds
 (``domain_evaluation.select_routed_thresholds``: human false-positive rate <= 1 % overall and
 in every domain with enough human rows; the global one is the strictest, each such domain has
-its own). A text is judged at the threshold serving routes it to (``OperatingThresholds.route``).
+its own). Unlike training, no cross-fitted training scores (``model_registry.cross_fitting``)
+join the validation slice: that would cost five more fits of every detector here, and a trained
+version's thresholds are at least as high as these. A text is judged at the threshold serving
+routes it to (``OperatingThresholds.route``).
 
 1. **Minimum length.** The detector is fitted on the train part and calibrated on a validation
    slice of it. Every held-out text at least L characters long is cut to its first L characters

@@ -44,20 +44,33 @@ def _strata(domains: list[str], y: np.ndarray) -> list[str]:
     return [f"{d}|{label}" for d, label in zip(domains, y, strict=True)]
 
 
-def test_every_row_is_scored_once_by_a_model_that_saw_neither_it_nor_its_group() -> None:
-    x, y, domains, groups = _rows()
-    fits: list[set[int]] = []
-    scores = cross_fitted_scores(
-        lambda a, b: _Recorder(fits).fit(a, b),
+def _cross_fit(
+    fit: Any,
+    rows: tuple[np.ndarray, np.ndarray, list[str], list[int]],
+    folds: int,
+    refit_parts: Any = None,
+) -> np.ndarray | None:
+    """``cross_fitted_scores`` of ``rows`` (``_rows``), calibrated on their first 100."""
+    x, y, domains, groups = rows
+    return cross_fitted_scores(
+        fit,
         x,
         y,
-        x[:10],
-        y[:10],
+        x[:100],
+        y[:100],
         strata=_strata(domains, y),
         groups=groups,
-        folds=5,
+        folds=folds,
         seed=7,
+        refit_parts=refit_parts,
     )
+
+
+def test_every_row_is_scored_once_by_a_model_that_saw_neither_it_nor_its_group() -> None:
+    rows = _rows()
+    _, y, domains, groups = rows
+    fits: list[set[int]] = []
+    scores = _cross_fit(lambda a, b: _Recorder(fits).fit(a, b), rows, folds=5)
     assert scores is not None and len(fits) == 5
     assert not np.isnan(scores).any()
     assert (scores == 0.0).all()  # no row scored by a model that was fitted on it
@@ -72,14 +85,15 @@ def test_every_row_is_scored_once_by_a_model_that_saw_neither_it_nor_its_group()
 
 
 def test_the_supervised_blocks_are_refitted_without_the_held_rows() -> None:
-    x, y, domains, groups = _rows()
+    rows = _rows()
+    x, y = rows[0], rows[1]
     kept_masks: list[np.ndarray] = []
 
     def refit(keep: np.ndarray) -> list[Any]:
         kept_masks.append(keep.copy())
         marked = x.copy()
         marked[:, 1] = np.where(keep, marked[:, 1], 99.0)  # what a refit block gives held rows
-        return [marked, x[:10], x[:10]]
+        return [marked, x[:100], x[:100]]
 
     seen_features: list[np.ndarray] = []
 
@@ -87,18 +101,7 @@ def test_the_supervised_blocks_are_refitted_without_the_held_rows() -> None:
         seen_features.append(a[:, 1])
         return LogisticRegression().fit(a, b)
 
-    cross_fitted_scores(
-        fit,
-        x,
-        y,
-        x[:10],
-        y[:10],
-        strata=_strata(domains, y),
-        groups=groups,
-        folds=4,
-        seed=7,
-        refit_parts=refit,
-    )
+    _cross_fit(fit, rows, folds=4, refit_parts=refit)
     assert len(kept_masks) == 4
     assert sum((~keep).sum() for keep in kept_masks) == len(y)  # each row held out once
     assert all((features != 99.0).all() for features in seen_features)  # fitted on kept rows
@@ -106,7 +109,7 @@ def test_the_supervised_blocks_are_refitted_without_the_held_rows() -> None:
 
 def test_scores_are_calibrated_on_validation_as_the_final_model_is() -> None:
     x, y, domains, groups = _rows(200)
-    features = x[:, 1:]
+    features = x[:, 1:]  # without the row index
 
     def plain(a: Any, b: Any) -> Any:
         return LogisticRegression().fit(a, b)
@@ -118,17 +121,7 @@ def test_scores_are_calibrated_on_validation_as_the_final_model_is() -> None:
         return model
 
     def scored(fit: Any) -> np.ndarray:
-        scores = cross_fitted_scores(
-            fit,
-            features,
-            y,
-            features[:200],
-            y[:200],
-            strata=_strata(domains, y),
-            groups=groups,
-            folds=5,
-            seed=7,
-        )
+        scores = _cross_fit(fit, (features, y, domains, groups), folds=5)
         assert scores is not None
         return scores
 
@@ -149,18 +142,5 @@ def test_scores_are_calibrated_on_validation_as_the_final_model_is() -> None:
 def test_no_scores_when_the_data_cannot_be_cross_fitted(
     folds: int, n_groups: int, why: str
 ) -> None:
-    x, y, domains, groups = _rows(n_groups)
-    assert (
-        cross_fitted_scores(
-            lambda a, b: LogisticRegression().fit(a, b),
-            x,
-            y,
-            x,
-            y,
-            strata=_strata(domains, y),
-            groups=groups,
-            folds=folds,
-            seed=7,
-        )
-        is None
-    ), why
+    scores = _cross_fit(lambda a, b: LogisticRegression().fit(a, b), _rows(n_groups), folds)
+    assert scores is None, why

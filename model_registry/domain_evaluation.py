@@ -163,11 +163,6 @@ class CrossFittedScores:
     routed: Sequence[str | None]
     folds: int
 
-    def human_counts(self) -> dict[str, int]:
-        human = np.asarray(self.y) == contract.LABEL_HUMAN
-        names, counts = np.unique(np.asarray(self.domains)[human], return_counts=True)
-        return {str(name): int(count) for name, count in zip(names, counts, strict=True)}
-
 
 def select_operating_thresholds(
     y: ArrayLike,
@@ -299,8 +294,8 @@ def select_routed_thresholds(
 ) -> OperatingThresholds:
     """``select_operating_thresholds`` with each row routed by its scope verdict (``None`` out of
     scope or unsure), recording ``ROUTER_WORD_CLASSIFIER`` when the scope reference that gave the
-    verdicts has a word router (``word_router``). ``cross_fitted.routed``: see
-    ``routes_of``."""
+    verdicts has a word router (``word_router``); ``cross_fitted`` as there, its ``routed``
+    given by ``routes_of`` of the training texts' verdicts."""
     operating = select_operating_thresholds(
         y,
         p,

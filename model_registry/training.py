@@ -207,31 +207,34 @@ class _FeatureCache:
         return stack("train"), stack("validation"), stack("test"), vectorizers, seconds
 
     def supervised_refit(
-        self, spec: CandidateSpec
+        self, spec: CandidateSpec, with_test: bool = True
     ) -> Callable[[np.ndarray], list[sp.csr_matrix]] | None:
         """For a candidate with a supervised block: (train, validation, test) matrices with that
-        block refitted on the kept training rows (``lodo.leave_one_domain_out``,
-        ``cross_fitting``); else None."""
+        block refitted on the kept training rows (``lodo.leave_one_domain_out``; without
+        ``with_test`` only train and validation, all ``cross_fitting`` reads); else None."""
         if not SUPERVISED_FEATURES & set(spec.features):
             return None
+        n_parts = 3 if with_test else 2
 
         def refit(keep_train: np.ndarray) -> list[sp.csr_matrix]:
-            columns = [self._fold_block(name, keep_train) for name in spec.features]
+            columns = [self._fold_block(name, keep_train, n_parts) for name in spec.features]
             return [sp.hstack(list(part), format="csr") for part in zip(*columns, strict=True)]
 
         return refit
 
-    def _fold_block(self, name: str, keep_train: np.ndarray) -> list[sp.csr_matrix]:
+    def _fold_block(self, name: str, keep_train: np.ndarray, n_parts: int) -> list[sp.csr_matrix]:
+        """The first ``n_parts`` of (train, validation, test) of one block for ``refit``."""
         block = self.get(name)
         if name not in SUPERVISED_FEATURES:
-            return [block.train, block.validation, block.test]
+            return [block.train, block.validation, block.test][:n_parts]
         if name not in self._encoded:
             self._encoded[name] = [
                 block.vectorizer.encode(part[TEXT_COLUMN].tolist())
                 for part in (self.splits.train, self.splits.validation, self.splits.test)
             ]
         labels = self.splits.train[LABEL_COLUMN].to_numpy()
-        return refit_profiles(block.vectorizer, self._encoded[name], labels, keep_train)
+        encoded = self._encoded[name][:n_parts]
+        return refit_profiles(block.vectorizer, encoded, labels, keep_train)
 
 
 def train_candidates(
@@ -462,7 +465,7 @@ def _cross_fitted(
         groups=train[GROUP_COLUMN].tolist(),
         folds=folds,
         seed=settings.seed,
-        refit_parts=cache.supervised_refit(spec),
+        refit_parts=cache.supervised_refit(spec, with_test=False),
         progress=lambda step: say(f"      {step}"),
     )
     if scores is None:

@@ -1,6 +1,6 @@
 """Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
 
-Run (about 15 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
+Run (about 20 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
 names the detector, default the served champion ``word_style_lm_stack``):
 
     uv run --frozen python -m tests.data.measure_scope \
@@ -17,10 +17,11 @@ labels and cross-fitted, ``build_pipeline``), Platt-calibrated on a validation s
 (``evaluation.calibrate_linear``), whose scores give the served thresholds
 (``domain_evaluation.select_routed_thresholds``: human false-positive rate <= 1 % overall and
 in every domain with enough human rows; the global one is the strictest, each such domain has
-its own). Unlike training, no cross-fitted training scores (``model_registry.cross_fitting``)
-join the validation slice: that would cost five more fits of every detector here, and a trained
-version's thresholds are at least as high as these. A text is judged at the threshold serving
-routes it to (``OperatingThresholds.route``).
+its own), each of them also holding that target on the detector's training texts scored by
+models that never saw them (``model_registry.cross_fitting``: five folds by group, the classifier
+refitted per fold with the supervised LM block refitted too, calibrated on the same validation
+slice), as training chooses them. A text is judged at the threshold serving routes it to
+(``OperatingThresholds.route``).
 
 1. **Minimum length.** The detector is fitted on the train part and calibrated on a validation
    slice of it. Every held-out text at least L characters long is cut to its first L characters
@@ -71,6 +72,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
@@ -84,10 +86,23 @@ from model_monitoring.scope import (
     function_word_share,
     style_features,
 )
-from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, build_pipeline
+from model_registry.candidates import (
+    CANDIDATES,
+    FEATURE_FACTORIES,
+    SUPERVISED_FEATURES,
+    CandidateSpec,
+    build_pipeline,
+)
 from model_registry.contract import DEFAULT_DOMAIN, LABEL_AI, LABEL_NAMES, VERDICT_UNCERTAIN
-from model_registry.domain_evaluation import per_text_thresholds, select_routed_thresholds
+from model_registry.cross_fitting import cross_fitted_scores
+from model_registry.domain_evaluation import (
+    CrossFittedScores,
+    per_text_thresholds,
+    routes_of,
+    select_routed_thresholds,
+)
 from model_registry.evaluation import calibrate_linear
+from model_registry.lm_features import refit_profiles
 from model_registry.operating_thresholds import (
     OperatingThresholds,
     RoutedThreshold,
@@ -113,6 +128,7 @@ DEFAULT_CANDIDATE = "word_style_lm_stack"
 FPR_TARGET: float = RegistrySettings.model_fields["fpr_target"].default
 MIN_HUMAN: int = RegistrySettings.model_fields["threshold_min_human"].default
 AI_MISS_TARGET: float = RegistrySettings.model_fields["ai_miss_target"].default
+THRESHOLD_FOLDS: int = RegistrySettings.model_fields["threshold_folds"].default
 LENGTHS = (50, 100, 150, 200, 250, 300, 400, 500, 750, 1000)
 MIN_AUC = 0.9
 MAX_FPR = 0.05
@@ -211,36 +227,93 @@ class Detector:
 
 def fit_detector(
     candidate: str,
-    train: tuple[list[str], np.ndarray, np.ndarray],
+    train: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
     validation: tuple[list[str], np.ndarray, np.ndarray],
 ) -> Detector:
     """``candidate`` with its default parameters, built by ``model_registry`` as training builds
     it: the feature blocks of ``FEATURE_FACTORIES`` and the classifier fitted on ``train``
-    (texts, labels, domains; the labels reach the supervised blocks, which cross-fit), the scope
-    reference of the training texts with its word router, Platt-calibrated on ``validation``
-    (texts, labels, domains), whose scores and routes give the thresholds
+    (texts, labels, domains, groups; the labels reach the supervised blocks, which cross-fit),
+    the scope reference of the training texts with its word router, Platt-calibrated on
+    ``validation`` (texts, labels, domains), whose scores and routes give the thresholds
     (``select_routed_thresholds`` at training's FPR target, minimum of human rows per domain
-    and AI miss target)."""
+    and AI miss target), each also held on the training texts' cross-fitted scores
+    (``cross_fitted_training_scores``)."""
     spec = CANDIDATES[candidate]
     features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
     pipeline = build_pipeline(features, spec, spec.make_classifier(spec.default_params, SEED))
-    train_texts, train_labels, train_domains = train
+    train_texts, train_labels, train_domains, _ = train
     pipeline.fit(train_texts, train_labels)
     reference = build_scope_reference(train_texts, list(train_domains), with_router=True)
     val_texts, val_labels, val_domains = validation
     calibrate_linear(pipeline[-1], pipeline[:-1].transform(val_texts), val_labels)
     p_val = pipeline.predict_proba(val_texts)[:, 1]
+    checker = ScopeChecker(reference)
+    scores = cross_fitted_training_scores(spec, features, train, (val_texts, val_labels))
     operating = select_routed_thresholds(
         val_labels,
         p_val,
         val_domains,
-        ScopeChecker(reference).assess(val_texts),
+        checker.assess(val_texts),
         word_router=reference.router is not None,
         target=FPR_TARGET,
         min_human=MIN_HUMAN,
         ai_miss_target=AI_MISS_TARGET,
+        cross_fitted=None
+        if scores is None
+        else CrossFittedScores(
+            y=train_labels,
+            p=scores,
+            domains=np.asarray(train_domains),
+            routed=routes_of(checker.assess(train_texts)),
+            folds=THRESHOLD_FOLDS,
+        ),
     )
     return Detector(candidate, pipeline, reference, operating)
+
+
+def cross_fitted_training_scores(
+    spec: CandidateSpec,
+    features: dict[str, Any],
+    train: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
+    validation: tuple[list[str], np.ndarray],
+) -> np.ndarray | None:
+    """P(AI) of each training text from the candidate refitted without its fold (training's
+    ``cross_fitting`` rule and folds): the fitted unsupervised blocks' matrices as they are, the
+    supervised ones refitted on each fold's kept rows (``lm_features.refit_profiles``)."""
+    texts, labels, domains, groups = train
+    val_texts, val_labels = validation
+    parts = {
+        name: [block.transform(texts), block.transform(val_texts)]
+        for name, block in features.items()
+        if name not in SUPERVISED_FEATURES
+    }
+    encoded = {
+        name: [block.encode(texts), block.encode(val_texts)]
+        for name, block in features.items()
+        if name in SUPERVISED_FEATURES
+    }
+
+    def refit(keep: np.ndarray) -> list[Any]:
+        columns = [
+            parts[name]
+            if name in parts
+            else refit_profiles(features[name], encoded[name], labels, keep)
+            for name in spec.features
+        ]
+        return [sp.hstack(list(part), format="csr") for part in zip(*columns, strict=True)]
+
+    return cross_fitted_scores(
+        lambda x, y: spec.make_classifier(spec.default_params, SEED).fit(x, y),
+        None,
+        labels,
+        None,
+        val_labels,
+        strata=[f"{domain}|{label}" for domain, label in zip(domains, labels, strict=True)],
+        groups=list(groups),
+        folds=THRESHOLD_FOLDS,
+        seed=SEED,
+        refit_parts=refit,
+    )
 
 
 def routed_as_if_in_scope(detector: Detector, texts: Sequence[str]) -> list[ScopeVerdict]:
@@ -285,7 +358,12 @@ def measure_length(
     started = time.perf_counter()
     detector = fit_detector(
         candidate,
-        (list(data["text"][train]), data["label"][train], data["domain"][train]),
+        (
+            list(data["text"][train]),
+            data["label"][train],
+            data["domain"][train],
+            data["group"][train],
+        ),
         (list(data["text"][validation]), data["label"][validation], data["domain"][validation]),
     )
     fit_seconds = time.perf_counter() - started
@@ -328,10 +406,10 @@ def measure_length(
         "threshold": round(global_threshold, 4),
         "thresholds": detector.operating.to_dict(),
         "threshold_rule": (
-            f"training's rule (select_routed_thresholds) on the validation slice: human "
-            f"false-positive rate <= {FPR_TARGET} overall and in every domain with >= {MIN_HUMAN} "
-            "human rows; the global threshold is the strictest of these, each such domain also "
-            "has its own"
+            f"training's rule (select_routed_thresholds) on the validation slice and the train "
+            f"part's cross-fitted scores ({THRESHOLD_FOLDS} folds): human false-positive rate <= "
+            f"{FPR_TARGET} overall and in every domain with >= {MIN_HUMAN} human rows on either; "
+            "the global threshold is the strictest of these, each such domain also has its own"
         ),
         "threshold_applied": (
             "each cut text at the threshold serving routes it to as if it were in scope (the "
@@ -468,7 +546,8 @@ def measure_unseen_genres(
         "rule": (
             f"detector ({candidate}, default parameters) fitted on at most {LODO_TRAIN_TEXTS:,} "
             "train-part texts of the other genres, calibrated and its thresholds chosen on the "
-            "held-out texts of the other genres; scope reference (with its word router) from the "
+            "held-out texts of the other genres and its training texts' cross-fitted scores "
+            f"({THRESHOLD_FOLDS} folds); scope reference (with its word router) from the "
             "detector's training texts; every check at its measured default; each text of the "
             "genre at the threshold its scope verdict routes it to"
         ),
@@ -481,7 +560,12 @@ def measure_unseen_genres(
         validation = held_out & (domains != domain)
         detector = fit_detector(
             candidate,
-            ([str(t) for t in texts[fit_rows]], labels[fit_rows], domains[fit_rows]),
+            (
+                [str(t) for t in texts[fit_rows]],
+                labels[fit_rows],
+                domains[fit_rows],
+                data["group"][fit_rows],
+            ),
             (list(texts[validation]), labels[validation], domains[validation]),
         )
         target = domains == domain

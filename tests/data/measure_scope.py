@@ -1,6 +1,6 @@
 """Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
 
-Run (about 20 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
+Run (about 10 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
 names the detector, default the served champion ``word_style_lm_stack``):
 
     uv run --frozen python -m tests.data.measure_scope \

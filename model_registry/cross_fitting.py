@@ -27,7 +27,7 @@ enough. Measured in ``bench/results/train_full.json``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,12 @@ log = logging.getLogger(__name__)
 
 #: Folds of the training split (``REGISTRY_THRESHOLD_FOLDS``; below 2 turns cross-fitting off).
 DEFAULT_FOLDS = 5
+
+
+def fold_strata(domains: Iterable[Any], labels: Iterable[Any]) -> list[str]:
+    """The stratum of each training row for ``fold_indices``: its domain and label together, so
+    every fold holds each genre's humans and AI texts in proportion."""
+    return [f"{domain}|{label}" for domain, label in zip(domains, labels, strict=True)]
 
 
 def fold_indices(

@@ -44,7 +44,7 @@ from model_registry.candidates import (
     CandidateSpec,
     build_pipeline,
 )
-from model_registry.cross_fitting import cross_fitted_scores
+from model_registry.cross_fitting import cross_fitted_scores, fold_strata
 from model_registry.domain_evaluation import (
     CrossFittedScores,
     by_domain,
@@ -461,7 +461,7 @@ def _cross_fitted(
         y_train,
         x_val,
         splits.validation[LABEL_COLUMN].to_numpy(),
-        strata=[f"{domain}|{label}" for domain, label in zip(d_train, y_train, strict=True)],
+        strata=fold_strata(d_train, y_train),
         groups=train[GROUP_COLUMN].tolist(),
         folds=folds,
         seed=settings.seed,

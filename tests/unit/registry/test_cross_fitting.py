@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from model_registry.cross_fitting import cross_fitted_scores, fold_indices
+from model_registry.cross_fitting import cross_fitted_scores, fold_indices, fold_strata
 
 
 def _rows(n_groups: int = 60) -> tuple[np.ndarray, np.ndarray, list[str], list[int]]:
@@ -40,10 +40,6 @@ class _Recorder:
         return np.c_[1 - p, p]
 
 
-def _strata(domains: list[str], y: np.ndarray) -> list[str]:
-    return [f"{d}|{label}" for d, label in zip(domains, y, strict=True)]
-
-
 def _cross_fit(
     fit: Any,
     rows: tuple[np.ndarray, np.ndarray, list[str], list[int]],
@@ -58,7 +54,7 @@ def _cross_fit(
         y,
         x[:100],
         y[:100],
-        strata=_strata(domains, y),
+        strata=fold_strata(domains, y),
         groups=groups,
         folds=folds,
         seed=7,
@@ -74,7 +70,7 @@ def test_every_row_is_scored_once_by_a_model_that_saw_neither_it_nor_its_group()
     assert scores is not None and len(fits) == 5
     assert not np.isnan(scores).any()
     assert (scores == 0.0).all()  # no row scored by a model that was fitted on it
-    held = fold_indices(_strata(domains, y), groups, 5, 7)
+    held = fold_indices(fold_strata(domains, y), groups, 5, 7)
     assert held is not None
     assert sorted(np.concatenate(held).tolist()) == list(range(len(y)))
     for fold, seen in zip(held, fits, strict=True):

@@ -1,6 +1,6 @@
 """Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
 
-Run (about 10 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
+Run (about 8 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
 names the detector, default the served champion ``word_style_lm_stack``):
 
     uv run --frozen python -m tests.data.measure_scope \
@@ -94,7 +94,7 @@ from model_registry.candidates import (
     build_pipeline,
 )
 from model_registry.contract import DEFAULT_DOMAIN, LABEL_AI, LABEL_NAMES, VERDICT_UNCERTAIN
-from model_registry.cross_fitting import cross_fitted_scores
+from model_registry.cross_fitting import cross_fitted_scores, fold_strata
 from model_registry.domain_evaluation import (
     CrossFittedScores,
     per_text_thresholds,
@@ -231,24 +231,30 @@ def fit_detector(
     validation: tuple[list[str], np.ndarray, np.ndarray],
 ) -> Detector:
     """``candidate`` with its default parameters, built by ``model_registry`` as training builds
-    it: the feature blocks of ``FEATURE_FACTORIES`` and the classifier fitted on ``train``
-    (texts, labels, domains, groups; the labels reach the supervised blocks, which cross-fit),
-    the scope reference of the training texts with its word router, Platt-calibrated on
+    it: each feature block of ``FEATURE_FACTORIES`` fitted on ``train`` (texts, labels, domains,
+    groups; the labels reach the supervised blocks, which cross-fit) and the classifier on their
+    matrices, the scope reference of the training texts with its word router, Platt-calibrated on
     ``validation`` (texts, labels, domains), whose scores and routes give the thresholds
     (``select_routed_thresholds`` at training's FPR target, minimum of human rows per domain
     and AI miss target), each also held on the training texts' cross-fitted scores
-    (``cross_fitted_training_scores``)."""
+    (``cross_fitted_training_scores``). Each block transforms the texts once: its training and
+    validation matrices serve the fit, the calibration and the cross-fitting."""
     spec = CANDIDATES[candidate]
-    features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
-    pipeline = build_pipeline(features, spec, spec.make_classifier(spec.default_params, SEED))
     train_texts, train_labels, train_domains, _ = train
-    pipeline.fit(train_texts, train_labels)
-    reference = build_scope_reference(train_texts, list(train_domains), with_router=True)
     val_texts, val_labels, val_domains = validation
-    calibrate_linear(pipeline[-1], pipeline[:-1].transform(val_texts), val_labels)
-    p_val = pipeline.predict_proba(val_texts)[:, 1]
+    features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
+    parts = {
+        name: [block.fit_transform(train_texts, train_labels), block.transform(val_texts)]
+        for name, block in features.items()
+    }
+    x_train, x_val = stack_blocks([parts[name] for name in spec.features])
+    classifier = spec.make_classifier(spec.default_params, SEED).fit(x_train, train_labels)
+    calibrate_linear(classifier, x_val, val_labels)
+    p_val = classifier.predict_proba(x_val)[:, 1]
+    pipeline = build_pipeline(features, spec, classifier)
+    reference = build_scope_reference(train_texts, list(train_domains), with_router=True)
     checker = ScopeChecker(reference)
-    scores = cross_fitted_training_scores(spec, features, train, (val_texts, val_labels))
+    scores = cross_fitted_training_scores(spec, features, parts, train, (val_texts, val_labels))
     operating = select_routed_thresholds(
         val_labels,
         p_val,
@@ -271,22 +277,24 @@ def fit_detector(
     return Detector(candidate, pipeline, reference, operating)
 
 
+def stack_blocks(columns: Sequence[Sequence[Any]]) -> list[Any]:
+    """Per part (train, validation), the blocks' matrices side by side, in the given order."""
+    return [sp.hstack(list(part), format="csr") for part in zip(*columns, strict=True)]
+
+
 def cross_fitted_training_scores(
     spec: CandidateSpec,
     features: dict[str, Any],
+    parts: dict[str, list[Any]],
     train: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
     validation: tuple[list[str], np.ndarray],
 ) -> np.ndarray | None:
     """P(AI) of each training text from the candidate refitted without its fold (training's
-    ``cross_fitting`` rule and folds): the fitted unsupervised blocks' matrices as they are, the
-    supervised ones refitted on each fold's kept rows (``lm_features.refit_profiles``)."""
+    ``cross_fitting`` rule and folds): the unsupervised blocks' (train, validation) matrices
+    ``parts`` as they are, the supervised ones refitted on each fold's kept rows
+    (``lm_features.refit_profiles``)."""
     texts, labels, domains, groups = train
     val_texts, val_labels = validation
-    parts = {
-        name: [block.transform(texts), block.transform(val_texts)]
-        for name, block in features.items()
-        if name not in SUPERVISED_FEATURES
-    }
     encoded = {
         name: [block.encode(texts), block.encode(val_texts)]
         for name, block in features.items()
@@ -294,13 +302,14 @@ def cross_fitted_training_scores(
     }
 
     def refit(keep: np.ndarray) -> list[Any]:
-        columns = [
-            parts[name]
-            if name in parts
-            else refit_profiles(features[name], encoded[name], labels, keep)
-            for name in spec.features
-        ]
-        return [sp.hstack(list(part), format="csr") for part in zip(*columns, strict=True)]
+        return stack_blocks(
+            [
+                refit_profiles(features[name], encoded[name], labels, keep)
+                if name in encoded
+                else parts[name]
+                for name in spec.features
+            ]
+        )
 
     return cross_fitted_scores(
         lambda x, y: spec.make_classifier(spec.default_params, SEED).fit(x, y),
@@ -308,7 +317,7 @@ def cross_fitted_training_scores(
         labels,
         None,
         val_labels,
-        strata=[f"{domain}|{label}" for domain, label in zip(domains, labels, strict=True)],
+        strata=fold_strata(domains, labels),
         groups=list(groups),
         folds=THRESHOLD_FOLDS,
         seed=SEED,

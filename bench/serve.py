@@ -344,7 +344,7 @@ def start_mlflow_serve(model: dict[str, Any], workdir: Path, workers: int) -> Se
         log_dir=workdir / "logs",
         url=url,
         health=f"{url}/ping",
-        env={"MLFLOW_TRACKING_URI": model["tracking_uri"]},
+        env={"MLFLOW_TRACKING_URI": model["tracking_uri"], **commands.with_venv_on_path()},
         timeout=300,
     )
 

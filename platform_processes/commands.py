@@ -7,6 +7,7 @@ settings in the environment (:func:`python_module`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -25,6 +26,12 @@ MLFLOW_SERVER_ENV = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 def python_module(module: str, *args: str) -> list[str]:
     """``python -m module args...`` with this interpreter (the locked environment)."""
     return [sys.executable, "-m", module, *args]
+
+
+def with_venv_on_path() -> dict[str, str]:
+    """``PATH`` with this environment's console scripts first: for a server that execs another
+    tool by name (``mlflow models serve`` runs ``uvicorn``), so it works without ``uv run``."""
+    return {"PATH": os.pathsep.join([str(VENV_BIN), os.environ.get("PATH", "")])}
 
 
 def find_binary(names: tuple[str, ...]) -> str | None:

@@ -117,3 +117,18 @@ def test_a_wait_without_a_log_names_only_what_was_awaited() -> None:
     with pytest.raises(ServiceUnavailable) as raised:
         wait_until(lambda: False, timeout=0.3, what="MLflow at http://x", interval=0.05)
     assert str(raised.value) == "MLflow at http://x not ready after 0s"
+
+
+def test_a_server_started_with_the_venv_on_path_finds_its_console_scripts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``mlflow models serve`` execs ``uvicorn`` by name: run as ``.venv/bin/python`` without
+    ``uv run`` (the environment's bin not on PATH), ``bench/serve`` failed until its launch put it
+    there."""
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    script = "import shutil, sys; sys.exit(0 if shutil.which('uvicorn') else 1)"
+    found = {}
+    for name, env in (("bare", {}), ("venv", commands.with_venv_on_path())):
+        server = start_process(name, [sys.executable, "-c", script], log_dir=tmp_path, env=env)
+        found[name] = server.process.wait(timeout=30) == 0
+    assert found == {"bare": False, "venv": True}

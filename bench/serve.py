@@ -68,7 +68,7 @@ from sklearn.pipeline import Pipeline
 
 from model_registry import contract
 from model_registry.candidates import CANDIDATES
-from model_registry.labelled_csv import DOMAIN_COLUMN, LABEL_COLUMN, TEXT_COLUMN
+from model_registry.labelled_csv import DOMAIN_COLUMN, GROUP_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 from model_registry.operating_thresholds import OperatingThresholds
 from model_registry.registration import record_model_sha256
 from model_registry.settings import RegistrySettings, default_data_paths
@@ -143,14 +143,15 @@ def fit_candidate(
     row routed as serving routes it. Returns the pipeline, the scope reference, the thresholds and
     the validation P(AI)."""
     from model_monitoring.scope import ScopeChecker, build_scope_reference
-    from model_registry.candidates import FEATURE_FACTORIES, build_pipeline
+    from model_registry.candidates import FEATURE_FACTORIES, build_pipeline, fit_block
     from model_registry.domain_evaluation import select_routed_thresholds
     from model_registry.evaluation import calibrate_linear
 
     spec = CANDIDATES[name]
     texts, labels = data.train[TEXT_COLUMN].tolist(), data.train[LABEL_COLUMN].to_numpy(dtype=int)
     blocks = {block: FEATURE_FACTORIES[block]() for block in spec.features}
-    matrices = [block.fit_transform(texts, labels) for block in blocks.values()]
+    groups = data.train[GROUP_COLUMN].to_numpy()
+    matrices = [fit_block(n, block, texts, labels, groups) for n, block in blocks.items()]
     classifier = spec.make_classifier(spec.default_params, seed)
     classifier.fit(sp.hstack(matrices, format="csr"), labels)
     pipeline = build_pipeline(blocks, spec, classifier)

@@ -43,7 +43,7 @@ from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.metrics import f1_score, roc_auc_score  # noqa: E402
 from sklearn.model_selection import GroupKFold  # noqa: E402
 
-from model_registry.candidates import FEATURE_FACTORIES  # noqa: E402
+from model_registry.candidates import FEATURE_FACTORIES, fit_block  # noqa: E402
 from model_registry.domain_evaluation import threshold_for_fpr  # noqa: E402
 from model_registry.labelled_csv import load_corpus, with_defaults  # noqa: E402
 from model_registry.settings import default_data_paths  # noqa: E402
@@ -79,11 +79,7 @@ def feature_blocks(splits: Any, started: float) -> Blocks:
     blocks: Blocks = {}
     for name in ("word", "char", "style", "lm"):
         block = FEATURE_FACTORIES[name]()
-        first = (
-            block.fit_transform(texts["train"], y_train)
-            if name == "lm"
-            else block.fit_transform(texts["train"])
-        )
+        first = fit_block(name, block, texts["train"], y_train, splits.train["group_id"])
         rest = [block.transform(texts[part]) for part in PARTS[1:]]
         matrices = [first, *rest]
         blocks[name] = [m.toarray() for m in matrices] if name in ("style", "lm") else matrices

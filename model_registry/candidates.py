@@ -101,6 +101,14 @@ FEATURE_FACTORIES: dict[str, Callable[[], BaseEstimator]] = {
 SUPERVISED_FEATURES = frozenset({"lm"})
 
 
+def fit_block(name: str, block: Any, texts: list[str], labels: Any, groups: Any) -> Any:
+    """``block.fit_transform`` on the training texts: the labels and the ``group_id`` of each
+    row reach only the supervised blocks, which cross-fit by group (``lm_features``)."""
+    if name in SUPERVISED_FEATURES:
+        return block.fit_transform(texts, labels, groups=groups)
+    return block.fit_transform(texts)
+
+
 def _logistic_regression(params: dict[str, Any], seed: int) -> LogisticRegression:
     return LogisticRegression(C=params["C"], max_iter=3000, random_state=seed)
 

@@ -43,6 +43,7 @@ from model_registry.candidates import (
     SUPERVISED_FEATURES,
     CandidateSpec,
     build_pipeline,
+    fit_block,
 )
 from model_registry.cross_fitting import cross_fitted_scores, fold_strata
 from model_registry.domain_evaluation import (
@@ -182,9 +183,12 @@ class _FeatureCache:
         if name not in self._features:
             start = time.perf_counter()
             vectorizer = FEATURE_FACTORIES[name]()
-            # Labels reach only supervised blocks (``lm``); TF-IDF and style ignore them.
-            train = vectorizer.fit_transform(
-                self.splits.train[TEXT_COLUMN].tolist(), self.splits.train[LABEL_COLUMN].to_numpy()
+            train = fit_block(
+                name,
+                vectorizer,
+                self.splits.train[TEXT_COLUMN].tolist(),
+                self.splits.train[LABEL_COLUMN].to_numpy(),
+                self.splits.train[GROUP_COLUMN].to_numpy(),
             )
             validation = vectorizer.transform(self.splits.validation[TEXT_COLUMN].tolist())
             test = vectorizer.transform(self.splits.test[TEXT_COLUMN].tolist())
@@ -233,8 +237,9 @@ class _FeatureCache:
                 for part in (self.splits.train, self.splits.validation, self.splits.test)
             ]
         labels = self.splits.train[LABEL_COLUMN].to_numpy()
+        groups = self.splits.train[GROUP_COLUMN].to_numpy()
         encoded = self._encoded[name][:n_parts]
-        return refit_profiles(block.vectorizer, encoded, labels, keep_train)
+        return refit_profiles(block.vectorizer, encoded, labels, keep_train, groups)
 
 
 def train_candidates(

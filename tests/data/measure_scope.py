@@ -92,6 +92,7 @@ from model_registry.candidates import (
     SUPERVISED_FEATURES,
     CandidateSpec,
     build_pipeline,
+    fit_block,
 )
 from model_registry.contract import DEFAULT_DOMAIN, LABEL_AI, LABEL_NAMES, VERDICT_UNCERTAIN
 from model_registry.cross_fitting import cross_fitted_scores, fold_strata
@@ -240,11 +241,14 @@ def fit_detector(
     (``cross_fitted_training_scores``). Each block transforms the texts once: its training and
     validation matrices serve the fit, the calibration and the cross-fitting."""
     spec = CANDIDATES[candidate]
-    train_texts, train_labels, train_domains, _ = train
+    train_texts, train_labels, train_domains, train_groups = train
     val_texts, val_labels, val_domains = validation
     features = {name: FEATURE_FACTORIES[name]() for name in spec.features}
     parts = {
-        name: [block.fit_transform(train_texts, train_labels), block.transform(val_texts)]
+        name: [
+            fit_block(name, block, train_texts, train_labels, train_groups),
+            block.transform(val_texts),
+        ]
         for name, block in features.items()
     }
     x_train, x_val = stack_blocks([parts[name] for name in spec.features])
@@ -304,7 +308,7 @@ def cross_fitted_training_scores(
     def refit(keep: np.ndarray) -> list[Any]:
         return stack_blocks(
             [
-                refit_profiles(features[name], encoded[name], labels, keep)
+                refit_profiles(features[name], encoded[name], labels, keep, groups)
                 if name in encoded
                 else parts[name]
                 for name in spec.features

@@ -15,6 +15,7 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from model_registry import lm_features
 from model_registry.candidates import (
     CANDIDATES,
+    fit_block,
     lm_likelihood_features,
     style_features,
     word_features,
@@ -82,6 +83,56 @@ def test_training_rows_are_scored_out_of_fold_so_their_own_label_is_never_read()
         original.transform(texts[:20]).toarray(),
         original.fit_transform(texts, labels).toarray()[:20],
     )
+
+
+def _raw_training_profiles(
+    texts: list[str], labels: np.ndarray, groups: np.ndarray | None
+) -> np.ndarray:
+    block = LanguageModelFeatures(seed=1)
+    standardised = block.fit_transform(texts, labels, groups=groups).toarray()
+    return np.asarray(standardised * block.scale_ + block.mean_)
+
+
+def test_the_folds_keep_an_original_and_its_rewrites_together() -> None:
+    """Row 7 and row 8 share a ``group_id`` (an original and its rewrite): row 7's out-of-fold
+    profile must not come from models that counted row 8. Cut by row, they fell in different folds
+    (seed 1), and row 8's label reached row 7's features; cut by group, it never does."""
+    texts, labels = _corpus()
+    flipped = labels.copy()
+    flipped[8] = 1 - flipped[8]
+    groups = np.arange(len(texts))
+    groups[8] = groups[7]
+    by_group = [_raw_training_profiles(texts, y, groups)[7] for y in (labels, flipped)]
+    np.testing.assert_allclose(by_group[0], by_group[1], rtol=1e-5, atol=1e-5)
+    by_row = [_raw_training_profiles(texts, y, None)[7] for y in (labels, flipped)]
+    assert not np.allclose(by_row[0], by_row[1], rtol=1e-5, atol=1e-5)
+
+
+def test_fit_block_gives_the_groups_to_the_supervised_block_only() -> None:
+    """Training, the scope measurement and the benchmarks fit every block through ``fit_block``."""
+    texts, labels = _corpus()
+    groups = np.arange(len(texts)) // 2  # pairs of rows, as an original and its rewrite
+    lm_block = fit_block("lm", LanguageModelFeatures(seed=1), texts, labels, groups).toarray()
+    direct = LanguageModelFeatures(seed=1).fit_transform(texts, labels, groups=groups).toarray()
+    by_row = LanguageModelFeatures(seed=1).fit_transform(texts, labels).toarray()
+    np.testing.assert_array_equal(lm_block, direct)
+    assert not np.array_equal(lm_block, by_row)
+    words = fit_block("word", word_features(), texts, labels, groups)
+    assert words.shape[0] == len(texts)
+
+
+def test_fold_of_rows_never_splits_a_group() -> None:
+    groups = np.repeat(np.arange(40), np.arange(40) % 4 + 1)  # groups of 1 to 4 rows
+    folds = lm_features.fold_of_rows(groups, len(groups), n_folds=5, seed=0)
+    for group in np.unique(groups):
+        assert len(set(folds[groups == group].tolist())) == 1
+    assert set(folds.tolist()) == set(range(5))
+    try:
+        lm_features.fold_of_rows(groups[:-1], len(groups), n_folds=5, seed=0)
+    except ValueError as error:
+        assert "groups for" in str(error)
+    else:
+        raise AssertionError("groups of the wrong length were accepted")
 
 
 def test_fitting_needs_both_labels() -> None:

@@ -82,7 +82,8 @@ class RegistrySettings(BaseSettings):
     gate_margin: float = Field(default=0.0, ge=0.0, le=1.0)
     #: Gate, per domain of the frozen test split: challenger F1 + this >= champion F1 there.
     gate_domain_margin: float = Field(default=0.02, ge=0.0, le=1.0)
-    #: Gate, per domain: the challenger's F1 must be at least this in every gated domain.
+    #: Gate, per domain: the F1 of the texts the challenger answers (outside its "too close to
+    #: call" band) must be at least this in every gated domain.
     gate_domain_f1_floor: float = Field(default=0.70, ge=0.0, le=1.0)
     #: Domains with fewer test rows than this are reported but not gated (too noisy).
     gate_min_domain_rows: int = Field(default=60, ge=1)

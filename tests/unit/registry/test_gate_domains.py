@@ -55,3 +55,29 @@ def test_a_champion_without_a_domain_does_not_block_it() -> None:
         challenger_domains=domains(news=0.93), champion_domains={}, domain_rule=RULE,
     )  # fmt: skip
     assert promoted
+
+
+def test_the_floor_judges_the_answers_and_the_margin_every_text() -> None:
+    """A version that leaves the genre's close calls ``uncertain`` is judged by what it answers:
+    its every-text F1 (0.61 here, thresholds strict for people) no longer fails the floor; a
+    version that answers badly still does, and one answering nothing in a genre fails it too."""
+    strict = {"wiki": {"f1": 0.61, "answered_f1": 0.95, "n_human": 40, "n_ai": 40}}
+    promoted, reason = decide(
+        0.93, True, None, floor=0.8, margin=0.0, challenger_domains=strict, domain_rule=RULE
+    )
+    assert promoted, reason
+    for answered in (0.85, None):
+        poor = {"wiki": {"f1": 0.97, "answered_f1": answered, "n_human": 40, "n_ai": 40}}
+        promoted, reason = decide(
+            0.93, True, None, floor=0.8, margin=0.0, challenger_domains=poor, domain_rule=RULE
+        )
+        assert not promoted
+        assert reason.startswith("domain wiki: challenger answered F1")
+    promoted, reason = decide(
+        0.93, True, 0.93, floor=0.8, margin=0.0,
+        challenger_domains=strict,
+        champion_domains={"wiki": {"f1": 0.72, "answered_f1": 0.9, "n_human": 40, "n_ai": 40}},
+        domain_rule=RULE,
+    )  # fmt: skip
+    assert not promoted
+    assert "champion F1 0.7200" in reason

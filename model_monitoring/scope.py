@@ -6,7 +6,7 @@ ScopeReason``). The thresholds are measured by ``tests/data/measure_scope.py`` (
 keeps the defaults below equal to them):
 
 1. ``not_english`` (script): most letters are not Latin letters (Cyrillic, CJK, Arabic, ...).
-2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 200: held-out
+2. ``too_short``: fewer characters (whitespace runs counted once) than the minimum, 250: held-out
    texts cut shorter than that are misjudged too often by the served model (the champion
    candidate; the human false-positive rate at the threshold serving routes a text to and the
    ROC-AUC by length are in ``scope.json``).
@@ -50,7 +50,7 @@ from model_registry.contract import ScopeReason
 SCOPE_FORMAT_VERSION = 1
 
 #: Measured minimum length in characters (whitespace runs count once); see the module docstring.
-DEFAULT_MIN_CHARS = 200
+DEFAULT_MIN_CHARS = 250
 #: Measured novelty threshold (RMS of clipped z-scores against the nearest domain).
 DEFAULT_NOVELTY_THRESHOLD = 1.76
 #: Minimum share of word tokens that are English function words (measured on English corpora

@@ -19,7 +19,7 @@ such a stack can become a candidate (fit seconds; milliseconds to score one row 
 extracted features, one thread: the classifier alone, feature extraction excluded). Results:
 ``bench/results/stack_probe.json``.
 
-    uv run --frozen python bench/stack_probe.py         # ~10 minutes on 2 cores
+    uv run --frozen python bench/stack_probe.py         # ~3 minutes on 2 quiet cores, ~8 under load
 """
 
 from __future__ import annotations

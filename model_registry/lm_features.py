@@ -244,9 +244,7 @@ def raw_profiles(tables: BigramTables, encoded: Encoded) -> np.ndarray:
 def fold_of_rows(groups: Any, n_rows: int, n_folds: int, seed: int) -> np.ndarray:
     """The cross-fitting fold of each of ``n_rows`` rows: groups in a random order dealt to the
     folds in turn, so a group is never in two folds (``groups`` None: each row its own group)."""
-    if groups is None:
-        return np.random.default_rng(seed).permutation(n_rows) % n_folds
-    groups = np.asarray(groups)
+    groups = np.arange(n_rows) if groups is None else np.asarray(groups)
     if len(groups) != n_rows:
         raise ValueError(f"{len(groups)} groups for {n_rows} rows")
     unique, group_of_row = np.unique(groups, return_inverse=True)

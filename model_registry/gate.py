@@ -81,10 +81,12 @@ class DomainRule:
     min_rows: int = 1
 
 
-def _gated(domains: dict[str, dict[str, Any]] | None, rule: DomainRule) -> dict[str, float]:
-    """F1 per domain with enough rows to be gated."""
+def _gated(
+    domains: dict[str, dict[str, Any]] | None, rule: DomainRule
+) -> dict[str, dict[str, Any]]:
+    """The metrics of each domain with an F1 and enough rows to be gated."""
     return {
-        domain: float(metrics["f1"])
+        domain: metrics
         for domain, metrics in sorted((domains or {}).items())
         if metrics.get("f1") is not None
         and metrics.get("n_human", 0) + metrics.get("n_ai", 0) >= rule.min_rows
@@ -121,17 +123,18 @@ def decide(
     rule = domain_rule or DomainRule()
     challenger_by_domain = _gated(challenger_domains, rule)
     champion_by_domain = _gated(champion_domains, rule) if champion_f1 is not None else {}
-    for domain, f1 in challenger_by_domain.items():
-        answered_f1 = _answered_f1((challenger_domains or {})[domain])
+    for domain, metrics in challenger_by_domain.items():
+        f1, answered_f1 = float(metrics["f1"]), _answered_f1(metrics)
         if answered_f1 < rule.floor:
             return False, (
                 f"domain {domain}: challenger answered F1 {answered_f1:.4f} < "
                 f"domain floor {rule.floor:.4f}"
             )
-        if domain in champion_by_domain and f1 + rule.margin < champion_by_domain[domain]:
+        champion = champion_by_domain.get(domain)
+        if champion is not None and f1 + rule.margin < float(champion["f1"]):
             return False, (
                 f"domain {domain}: challenger F1 {f1:.4f} + margin {rule.margin:.4f} < "
-                f"champion F1 {champion_by_domain[domain]:.4f}"
+                f"champion F1 {float(champion['f1']):.4f}"
             )
     gated = (
         f"; {len(challenger_by_domain)} domains within floor/margin" if challenger_by_domain else ""

@@ -178,6 +178,7 @@ def child_main(summary: Path) -> None:
                 "test_f1": round(best.test_f1, 4),
                 "gate": outcome.decision.to_dict(),
                 "quality_targets": quality_targets(best.evaluation),
+                "kept_wording": best.evaluation.get("kept_wording"),
                 "candidates": outcome.to_dict()["candidates"],
             }
         )

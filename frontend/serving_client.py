@@ -176,6 +176,8 @@ class Evaluation(_Lenient):
     domains: dict[str, DomainScores] = Field(default_factory=dict)
     generators: dict[str, DomainScores] = Field(default_factory=dict)
     leave_one_domain_out: LeaveOneDomainOut | None = None
+    #: AI rewrites of a person's text, by the share of its wording they keep (band -> scores).
+    kept_wording: dict[str, DomainScores] = Field(default_factory=dict)
 
 
 class ModelInfo(_Lenient):

@@ -385,7 +385,8 @@ def group_metrics(
     return out
 
 
-def _part(threshold: Thresholds, rows: np.ndarray) -> Thresholds:
+def thresholds_of_rows(threshold: Thresholds, rows: np.ndarray) -> Thresholds:
+    """The thresholds of the rows ``rows`` selects: one for every text, or one per text."""
     return threshold[rows] if isinstance(threshold, np.ndarray) else threshold
 
 
@@ -402,8 +403,9 @@ def by_domain(
     out = {}
     for domain in sorted(set(d_arr.tolist())):
         rows = d_arr == domain
-        below = None if human_below is None else _part(human_below, rows)
-        out[domain] = group_metrics(y_arr[rows], p_arr[rows], _part(threshold, rows), below)
+        below = None if human_below is None else thresholds_of_rows(human_below, rows)
+        at = thresholds_of_rows(threshold, rows)
+        out[domain] = group_metrics(y_arr[rows], p_arr[rows], at, below)
     return out
 
 
@@ -422,7 +424,7 @@ def by_generator(
     for generator in sorted(set(g_arr[ai].tolist())):
         own = ai & (g_arr == generator)
         rows = own | ((y_arr == contract.LABEL_HUMAN) & np.isin(d_arr, list(set(d_arr[own]))))
-        metrics = group_metrics(y_arr[rows], p_arr[rows], _part(threshold, rows))
+        metrics = group_metrics(y_arr[rows], p_arr[rows], thresholds_of_rows(threshold, rows))
         out[generator] = {k: metrics[k] for k in ("n_ai", "tpr_ai", "f1", "roc_auc")}
     return out
 
@@ -455,12 +457,14 @@ def evaluation_document(
     leave_one_domain_out: dict[str, Any] | None,
     operating_thresholds: OperatingThresholds | None = None,
     routing: dict[str, dict[str, Any]] | None = None,
+    kept_wording: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation/by_domain.json`` document, exactly the contract's keys.
 
     ``threshold`` is the global (fallback) threshold; ``domains`` and ``generators`` are scored
     at the threshold the router picked for each text; ``operating_thresholds`` is the version's
-    ``operating_thresholds`` tag as an object, ``routing`` the ``routing_by_domain`` table."""
+    ``operating_thresholds`` tag as an object, ``routing`` the ``routing_by_domain`` table,
+    ``kept_wording`` the ``rewrite_evaluation.by_kept_wording`` table."""
     return {
         "threshold": round(float(threshold), 6),
         "fpr_target": float(fpr_target),
@@ -471,6 +475,7 @@ def evaluation_document(
             None if operating_thresholds is None else operating_thresholds.to_dict()
         ),
         "routing": routing,
+        "kept_wording": kept_wording,
     }
 
 

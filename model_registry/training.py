@@ -71,6 +71,7 @@ from model_registry.labelled_csv import GENERATOR_COLUMN, GROUP_COLUMN, LABEL_CO
 from model_registry.lm_features import Encoded, refit_profiles
 from model_registry.lodo import leave_one_domain_out
 from model_registry.operating_thresholds import OperatingThresholds
+from model_registry.rewrite_evaluation import by_kept_wording, kept_wording
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
 
@@ -149,6 +150,18 @@ class _FeatureCache:
         self._encoded: dict[str, list[Encoded]] = {}
         self._scope: tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]] | None = None
         self._train_verdicts: list[ScopeVerdict] | None = None
+        self._test_kept_wording: np.ndarray | None = None
+
+    def test_kept_wording(self) -> np.ndarray:
+        """``rewrite_evaluation.kept_wording`` of the test split (the same for every candidate)."""
+        if self._test_kept_wording is None:
+            test = self.splits.test
+            self._test_kept_wording = kept_wording(
+                test[TEXT_COLUMN].tolist(),
+                test[LABEL_COLUMN].to_numpy(),
+                test[GROUP_COLUMN].to_numpy(),
+            )
+        return self._test_kept_wording
 
     def scope(self) -> tuple[ScopeReference, list[ScopeVerdict], list[ScopeVerdict]]:
         """The training split's scope reference and the verdicts of validation and test."""
@@ -366,6 +379,7 @@ def _train_one(
         routing=routing_by_domain(
             d_test, [v.domain for v in test_verdicts], [r.domain for r in test_routes]
         ),
+        kept_wording=by_kept_wording(y_test, p_test, t_test, b_test, cache.test_kept_wording()),
     )
     _log_domain_evaluation(
         spec.name,
@@ -674,6 +688,18 @@ def _log_domain_evaluation(
     mlflow.log_table(
         table(evaluation["generators"], "generator"), "evaluation/test_by_generator.json"
     )
+    if evaluation.get("kept_wording"):
+        mlflow.log_table(
+            table(evaluation["kept_wording"], "kept_wording"),
+            "evaluation/test_by_kept_wording.json",
+        )
+        mlflow.log_metrics(
+            {
+                f"test_tpr_ai_kept_wording_{band}": m["tpr_ai"]
+                for band, m in evaluation["kept_wording"].items()
+                if m["tpr_ai"] is not None
+            }
+        )
     lodo = evaluation.get("leave_one_domain_out") or {}
     if lodo.get("domains"):
         mlflow.log_table(table(lodo["domains"], "left_out_domain"), "evaluation/lodo.json")

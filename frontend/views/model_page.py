@@ -142,6 +142,36 @@ def _render_evaluation(evaluation: Evaluation | None) -> None:
                 }
             )
         )
+    if evaluation.kept_wording:
+        _render_kept_wording(evaluation.kept_wording)
+
+
+#: The ``kept_wording`` bands of the evaluation, as the page names them.
+KEPT_WORDING_BANDS = {
+    "under_10pct": "under 10 %",
+    "10_to_30pct": "10-30 %",
+    "30_to_50pct": "30-50 %",
+    "50pct_or_more": "50 % or more",
+    "no_original": "not a rewrite",
+}
+
+
+def _render_kept_wording(bands: dict[str, DomainScores]) -> None:
+    st.markdown(
+        "**AI rewrites of a person's text, by how much of its wording they keep** (share of "
+        "the rewrite's word pairs found in the original). A rewrite that keeps most of a "
+        "person's sentences reads like that person, and the model mostly calls it human:"
+    )
+    st.table(
+        pd.DataFrame(
+            {
+                "wording kept": [KEPT_WORDING_BANDS.get(b, b) for b in bands],
+                "AI texts": [s.n_ai for s in bands.values()],
+                "AI detected": [_percent(s.tpr_ai) for s in bands.values()],
+                "too close to call": [_percent(s.uncertain_share) for s in bands.values()],
+            }
+        )
+    )
 
 
 def _domain_frame(domains: dict[str, DomainScores], evaluation: Evaluation) -> pd.DataFrame:

@@ -58,6 +58,10 @@ SAMPLE_EVALUATION: dict[str, Any] = {
         },
     },
     "generators": {"gpt-4o": {"n_ai": 30, "tpr_ai": 0.9, "f1": 0.95, "roc_auc": 0.98}},
+    "kept_wording": {
+        "under_10pct": {"n_ai": 200, "tpr_ai": 0.95, "uncertain_share": 0.04},
+        "50pct_or_more": {"n_ai": 20, "tpr_ai": 0.25, "uncertain_share": 0.35},
+    },
     "leave_one_domain_out": {
         "domains": {
             "news": {"roc_auc": 0.9, "f1": 0.85, "fpr_human": 0.04},

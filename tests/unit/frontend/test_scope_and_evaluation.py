@@ -103,6 +103,11 @@ def test_model_tab_shows_the_per_domain_evaluation(page: Callable[[], AppTest]) 
     assert "73.0%" in text  # the threshold the rates were measured at
     generators = next(t for t in _model_tab_tables(at) if "generator" in t.columns)
     assert generators["generator"].tolist() == ["gpt-4o"]
+    kept = next(t for t in _model_tab_tables(at) if "wording kept" in t.columns)
+    kept = kept.set_index("wording kept")
+    assert kept.index.tolist() == ["under 10 %", "50 % or more"]
+    assert kept.loc["50 % or more", "AI detected"] == "25.0%"
+    assert kept.loc["50 % or more", "too close to call"] == "35.0%"
 
 
 def test_model_tab_without_evaluation_says_so(

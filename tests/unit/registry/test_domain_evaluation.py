@@ -24,6 +24,7 @@ from model_registry.domain_evaluation import (
 )
 from model_registry.evaluation import calibrate_linear
 from model_registry.lodo import leave_one_domain_out
+from model_registry.rewrite_evaluation import by_kept_wording, kept_wording
 
 CONTRACTS = Path(__file__).resolve().parents[3] / "docs" / "CONTRACTS.md"
 
@@ -99,6 +100,9 @@ def test_document_has_exactly_the_contract_keys() -> None:
             cross_fitted=CrossFittedScores(y, p, d, list(d), folds=5),
         ),
         routing=routing_by_domain(d, ["news", "news", None, "wikipedia"], ["news"] * 4),
+        kept_wording=by_kept_wording(
+            y, p, 0.5, 0.25, kept_wording(["a b c", "a b c x y z", "e f", "g h"], y, [1, 1, 2, 2])
+        ),
     )
     assert set(doc) == set(expected)
     assert set(doc["operating_thresholds"]) == set(expected["operating_thresholds"])
@@ -109,6 +113,7 @@ def test_document_has_exactly_the_contract_keys() -> None:
         expected["operating_thresholds"]["global"]
     )
     assert set(doc["routing"]["news"]) == set(expected["routing"]["news"])
+    assert set(doc["kept_wording"]["30_to_50pct"]) == set(expected["kept_wording"]["30_to_50pct"])
     assert set(doc["domains"]["news"]) == set(expected["domains"]["news"])
     assert set(doc["generators"]["g"]) == set(expected["generators"]["gpt-4o"])
     lodo = doc["leave_one_domain_out"]

@@ -136,6 +136,16 @@ def _complement_nb(params: dict[str, Any], seed: int) -> ComplementNB:
     return ComplementNB(alpha=params["alpha"])
 
 
+def _inverse_smoothing(params: dict[str, Any]) -> float:
+    """ComplementNB's complexity: less additive smoothing (``alpha``) fits the words closer."""
+    return 1.0 / float(params["alpha"])
+
+
+def _inverse_regularisation(params: dict[str, Any]) -> float:
+    """A logistic model's complexity: its ``C`` (less L2 penalty, larger weights)."""
+    return float(params["C"])
+
+
 def _suggest_cnb(trial: Any) -> dict[str, Any]:
     return {"alpha": trial.suggest_float("alpha", 1e-3, 1.0, log=True)}
 
@@ -150,6 +160,9 @@ class CandidateSpec:
     suggest: Callable[[Any], dict[str, Any]]
     default_params: dict[str, Any]
     description: str
+    #: A trial's parameters -> how little they regularise; among trials the validation split
+    #: cannot tell apart, the lowest wins (``trial_choice``).
+    complexity: Callable[[dict[str, Any]], float] = _inverse_regularisation
 
 
 CANDIDATES: dict[str, CandidateSpec] = {
@@ -186,6 +199,7 @@ CANDIDATES: dict[str, CandidateSpec] = {
             _suggest_cnb,
             {"alpha": 0.01},
             "word 1-2-gram TF-IDF + complement naive Bayes (generative, different errors)",
+            complexity=_inverse_smoothing,
         ),
         CandidateSpec(
             "style_lr",

@@ -74,6 +74,7 @@ from model_registry.operating_thresholds import OperatingThresholds
 from model_registry.rewrite_evaluation import by_kept_wording, kept_wording
 from model_registry.settings import RegistrySettings
 from model_registry.splits import Splits
+from model_registry.trial_choice import choose_trial
 
 log = logging.getLogger(__name__)
 
@@ -577,7 +578,8 @@ def _tune(
     settings: RegistrySettings,
     say: Callable[[str], None],
 ) -> tuple[Any, dict[str, Any], int]:
-    """Optuna search of the classifier on cached features; returns the best fitted classifier.
+    """Optuna search of the classifier on cached features; returns the fitted classifier of the
+    trial ``trial_choice.choose_trial`` keeps, its parameters and the number of trials.
 
     Ask-and-tell in batches as wide as the runner (one trial at a time without a cluster, which
     is exactly ``study.optimize``): the batch's fits run together, then each trial is logged
@@ -587,7 +589,7 @@ def _tune(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    best_score, best_classifier = float("-inf"), None
+    trials: list[tuple[Any, dict[str, Any], float]] = []  # (classifier, params, val F1)
     asked = 0  # not len(study.trials): that counts the enqueued trial before it is asked
     with _trial_runner(spec, x_train, y_train, x_val, settings) as (run_trials, width):
         # Trials asked together: the "constant liar" keeps TPE from proposing the same region
@@ -615,15 +617,21 @@ def _tune(
                         }
                     )
                 # Ties on F1 (likely on a small validation split) are broken by PR-AUC.
-                score = metrics["f1"] + 1e-3 * metrics["pr_auc"]
-                if score > best_score:
-                    best_score, best_classifier = score, classifier
-                study.tell(trial, score)
+                study.tell(trial, metrics["f1"] + 1e-3 * metrics["pr_auc"])
+                trials.append((classifier, params, metrics["f1"]))
                 say(
                     f"    trial {trial.number + 1}/{settings.trials}: {params} "
                     f"val F1 {metrics['f1']:.4f}"
                 )
-    return best_classifier, dict(study.best_trial.params), len(study.trials)
+    kept = choose_trial(
+        [f1 for _, _, f1 in trials], [spec.complexity(p) for _, p, _ in trials], len(y_val)
+    )
+    classifier, params, f1 = trials[kept]
+    say(
+        f"    kept trial {kept + 1}: {params} (val F1 {f1:.4f}; the most regularised within one "
+        "standard error of the best)"
+    )
+    return classifier, dict(params), len(study.trials)
 
 
 def _log_inputs(splits: Splits, context: TrainingContext) -> None:

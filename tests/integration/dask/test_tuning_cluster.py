@@ -2,8 +2,9 @@
 
 With ``dask_scheduler_address`` set, the Optuna trials' fits of a candidate run on the workers
 (both get some), two at a time (one per worker thread); the trials are still logged as nested
-MLflow runs by the tuning process, and the classifier returned is the best trial's, fitted on a
-worker exactly as it would be here. Without it, every fit runs in this process, one at a time.
+MLflow runs by the tuning process, and the classifier returned is the kept trial's
+(``trial_choice``), fitted on a worker exactly as it would be here. Without it, every fit runs
+in this process, one at a time.
 """
 
 from __future__ import annotations

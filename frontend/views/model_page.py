@@ -159,8 +159,9 @@ KEPT_WORDING_BANDS = {
 def _render_kept_wording(bands: dict[str, DomainScores]) -> None:
     st.markdown(
         "**AI rewrites of a person's text, by how much of its wording they keep** (share of "
-        "the rewrite's word pairs found in the original). A rewrite that keeps most of a "
-        "person's sentences reads like that person, and the model mostly calls it human:"
+        "the rewrite's word pairs found in the original). A rewrite that keeps much of a "
+        "person's wording reads like that person: the model calls it AI less often, and more "
+        "often cannot tell:"
     )
     st.table(
         pd.DataFrame(

@@ -14,6 +14,7 @@ person wrote and an AI edited.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,12 +27,13 @@ from model_registry import contract
 from model_registry.domain_evaluation import Thresholds, group_metrics, thresholds_of_rows
 
 _WORD = re.compile(r"\w+")
-#: Left-closed bands of the kept share (the last one also holds 1.0), named for the table.
+#: Left-closed bands of the kept share (the last one open-ended, so it holds 1.0), named for the
+#: table.
 BANDS: tuple[tuple[str, float, float], ...] = (
     ("under_10pct", 0.0, 0.1),
     ("10_to_30pct", 0.1, 0.3),
     ("30_to_50pct", 0.3, 0.5),
-    ("50pct_or_more", 0.5, 1.0 + 1e-9),
+    ("50pct_or_more", 0.5, math.inf),
 )
 #: AI texts whose group holds no human text (generated from a prompt, not a person's text).
 NO_ORIGINAL = "no_original"

@@ -616,7 +616,8 @@ def _tune(
                             "fit_seconds": seconds,
                         }
                     )
-                # Ties on F1 (likely on a small validation split) are broken by PR-AUC.
+                # TPE's objective: F1, ties broken by PR-AUC. Which trial is kept is decided
+                # after the search (``choose_trial``), not by this score.
                 study.tell(trial, metrics["f1"] + 1e-3 * metrics["pr_auc"])
                 trials.append((classifier, params, metrics["f1"]))
                 say(
@@ -705,7 +706,6 @@ def _log_domain_evaluation(
             {
                 f"test_tpr_ai_kept_wording_{band}": m["tpr_ai"]
                 for band, m in evaluation["kept_wording"].items()
-                if m["tpr_ai"] is not None
             }
         )
     lodo = evaluation.get("leave_one_domain_out") or {}

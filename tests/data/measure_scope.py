@@ -1,17 +1,19 @@
 """Measure the scope checks' thresholds (``model_monitoring.scope``) and their cost.
 
 Run (about 8 minutes on a shared 2-core machine, most of it fitting the detectors; ``--candidate``
-names the detector, default the served champion ``word_style_lm_stack``):
+names the detector, default the served champion ``word_style_lm_stack``; ``--params`` its
+classifier's parameters as JSON, default the candidate's defaults; give the ones the last tuned
+``train`` kept, ``params`` in ``bench/results/train_full.json``, to measure the served model):
 
     uv run --frozen python -m tests.data.measure_scope \
-        [--candidate NAME] [--multidomain data/ai_human_multidomain.csv.gz] \
-        [--output bench/results/scope.json]
+        [--candidate NAME] [--params '{"C": 9.95}'] \
+        [--multidomain data/ai_human_multidomain.csv.gz] [--output bench/results/scope.json]
 
 Data: the essays of ``data/ai_human_essays.csv.gz`` (domain ``student_essay``) and the multi-domain
 corpus (``text,generated,domain,generator,source,group_id``). One split by group (an original and
 its rewrites stay on one side; essays are one group each): 80 % "train", 20 % "held-out".
 
-The detector is the candidate's pipeline with its default parameters, built by ``model_registry``
+The detector is the candidate's pipeline with the given parameters, built by ``model_registry``
 as training builds it (``FEATURE_FACTORIES`` blocks, the supervised LM block fitted with the
 labels and cross-fitted, ``build_pipeline``), Platt-calibrated on a validation slice
 (``evaluation.calibrate_linear``), whose scores give the served thresholds
@@ -194,7 +196,7 @@ def rates(
 
 @dataclass(frozen=True)
 class Detector:
-    """A candidate fitted as training fits it: its served pipeline (default parameters,
+    """A candidate fitted as training fits it: its served pipeline (the given parameters,
     calibrated on validation), the scope reference of its training texts (with the word router)
     and its served thresholds (global and per domain, routed, with the "too close to call"
     band)."""
@@ -228,16 +230,17 @@ class Detector:
 
 def fit_detector(
     candidate: str,
+    params: dict[str, Any],
     train: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
     validation: tuple[list[str], np.ndarray, np.ndarray],
 ) -> Detector:
-    """``candidate`` with its default parameters, built by ``model_registry`` as training builds
-    it: each feature block of ``FEATURE_FACTORIES`` fitted on ``train`` (texts, labels, domains,
-    groups; the labels reach the supervised blocks, which cross-fit) and the classifier on their
-    matrices, the scope reference of the training texts with its word router, Platt-calibrated on
-    ``validation`` (texts, labels, domains), whose scores and routes give the thresholds
-    (``select_routed_thresholds`` at training's FPR target, minimum of human rows per domain
-    and AI miss target), each also held on the training texts' cross-fitted scores
+    """``candidate`` with the classifier parameters ``params``, built by ``model_registry`` as
+    training builds it: each feature block of ``FEATURE_FACTORIES`` fitted on ``train`` (texts,
+    labels, domains, groups; the labels reach the supervised blocks, which cross-fit) and the
+    classifier on their matrices, the scope reference of the training texts with its word router,
+    Platt-calibrated on ``validation`` (texts, labels, domains), whose scores and routes give the
+    thresholds (``select_routed_thresholds`` at training's FPR target, minimum of human rows per
+    domain and AI miss target), each also held on the training texts' cross-fitted scores
     (``cross_fitted_training_scores``). Each block transforms the texts once: its training and
     validation matrices serve the fit, the calibration and the cross-fitting."""
     spec = CANDIDATES[candidate]
@@ -252,13 +255,15 @@ def fit_detector(
         for name, block in features.items()
     }
     x_train, x_val = stack_blocks([parts[name] for name in spec.features])
-    classifier = spec.make_classifier(spec.default_params, SEED).fit(x_train, train_labels)
+    classifier = spec.make_classifier(params, SEED).fit(x_train, train_labels)
     calibrate_linear(classifier, x_val, val_labels)
     p_val = classifier.predict_proba(x_val)[:, 1]
     pipeline = build_pipeline(features, spec, classifier)
     reference = build_scope_reference(train_texts, list(train_domains), with_router=True)
     checker = ScopeChecker(reference)
-    scores = cross_fitted_training_scores(spec, features, parts, train, (val_texts, val_labels))
+    scores = cross_fitted_training_scores(
+        spec, params, features, parts, train, (val_texts, val_labels)
+    )
     operating = select_routed_thresholds(
         val_labels,
         p_val,
@@ -288,6 +293,7 @@ def stack_blocks(columns: Sequence[Sequence[Any]]) -> list[Any]:
 
 def cross_fitted_training_scores(
     spec: CandidateSpec,
+    params: dict[str, Any],
     features: dict[str, Any],
     parts: dict[str, list[Any]],
     train: tuple[list[str], np.ndarray, np.ndarray, np.ndarray],
@@ -316,7 +322,7 @@ def cross_fitted_training_scores(
         )
 
     return cross_fitted_scores(
-        lambda x, y: spec.make_classifier(spec.default_params, SEED).fit(x, y),
+        lambda x, y: spec.make_classifier(params, SEED).fit(x, y),
         None,
         labels,
         None,
@@ -364,6 +370,7 @@ def measure_length(
     held_out: np.ndarray,
     rng: np.random.Generator,
     candidate: str,
+    params: dict[str, Any],
 ) -> tuple[dict[str, Any], Detector]:
     train_all = ~held_out
     validation = train_all & group_mask(data["group"], VALIDATION_SHARE, rng)
@@ -371,6 +378,7 @@ def measure_length(
     started = time.perf_counter()
     detector = fit_detector(
         candidate,
+        params,
         (
             list(data["text"][train]),
             data["label"][train],
@@ -412,7 +420,7 @@ def measure_length(
     return {
         "candidate": candidate,
         "model": spec.description,
-        "params": spec.default_params,
+        "params": params,
         "n_train": int(train.sum()),
         "n_validation": int(validation.sum()),
         "fit_seconds": round(fit_seconds, 1),
@@ -545,7 +553,11 @@ def measure_novelty(data: dict[str, np.ndarray], held_out: np.ndarray) -> dict[s
 
 
 def measure_unseen_genres(
-    data: dict[str, np.ndarray], held_out: np.ndarray, rng: np.random.Generator, candidate: str
+    data: dict[str, np.ndarray],
+    held_out: np.ndarray,
+    rng: np.random.Generator,
+    candidate: str,
+    params: dict[str, Any],
 ) -> dict[str, Any]:
     """Does "in scope" mean "judged better"? Per genre D: a detector and its scope reference
     trained without D, D's texts scored; accuracy and the human false-positive rate at the
@@ -557,7 +569,7 @@ def measure_unseen_genres(
     result: dict[str, Any] = {
         "candidate": candidate,
         "rule": (
-            f"detector ({candidate}, default parameters) fitted on at most {LODO_TRAIN_TEXTS:,} "
+            f"detector ({candidate}, {params}) fitted on at most {LODO_TRAIN_TEXTS:,} "
             "train-part texts of the other genres, calibrated and its thresholds chosen on the "
             "held-out texts of the other genres and its training texts' cross-fitted scores "
             f"({THRESHOLD_FOLDS} folds); scope reference (with its word router) from the "
@@ -573,6 +585,7 @@ def measure_unseen_genres(
         validation = held_out & (domains != domain)
         detector = fit_detector(
             candidate,
+            params,
             (
                 [str(t) for t in texts[fit_rows]],
                 labels[fit_rows],
@@ -665,6 +678,17 @@ def measure_off_domain() -> dict[str, Any]:
     }
 
 
+def classifier_params(value: str) -> dict[str, Any]:
+    """``--params``: a JSON object of the classifier's parameters, e.g. ``{"C": 9.95}``."""
+    try:
+        params = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(f"not JSON: {error}") from error
+    if not isinstance(params, dict) or not params:
+        raise argparse.ArgumentTypeError('expected a JSON object such as {"C": 9.95}')
+    return params
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -676,7 +700,14 @@ def main() -> None:
         default=DEFAULT_CANDIDATE,
         help=f"the detector to measure with (default: {DEFAULT_CANDIDATE}, the served champion)",
     )
+    parser.add_argument(
+        "--params",
+        type=classifier_params,
+        default=None,
+        help="the classifier's parameters as a JSON object (default: the candidate's defaults)",
+    )
     args = parser.parse_args()
+    params = CANDIDATES[args.candidate].default_params if args.params is None else args.params
     started = time.perf_counter()
     data = load(args.multidomain)
     rng = np.random.default_rng(SEED)
@@ -686,6 +717,7 @@ def main() -> None:
     result: dict[str, Any] = {
         "script": "tests/data/measure_scope.py",
         "candidate": args.candidate,
+        "params": params,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
@@ -706,11 +738,11 @@ def main() -> None:
     result["novelty"] = measure_novelty(data, held_out)
     result["off_domain_texts"] = measure_off_domain()
     logger.info("length (fits the model)")
-    result["length"], detector = measure_length(data, held_out, rng, args.candidate)
+    result["length"], detector = measure_length(data, held_out, rng, args.candidate, params)
     logger.info("cost")
     result["cost"] = measure_cost(data, held_out, detector)
     logger.info("unseen genres (fits one model per genre)")
-    result["unseen_genres"] = measure_unseen_genres(data, held_out, rng, args.candidate)
+    result["unseen_genres"] = measure_unseen_genres(data, held_out, rng, args.candidate, params)
     result["elapsed_seconds"] = round(time.perf_counter() - started, 1)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -1,9 +1,12 @@
 """Behavioural tests of a trained model (Made-With-ML style), run on every candidate.
 
 * Invariance: appending trailing whitespace, or changing the name in a signed text, must not
-  change the predicted label (a small flip rate is tolerated, ``MAX_FLIP_RATE``).
+  change the predicted label (a small flip rate is tolerated, ``MAX_FLIP_RATE``). The texts are
+  a seeded random sample of the test split (``behaviour_sample``: every genre in proportion,
+  not the split's first rows, which hold no essays), each judged at the threshold serving routes
+  it to when those are given: a flip there is a verdict a person would see change.
 * Minimum functionality: hand-written examples of each class must be classified correctly
-  (at least ``MIN_MFT_ACCURACY`` per class).
+  (at least ``MIN_MFT_ACCURACY`` per class, at the global threshold).
 
 Any failure blocks promotion: the gate refuses a challenger whose behaviour tests failed.
 """
@@ -14,7 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 MAX_FLIP_RATE = 0.02
+#: Texts the invariance tests sign and pad: at 100 one flip moved the rate by a whole point, so
+#: a pass depended on the last digits of the model; at 1,000 the rate's standard error near the
+#: 2 % limit is about 0.4 points.
+SAMPLE_SIZE = 1000
 MIN_MFT_ACCURACY = 0.75
 NAMES = (("John", "Maria"), ("Ahmed", "Emily"), ("Wei", "Carlos"))
 
@@ -75,10 +84,22 @@ class BehaviourResult:
         return [name for name, d in self.details.items() if not d["passed"]]
 
 
+def behaviour_sample(n_rows: int, size: int = SAMPLE_SIZE, seed: int = 0) -> np.ndarray:
+    """Positions of ``size`` rows (all of them when there are fewer) drawn at random, seeded,
+    from ``n_rows``: the invariance tests' texts, in proportion to every genre of the split."""
+    if n_rows < 0 or size < 0:
+        raise ValueError(f"n_rows and size must be >= 0, got {n_rows} and {size}")
+    chosen = np.random.default_rng(seed).choice(n_rows, size=min(size, n_rows), replace=False)
+    return np.sort(chosen)
+
+
 def _labels(
-    predict_proba: Callable[[list[str]], Sequence[float]], texts: list[str], t: float
+    predict_proba: Callable[[list[str]], Sequence[float]],
+    texts: list[str],
+    t: float | Sequence[float],
 ) -> list[int]:
-    return [int(p >= t) for p in predict_proba(texts)]
+    scores = np.asarray(predict_proba(texts), dtype=float)
+    return [int(flag) for flag in scores >= np.asarray(t, dtype=float)]
 
 
 def run_behaviour_tests(
@@ -86,24 +107,38 @@ def run_behaviour_tests(
     threshold: float,
     sample_texts: Sequence[str],
     *,
+    sample_thresholds: Sequence[float] | None = None,
     max_flip_rate: float = MAX_FLIP_RATE,
     min_mft_accuracy: float = MIN_MFT_ACCURACY,
 ) -> BehaviourResult:
-    """Run all behavioural tests; ``predict_proba`` maps a list of texts to P(AI) per text."""
+    """Run all behavioural tests; ``predict_proba`` maps a list of texts to P(AI) per text.
+
+    ``sample_thresholds``: the threshold of each sample text (serving's routed one; every variant
+    of a text is judged at its text's), else ``threshold`` for all; the hand-written examples are
+    judged at ``threshold``."""
     texts = list(sample_texts)
-    base = _labels(predict_proba, texts, threshold)
+    judged_at: float | Sequence[float] = threshold
+    if sample_thresholds is not None:
+        if len(sample_thresholds) != len(texts):
+            raise ValueError(
+                f"{len(sample_thresholds)} sample thresholds for {len(texts)} sample texts"
+            )
+        judged_at = sample_thresholds
+    base = _labels(predict_proba, texts, judged_at)
     details: dict[str, dict[str, Any]] = {}
 
-    padded = _labels(predict_proba, [t + "   \n" for t in texts], threshold)
+    padded = _labels(predict_proba, [t + "   \n" for t in texts], judged_at)
     details["invariance_trailing_whitespace"] = _flip_result(base, padded, max_flip_rate)
 
     first = [f"{t}\n\nSincerely, {NAMES[i % len(NAMES)][0]}" for i, t in enumerate(texts)]
     second = [f"{t}\n\nSincerely, {NAMES[i % len(NAMES)][1]}" for i, t in enumerate(texts)]
     details["invariance_changed_name"] = _flip_result(
-        _labels(predict_proba, first, threshold),
-        _labels(predict_proba, second, threshold),
+        _labels(predict_proba, first, judged_at),
+        _labels(predict_proba, second, judged_at),
         max_flip_rate,
     )
+    for name in ("invariance_trailing_whitespace", "invariance_changed_name"):
+        details[name]["judged_at"] = "global" if sample_thresholds is None else "routed"
 
     for name, examples, expected in (
         ("mft_human_examples", MFT_HUMAN, 0),

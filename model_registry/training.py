@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from model_monitoring.scope import ScopeReference, ScopeVerdict
 from model_registry import contract
-from model_registry.behaviour import BehaviourResult, run_behaviour_tests
+from model_registry.behaviour import BehaviourResult, behaviour_sample, run_behaviour_tests
 from model_registry.candidates import (
     CANDIDATES,
     FEATURE_FACTORIES,
@@ -78,7 +78,6 @@ from model_registry.trial_choice import choose_trial
 
 log = logging.getLogger(__name__)
 
-BEHAVIOUR_SAMPLE_SIZE = 100
 INPUT_EXAMPLE_CHARS = 400
 
 
@@ -415,10 +414,12 @@ def _train_one(
             mlflow.log_figure(figure, f"plots/{split_name}_{file_name}")
         close_figures(figures)
 
+    sample = behaviour_sample(len(splits.test), seed=settings.seed)
     behaviour = run_behaviour_tests(
         lambda texts: pipeline.predict_proba(texts)[:, 1],
         threshold,
-        splits.test[TEXT_COLUMN].head(BEHAVIOUR_SAMPLE_SIZE).tolist(),
+        splits.test[TEXT_COLUMN].iloc[sample].tolist(),
+        sample_thresholds=t_test[sample].tolist(),
     )
     mlflow.log_dict(behaviour.details, "behaviour_tests.json")
     mlflow.log_metric("behaviour_tests_passed", float(behaviour.passed))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from model_registry.behaviour import MFT_AI, MFT_HUMAN, run_behaviour_tests
+import pytest
+
+from model_registry.behaviour import MFT_AI, MFT_HUMAN, behaviour_sample, run_behaviour_tests
 
 SAMPLE = [f"Essay number {i} about cars and the electoral college." for i in range(50)]
 
@@ -51,3 +53,38 @@ def test_name_sensitivity_fails_invariance() -> None:
 def test_constant_model_fails_minimum_functionality() -> None:
     result = run_behaviour_tests(lambda texts: [0.9] * len(texts), 0.5, SAMPLE)
     assert result.failed_tests == ["mft_human_examples"]
+
+
+def test_the_sample_reaches_the_genres_at_the_end_of_the_split() -> None:
+    """The test split holds the multi-domain corpus first and the essays after it: the first
+    100 rows (what the tests once took) hold no essay, the seeded sample holds them in
+    proportion."""
+    genres = ["review"] * 2_400 + ["student_essay"] * 1_760
+    rows = behaviour_sample(len(genres), size=1_000, seed=13)
+    sampled = [genres[i] for i in rows]
+    assert len(set(rows.tolist())) == 1_000
+    assert 0.35 < sampled.count("student_essay") / len(sampled) < 0.50
+    assert (behaviour_sample(len(genres), size=1_000, seed=13) == rows).all()
+    assert len(behaviour_sample(40, size=1_000)) == 40
+
+
+def test_each_text_is_judged_at_its_own_threshold() -> None:
+    """A name that moves a score across its text's routed threshold is a flip, though the global
+    threshold (higher) would not see it."""
+
+    def model(texts: list[str]) -> list[float]:
+        return [
+            0.6 if "Emily" in t else 0.4 if "Sincerely" in t else p
+            for t, p in zip(texts, oracle(texts), strict=True)
+        ]
+
+    at_global = run_behaviour_tests(model, 0.9, SAMPLE)
+    assert "invariance_changed_name" not in at_global.failed_tests
+    routed = run_behaviour_tests(model, 0.9, SAMPLE, sample_thresholds=[0.5] * len(SAMPLE))
+    assert "invariance_changed_name" in routed.failed_tests
+    assert routed.details["invariance_changed_name"]["judged_at"] == "routed"
+
+
+def test_sample_thresholds_must_match_the_texts() -> None:
+    with pytest.raises(ValueError, match="2 sample thresholds for 50"):
+        run_behaviour_tests(oracle, 0.5, SAMPLE, sample_thresholds=[0.5, 0.5])

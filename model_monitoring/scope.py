@@ -26,7 +26,11 @@ An in-scope text's domain is also its route to a decision threshold (``ScopeVerd
 read by ``model_registry.operating_thresholds``): the reference's word classifier's domain
 (``domain_router``, fitted by training) when it has one, else the nearest style profile. When
 the word classifier is unsure of every domain the text has no route, and it is judged at the
-version's global, strictest threshold.
+version's global, strictest threshold. So is a text shorter than ``DEFAULT_MIN_ROUTE_CHARS``
+(750 characters, whitespace runs counted once): the genres' own thresholds are set on texts of
+their usual length, and held-out texts cut to 250-500 characters and judged at them had 2.3-4.6 %
+of their people called AI (at the global threshold: 0.18 % or less; ``scope.json``,
+``length.min_route_chars``).
 
 No downloads and no models: the checks read the first ``WINDOW_CHARS`` characters, a few bytes-
 level counts and one small numpy product per text, because serving runs them on every request
@@ -51,6 +55,10 @@ SCOPE_FORMAT_VERSION = 1
 
 #: Measured minimum length in characters (whitespace runs count once); see the module docstring.
 DEFAULT_MIN_CHARS = 250
+#: Measured length (same count) from which on a text is routed to its genre's threshold: the
+#: shortest cut length from which on the human false-positive rate at the routed thresholds stays
+#: <= 2 %; shorter in-scope texts are judged at the global, strictest threshold.
+DEFAULT_MIN_ROUTE_CHARS = 750
 #: Measured novelty threshold (RMS of clipped z-scores against the nearest domain).
 DEFAULT_NOVELTY_THRESHOLD = 1.76
 #: Minimum share of word tokens that are English function words (measured on English corpora
@@ -128,7 +136,8 @@ class ScopeVerdict:
     ``domain`` is the training domain the text is routed to, for in-scope texts judged with a
     reference (the reference's word classifier's domain, else the nearest style profile, the one
     the novelty score is measured against); ``None`` otherwise, and when the word classifier is
-    not sure enough of any domain (``DomainRouter.min_confidence``). It is what
+    not sure enough of any domain (``DomainRouter.min_confidence``) or the text is shorter than
+    ``ScopeChecker.min_route_chars``. It is what
     ``model_registry.operating_thresholds`` routes a text's decision threshold by (``None``: the
     global, strictest one).
     """
@@ -351,12 +360,14 @@ class ScopeChecker:
         reference: ScopeReference | None,
         *,
         min_chars: int = DEFAULT_MIN_CHARS,
+        min_route_chars: int = DEFAULT_MIN_ROUTE_CHARS,
         min_function_word_share: float = DEFAULT_MIN_FUNCTION_WORD_SHARE,
         min_latin_letter_share: float = DEFAULT_MIN_LATIN_LETTER_SHARE,
         novelty_threshold: float | None = None,
     ) -> None:
         self.reference = reference
         self.min_chars = min_chars
+        self.min_route_chars = min_route_chars
         self.min_function_word_share = min_function_word_share
         self.min_latin_letter_share = min_latin_letter_share
         self.novelty_threshold: float | None = None
@@ -414,23 +425,23 @@ class ScopeChecker:
         if early is not None:
             return early
         novelty, domain = self._nearest(window)
-        return self._placed_verdict(window, novelty, domain)
+        return self._placed_verdict(window, novelty, domain, self._routable(text, window))
 
     def assess(self, texts: Sequence[str]) -> list[ScopeVerdict]:
         """One verdict per text, in order: ``assess_one``'s, with the novelty arithmetic of the
         texts that reach it done on all of them at once (the same values: elementwise the same
         operations, and each text's distances summed by the same ``einsum`` as one text's)."""
         verdicts: list[ScopeVerdict | None] = []
-        pending: list[tuple[int, _Window]] = []
+        pending: list[tuple[int, _Window, bool]] = []
         for index, text in enumerate(texts):
             window = _Window.of(text)
             early = self._early_verdict(text, window)
             verdicts.append(early)
             if early is None:
-                pending.append((index, window))
-        placed = self._nearest_all([window for _, window in pending])
-        for (index, window), (novelty, domain) in zip(pending, placed, strict=True):
-            verdicts[index] = self._placed_verdict(window, novelty, domain)
+                pending.append((index, window, self._routable(text, window)))
+        placed = self._nearest_all([window for _, window, _ in pending])
+        for (index, window, routable), (novelty, domain) in zip(pending, placed, strict=True):
+            verdicts[index] = self._placed_verdict(window, novelty, domain, routable)
         return [verdict for verdict in verdicts if verdict is not None]
 
     def _early_verdict(self, text: str, window: _Window) -> ScopeVerdict | None:
@@ -445,14 +456,24 @@ class ScopeChecker:
             return ScopeVerdict(False, ScopeReason.NOT_ENGLISH, None)
         return None
 
+    def _routable(self, text: str, window: _Window) -> bool:
+        """Whether ``text`` is long enough to be judged at its genre's threshold (the whole
+        text counted: the route's minimum is longer than the window)."""
+        if len(text) <= WINDOW_CHARS:
+            return window.at_least_chars(self.min_route_chars)
+        return len(text) >= self.min_route_chars and (
+            normalised_length(text) >= self.min_route_chars
+        )
+
     def _placed_verdict(
-        self, window: _Window, novelty: float | None, domain: str | None
+        self, window: _Window, novelty: float | None, domain: str | None, routable: bool
     ) -> ScopeVerdict:
-        """The novelty check, then the route of an in-scope text."""
+        """The novelty check, then the route of an in-scope text (none when it is too short to
+        be judged at its genre's threshold, ``routable``)."""
         threshold = self.novelty_threshold
         if novelty is not None and threshold is not None and novelty > threshold:
             return ScopeVerdict(False, ScopeReason.UNLIKE_TRAINING_DATA, novelty)
-        return ScopeVerdict(True, None, novelty, self._route(window, domain))
+        return ScopeVerdict(True, None, novelty, self._route(window, domain) if routable else None)
 
     def _nearest_all(self, windows: list[_Window]) -> list[tuple[float | None, str | None]]:
         """``_nearest`` of every window: the z-scores of all of them in one set of array

@@ -108,6 +108,7 @@ async def model_info(state: StateDep) -> ModelInfo:
         scope=ScopeInfo(
             reference=model.scope.reference is not None,
             min_chars=model.scope.min_chars,
+            min_route_chars=model.scope.min_route_chars,
             novelty_threshold=model.scope.novelty_threshold,
         ),
         evaluation=model.evaluation,

@@ -123,6 +123,10 @@ class ScopeInfo(BaseModel):
         "out of scope. Without one only the length and language checks run."
     )
     min_chars: int
+    min_route_chars: int = Field(
+        description="Shorter in-scope texts are judged at the global threshold, not their "
+        "genre's (characters, whitespace runs counted once)."
+    )
     novelty_threshold: float | None
 
 

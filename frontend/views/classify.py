@@ -104,7 +104,9 @@ def _render_verdict(prediction: Prediction) -> None:
             f"The threshold of texts like '{prediction.threshold_domain}' (the training genre "
             "this text was placed in)"
             if prediction.threshold_domain
-            else "The global threshold, the strictest of all genres"
+            else "The global threshold, the strictest of all genres: for texts the model could "
+            "not place in one training genre, and for short ones (a genre's own threshold is set "
+            "on texts of its usual length)"
         ),
     )
     version_col.metric("Model version", prediction.model_version)

@@ -45,7 +45,7 @@ def reference() -> ScopeReference:
 
 def test_a_text_is_routed_by_its_words(reference: ScopeReference) -> None:
     assert reference.router is not None
-    checker = ScopeChecker(reference, min_chars=100)
+    checker = ScopeChecker(reference, min_chars=100, min_route_chars=100)
     for genre in GENRE_WORDS:
         verdict = checker.assess_one(genre_text(genre, 5))
         assert verdict.in_scope and verdict.domain == genre, (genre, verdict)
@@ -54,7 +54,10 @@ def test_a_text_is_routed_by_its_words(reference: ScopeReference) -> None:
 def test_the_router_not_the_style_profile_decides_the_domain(reference: ScopeReference) -> None:
     news = genre_text("news", 3)
     profile_only = ScopeReference(domains=reference.domains, novelty_threshold=10.0)
-    assert ScopeChecker(profile_only, min_chars=100).assess_one(news).domain == "news"
+    assert (
+        ScopeChecker(profile_only, min_chars=100, min_route_chars=100).assess_one(news).domain
+        == "news"
+    )
     # A router that sends every text with "officials" to the reviews: it is what decides.
     contrary = DomainRouter(
         vocabulary=("officials",),
@@ -63,10 +66,12 @@ def test_the_router_not_the_style_profile_decides_the_domain(reference: ScopeRef
         intercept=np.zeros(3),
     )
     routed = ScopeReference(domains=reference.domains, novelty_threshold=10.0, router=contrary)
-    verdict = ScopeChecker(routed, min_chars=100).assess_one(news)
+    verdict = ScopeChecker(routed, min_chars=100, min_route_chars=100).assess_one(news)
     assert verdict.in_scope and verdict.domain == "review"
     # The novelty score is still measured against the nearest profile.
-    assert verdict.novelty == ScopeChecker(profile_only, min_chars=100).novelty(news)
+    assert verdict.novelty == ScopeChecker(
+        profile_only, min_chars=100, min_route_chars=100
+    ).novelty(news)
 
 
 def test_the_reference_round_trips_with_its_router(reference: ScopeReference) -> None:
@@ -126,7 +131,9 @@ def test_fitted_routers_keep_their_confidence_floor(reference: ScopeReference) -
     unsure = ScopeReference(
         domains=reference.domains, novelty_threshold=10.0, router=unsure_router(0.8)
     )
-    verdict = ScopeChecker(unsure, min_chars=100).assess_one(genre_text("news", 1))
+    verdict = ScopeChecker(unsure, min_chars=100, min_route_chars=100).assess_one(
+        genre_text("news", 1)
+    )
     assert verdict.in_scope and verdict.domain is None
 
 
@@ -220,3 +227,20 @@ def test_two_domains_route_with_the_binary_models_probability() -> None:
     confident = binary.predict_proba(matrix).max(axis=1) >= 0.9
     routed = [sure.route(w) is not None for w in windows]
     assert routed == confident.tolist()
+
+
+def test_a_text_shorter_than_the_route_minimum_gets_no_route(reference: ScopeReference) -> None:
+    """Genre thresholds are set on texts of the genre's usual length; a short in-scope text is
+    judged at the global threshold (no route), counted like the length check (whitespace runs
+    once), in ``assess_one`` and ``assess`` alike."""
+    text = genre_text("news", 2)
+    length = len(" ".join(text.split()))
+    long_enough = ScopeChecker(reference, min_chars=100, min_route_chars=length)
+    too_short = ScopeChecker(reference, min_chars=100, min_route_chars=length + 1)
+    assert long_enough.assess_one(text).domain == "news"
+    short_verdict = too_short.assess_one(text)
+    assert short_verdict.in_scope and short_verdict.domain is None
+    padded = text + " " * 600  # longer than the window, the same counted length
+    assert too_short.assess([text, padded]) == [short_verdict, too_short.assess_one(padded)]
+    assert all(v.domain is None for v in too_short.assess([text, padded]))
+    assert long_enough.assess([text, padded])[1].domain == "news"

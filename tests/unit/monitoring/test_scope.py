@@ -134,6 +134,7 @@ def test_defaults_are_the_measured_figures() -> None:
 
     measured = json.loads((REPO_ROOT / "bench" / "results" / "scope.json").read_text())
     assert measured["length"]["min_chars"] == scope.DEFAULT_MIN_CHARS
+    assert measured["length"]["min_route_chars"] == scope.DEFAULT_MIN_ROUTE_CHARS
     assert measured["novelty"]["threshold"] == scope.DEFAULT_NOVELTY_THRESHOLD
     assert measured["language"]["threshold"] == scope.DEFAULT_MIN_FUNCTION_WORD_SHARE
     assert measured["cost"]["window_chars"] == scope.WINDOW_CHARS

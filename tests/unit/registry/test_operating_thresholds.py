@@ -175,9 +175,10 @@ def test_scope_verdicts_carry_the_nearest_training_domain_in_scope_only() -> Non
         [essay, essay * 2, abstract, abstract * 2], ["essay", "essay", "abstract", "abstract"]
     )
     checker = ScopeChecker(reference, novelty_threshold=100.0)
-    verdicts = checker.assess([essay * 2, abstract * 2, "too short"])
-    assert [v.domain for v in verdicts] == ["essay", "abstract", None]
+    verdicts = checker.assess([essay * 3, abstract * 3, "too short", essay])
+    assert [v.domain for v in verdicts] == ["essay", "abstract", None, None]
     assert not verdicts[2].in_scope
+    assert verdicts[3].in_scope  # in scope, but shorter than the route minimum: global threshold
     # Short texts too (the length check aside): how the minimum length is measured.
     assert [checker.route_of(t) for t in (essay * 2, abstract * 2)] == ["essay", "abstract"]
 

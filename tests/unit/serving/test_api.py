@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from model_monitoring.scope import DEFAULT_MIN_CHARS
+from model_monitoring.scope import DEFAULT_MIN_CHARS, DEFAULT_MIN_ROUTE_CHARS
 from model_registry import contract
 from model_serving.app import create_app
 from tests.unit.serving.conftest import wait_ready
@@ -94,6 +94,7 @@ def test_model_info(client: TestClient) -> None:
     assert body["scope"] == {
         "reference": False,
         "min_chars": DEFAULT_MIN_CHARS,
+        "min_route_chars": DEFAULT_MIN_ROUTE_CHARS,
         "novelty_threshold": None,
     }
 

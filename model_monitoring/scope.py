@@ -28,7 +28,7 @@ read by ``model_registry.operating_thresholds``): the reference's word classifie
 the word classifier is unsure of every domain the text has no route, and it is judged at the
 version's global, strictest threshold. So is a text shorter than ``DEFAULT_MIN_ROUTE_CHARS``
 (750 characters, whitespace runs counted once): the genres' own thresholds are set on texts of
-their usual length, and held-out texts cut to 250-500 characters and judged at them had 2.3-4.6 %
+their usual length, and held-out texts cut to 250-500 characters and judged at them had 2.3-4.5 %
 of their people called AI (at the global threshold: 0.18 % or less; ``scope.json``,
 ``length.min_route_chars``).
 
@@ -125,7 +125,8 @@ _TO_WORD_CHUNKS = bytes(c if c in _WORD_BYTES else ord(" ") for c in range(256))
 _ASCII_UPPERCASE = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ASCII_LETTERS = _ASCII_UPPERCASE + _ASCII_UPPERCASE.lower()
 _DIGITS = b"0123456789"
-_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"
+#: The ASCII characters ``str.split`` splits on (what ``normalised_length`` counts once).
+_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 
 
@@ -459,11 +460,18 @@ class ScopeChecker:
     def _routable(self, text: str, window: _Window) -> bool:
         """Whether ``text`` is long enough to be judged at its genre's threshold (the whole
         text counted: the route's minimum is longer than the window)."""
+        minimum = self.min_route_chars
         if len(text) <= WINDOW_CHARS:
-            return window.at_least_chars(self.min_route_chars)
-        return len(text) >= self.min_route_chars and (
-            normalised_length(text) >= self.min_route_chars
-        )
+            return window.at_least_chars(minimum)
+        if len(text) < minimum:
+            return False
+        # Cheap first: the characters that are not whitespace are a lower bound of the count.
+        if (
+            text.isascii()
+            and len(text.encode("ascii").translate(None, _ASCII_WHITESPACE)) >= minimum
+        ):
+            return True
+        return normalised_length(text) >= minimum
 
     def _placed_verdict(
         self, window: _Window, novelty: float | None, domain: str | None, routable: bool

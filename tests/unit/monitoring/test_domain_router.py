@@ -244,3 +244,7 @@ def test_a_text_shorter_than_the_route_minimum_gets_no_route(reference: ScopeRef
     assert too_short.assess([text, padded]) == [short_verdict, too_short.assess_one(padded)]
     assert all(v.domain is None for v in too_short.assess([text, padded]))
     assert long_enough.assess([text, padded])[1].domain == "news"
+    # Past the window, the characters that are not whitespace decide first when they suffice.
+    visible = len("".join(text.split()))
+    assert visible < length
+    assert ScopeChecker(reference, min_chars=100, min_route_chars=visible).assess_one(padded).domain

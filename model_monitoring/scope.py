@@ -248,15 +248,22 @@ class _Window:
         return self.function_words / len(self.tokens) if self.tokens else 0.0
 
     def at_least_chars(self, minimum: int) -> bool:
-        """Whether the window is at least ``minimum`` characters long, whitespace runs counted
-        once (cheap: counts non-whitespace bytes first, splits only when that is not enough)."""
-        if len(self.text) < minimum:
-            return False
-        # Non-ASCII whitespace (NBSP, ...) became "?" in ``ascii_bytes``: only count ASCII text.
-        visible = len(self.ascii_bytes.translate(None, _ASCII_WHITESPACE))
-        if not self.non_ascii and visible >= minimum:
+        """Whether the window is at least ``minimum`` characters long (``has_at_least_chars``)."""
+        return has_at_least_chars(self.text, minimum, self.ascii_bytes)
+
+
+def has_at_least_chars(text: str, minimum: int, ascii_bytes: bytes | None = None) -> bool:
+    """Whether ``normalised_length(text) >= minimum``, cheaply: for ASCII text the characters
+    that are not whitespace (a lower bound of the count) decide first, and the text is split only
+    when they fall short. ``ascii_bytes``: ``text`` already encoded, when the caller has it."""
+    if len(text) < minimum:
+        return False
+    # Non-ASCII text is split: its whitespace (NBSP, ...) is not in ``_ASCII_WHITESPACE``.
+    if text.isascii():
+        encoded = text.encode("ascii") if ascii_bytes is None else ascii_bytes
+        if len(encoded.translate(None, _ASCII_WHITESPACE)) >= minimum:
             return True
-        return normalised_length(self.text) >= minimum
+    return normalised_length(text) >= minimum
 
 
 def normalised_length(text: str) -> int:
@@ -449,29 +456,23 @@ class ScopeChecker:
         """The script, length and function-word checks; ``None`` when the text passes them."""
         if latin_letter_share(window.text) < self.min_latin_letter_share:
             return ScopeVerdict(False, ScopeReason.NOT_ENGLISH, None)
-        if not window.at_least_chars(self.min_chars) and (
-            len(text) <= WINDOW_CHARS or normalised_length(text) < self.min_chars
-        ):
+        if not self._at_least_chars(text, window, self.min_chars):
             return ScopeVerdict(False, ScopeReason.TOO_SHORT, None)
         if window.function_word_share < self.min_function_word_share:
             return ScopeVerdict(False, ScopeReason.NOT_ENGLISH, None)
         return None
 
     def _routable(self, text: str, window: _Window) -> bool:
-        """Whether ``text`` is long enough to be judged at its genre's threshold (the whole
-        text counted: the route's minimum is longer than the window)."""
-        minimum = self.min_route_chars
-        if len(text) <= WINDOW_CHARS:
-            return window.at_least_chars(minimum)
-        if len(text) < minimum:
-            return False
-        # Cheap first: the characters that are not whitespace are a lower bound of the count.
-        if (
-            text.isascii()
-            and len(text.encode("ascii").translate(None, _ASCII_WHITESPACE)) >= minimum
-        ):
+        """Whether ``text`` is long enough to be judged at its genre's threshold."""
+        return self._at_least_chars(text, window, self.min_route_chars)
+
+    @staticmethod
+    def _at_least_chars(text: str, window: _Window, minimum: int) -> bool:
+        """Whether the whole text is at least ``minimum`` characters long (whitespace runs
+        counted once): its window first, the rest of it only when the window falls short."""
+        if window.at_least_chars(minimum):
             return True
-        return normalised_length(text) >= minimum
+        return len(text) > WINDOW_CHARS and has_at_least_chars(text, minimum)
 
     def _placed_verdict(
         self, window: _Window, novelty: float | None, domain: str | None, routable: bool

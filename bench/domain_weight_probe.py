@@ -1,0 +1,164 @@
+"""Probe: does weighting the training rows so that every genre counts more equally help the small
+genres (blogs and e-mails, encyclopedia paragraphs)? A measurement for the next candidate, not a
+candidate itself.
+
+The training split is 42 % student essays and 2 % encyclopedia paragraphs, so a plain fit gives
+the essays' evidence most of the weight. Here each training row gets the weight
+``share_of_its_genre ** -power`` (normalised to a mean of 1): ``power`` 0 is today's fit, 1 makes
+every genre weigh the same in total, 0.5 is in between.
+
+Same data and splits as training (``make_splits``), the champion candidate's classifier
+(``word_style_lm_stack``: word TF-IDF LR + LR on the style profile and n-gram LM likelihoods,
+log-odds summed) at a fixed ``C`` (``--c``, default: the tuned value of the latest full train),
+the same feature blocks (``candidates.FEATURE_FACTORIES``; the LM block cross-fitted by group).
+Per power:
+
+- the test split judged at one global threshold chosen on validation for a human FPR <= 1 %:
+  F1, human FPR, TPR and ROC-AUC per genre (``stack_probe.judged``);
+- the unseen-genre estimate, as training computes it (``lodo.leave_one_domain_out``): each genre
+  left out in turn, the LM block refitted without its labels (``lm_features.refit_profiles``),
+  the weights recomputed on the kept rows; mean and worst ROC-AUC.
+
+Results: ``bench/results/domain_weight_probe.json``.
+
+    uv run --frozen python bench/domain_weight_probe.py     # ~6 minutes on 2 quiet cores
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+import numpy as np  # noqa: E402
+import scipy.sparse as sp  # noqa: E402
+
+from bench.stack_probe import PARTS, judged, log, machine  # noqa: E402
+from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, fit_block  # noqa: E402
+from model_registry.domain_evaluation import threshold_for_fpr  # noqa: E402
+from model_registry.labelled_csv import load_corpus, with_defaults  # noqa: E402
+from model_registry.lm_features import refit_profiles  # noqa: E402
+from model_registry.lodo import leave_one_domain_out  # noqa: E402
+from model_registry.settings import default_data_paths  # noqa: E402
+from model_registry.splits import make_splits  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "domain_weight_probe.json"
+CANDIDATE = "word_style_lm_stack"
+BLOCKS = CANDIDATES[CANDIDATE].features
+POWERS = (0.0, 0.5, 1.0)
+FPR_TARGET = 0.01
+#: ``lodo``'s own minimum of human validation texts for a genre's threshold (training's default).
+MIN_HUMAN = 100
+
+
+def tuned_c() -> float:
+    """The champion's ``C`` in the latest full train (``bench/train_scale.py --full``)."""
+    document = json.loads((REPO / "bench" / "results" / "train_full.json").read_text())
+    return float(document["params"]["C"])
+
+
+def genre_weights(domains: np.ndarray, power: float) -> np.ndarray:
+    """``share ** -power`` per row, mean 1: power 0 weighs every row alike, 1 every genre."""
+    names, counts = np.unique(domains, return_counts=True)
+    share = dict(zip(names.tolist(), (counts / counts.sum()).tolist(), strict=True))
+    weights = np.asarray([share[d] ** -power for d in domains.tolist()])
+    normalised: np.ndarray = weights / weights.mean()
+    return normalised
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--c", type=float, default=None, help="the word LR's C (default: tuned)")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    c = tuned_c() if args.c is None else args.c
+    started = time.perf_counter()
+    splits = make_splits(with_defaults(load_corpus(default_data_paths())))
+    parts = [getattr(splits, p) for p in PARTS]
+    texts = [p["text"].tolist() for p in parts]
+    labels = [p["generated"].to_numpy().astype(int) for p in parts]
+    domains = [p["domain"].to_numpy() for p in parts]
+    groups = parts[0]["group_id"].to_numpy()
+
+    matrices: dict[str, list[Any]] = {}
+    fitted: dict[str, Any] = {}
+    for name in BLOCKS:
+        block = FEATURE_FACTORIES[name]()
+        first = fit_block(name, block, texts[0], labels[0], groups)
+        matrices[name] = [first, *(block.transform(t) for t in texts[1:])]
+        fitted[name] = block
+        log(f"{name} block {first.shape}", started)
+    stacked = [sp.hstack([matrices[n][i] for n in BLOCKS], format="csr") for i in range(3)]
+    encoded = [fitted["lm"].encode(t) for t in texts]
+
+    kept_rows = np.ones(len(labels[0]), dtype=bool)
+
+    def refit_parts(keep_train: np.ndarray) -> list[sp.csr_matrix]:
+        """The LM block refitted on the kept rows (no label of the left-out genre reaches it)."""
+        kept_rows[:] = keep_train
+        lm = refit_profiles(fitted["lm"], encoded, labels[0], keep_train, groups)
+        refitted = {**matrices, "lm": lm}
+        return [sp.hstack([refitted[n][i] for n in BLOCKS], format="csr") for i in range(3)]
+
+    results: dict[str, Any] = {}
+    for power in POWERS:
+
+        def fit(x: Any, y: np.ndarray, power: float = power) -> Any:
+            weights = genre_weights(domains[0][kept_rows], power)
+            model = CANDIDATES[CANDIDATE].make_classifier({"C": c}, 0)
+            return model.fit(x, y, sample_weight=weights)
+
+        kept_rows[:] = True
+        model = fit(stacked[0], labels[0])
+        validation, test = (model.decision_function(stacked[i]) for i in (1, 2))
+        threshold = threshold_for_fpr(validation[labels[1] == 0], FPR_TARGET)
+        figures = judged(labels[2], test, domains[2], threshold)
+        log(f"power {power}: test F1 {figures['f1']}, FPR {figures['fpr_human']}", started)
+        lodo = leave_one_domain_out(
+            fit,
+            list(zip(stacked, labels, domains, strict=True)),
+            fpr_target=FPR_TARGET,
+            min_human=MIN_HUMAN,
+            refit_parts=refit_parts,
+        )
+        assert lodo is not None  # seven genres
+        log(f"power {power}: LODO mean {lodo['mean_roc_auc']}", started)
+        results[str(power)] = {
+            "test": figures,
+            "leave_one_domain_out": {
+                "mean_roc_auc": lodo["mean_roc_auc"],
+                "worst_roc_auc": lodo["worst_roc_auc"],
+                "worst_domain": lodo["worst_domain"],
+                "roc_auc": {d: v["roc_auc"] for d, v in lodo["domains"].items()},
+            },
+        }
+    document = {
+        "benchmark": "domain_weight_probe",
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "candidate": CANDIDATE,
+        "params": {"C": c},
+        "split_sizes": {p: len(part) for p, part in zip(PARTS, parts, strict=True)},
+        "train_genre_shares": {
+            str(d): round(float(n) / len(domains[0]), 4)
+            for d, n in zip(*np.unique(domains[0], return_counts=True), strict=True)
+        },
+        "weights": "share_of_genre ** -power, normalised to mean 1",
+        "judged_at": f"one global threshold per power: human FPR <= {FPR_TARGET} on validation",
+        "powers": results,
+        "elapsed_seconds": round(time.perf_counter() - started, 1),
+    }
+    args.output.write_text(json.dumps(document, indent=2) + "\n")
+    log(f"wrote {args.output}", started)
+
+
+if __name__ == "__main__":
+    main()

@@ -40,7 +40,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from bench.stack_probe import PARTS, judged, log, machine  # noqa: E402
+from bench.stack_probe import PARTS, judged, log, machine, write_results  # noqa: E402
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, fit_block  # noqa: E402
 from model_registry.domain_evaluation import threshold_for_fpr  # noqa: E402
 from model_registry.labelled_csv import load_corpus, with_defaults  # noqa: E402
@@ -154,10 +154,8 @@ def main() -> None:
         "weights": "share_of_genre ** -power, normalised to mean 1",
         "judged_at": f"one global threshold per power: human FPR <= {FPR_TARGET} on validation",
         "powers": results,
-        "elapsed_seconds": round(time.perf_counter() - started, 1),
     }
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    log(f"wrote {args.output}", started)
+    write_results(args.output, document, started)
 
 
 if __name__ == "__main__":

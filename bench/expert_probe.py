@@ -30,7 +30,6 @@ and ROC-AUC (of the scores each scheme serves), plus fit seconds. Results:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 from datetime import UTC, datetime
@@ -43,7 +42,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from bench.stack_probe import PARTS, judged, log, machine  # noqa: E402
+from bench.stack_probe import PARTS, judged, log, machine, write_results  # noqa: E402
 from model_monitoring.domain_router import DEFAULT_MIN_CONFIDENCE  # noqa: E402
 from model_monitoring.scope import ScopeChecker, build_scope_reference  # noqa: E402
 from model_registry.candidates import FEATURE_FACTORIES  # noqa: E402
@@ -204,10 +203,8 @@ def main() -> None:
         "fit_seconds": {"pooled": pooled_fit_seconds, "experts": expert_fit_seconds},
         "served_router_floor": str(DEFAULT_MIN_CONFIDENCE),
         "by_router_floor": by_floor,
-        "elapsed_seconds": round(time.perf_counter() - started, 1),
     }
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    log(f"wrote {args.output}", started)
+    write_results(args.output, document, started)
 
 
 if __name__ == "__main__":

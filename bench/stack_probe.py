@@ -72,6 +72,13 @@ def machine() -> dict[str, Any]:
     }
 
 
+def write_results(output: Path, document: dict[str, Any], started: float) -> None:
+    """A probe's results as JSON at ``output``, with the seconds the probe took."""
+    document["elapsed_seconds"] = round(time.perf_counter() - started, 1)
+    output.write_text(json.dumps(document, indent=2) + "\n")
+    log(f"wrote {output}", started)
+
+
 def feature_blocks(splits: Any, started: float) -> Blocks:
     """Every block fitted on train and applied to the three parts (dense for the small ones)."""
     texts = {part: getattr(splits, part)["text"].tolist() for part in PARTS}
@@ -213,10 +220,8 @@ def main() -> None:
         "judged_at": f"one global threshold per model: human FPR <= {FPR_TARGET} on validation",
         "out_of_fold": f"{FOLDS} folds grouped by group_id",
         "models": models,
-        "elapsed_seconds": round(time.perf_counter() - started, 1),
     }
-    args.output.write_text(json.dumps(document, indent=2) + "\n")
-    log(f"wrote {args.output}", started)
+    write_results(args.output, document, started)
 
 
 if __name__ == "__main__":

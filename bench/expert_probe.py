@@ -4,7 +4,8 @@ every genre? A measurement for the next candidate, not a candidate itself.
 Same data and splits as training (``make_splits``), same word TF-IDF block
 (``candidates.FEATURE_FACTORIES["word"]``) and the same router as serving (the scope reference's
 word classifier, ``model_monitoring.domain_router``, fitted on train; a text it cannot place with
-confidence, or an out-of-scope one, has no route). Three ways of judging the test split, every
+confidence, an out-of-scope one, or one shorter than the scope checks' ``min_route_chars``, has no
+route). Three ways of judging the test split, every
 text called (no "uncertain" band), thresholds chosen on validation for a human false-positive rate
 <= 1%, each at the served router confidence floor and at looser ones (``ROUTER_FLOORS``):
 

@@ -135,13 +135,26 @@ def describe(compose: ct.Compose, states: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def champion_version(stack: Stack) -> str | None:
-    response = httpx.get(
-        stack.url("MLFLOW_PORT", "/api/2.0/mlflow/registered-models/alias"),
-        params={"name": contract.MODEL_NAME, "alias": contract.CHAMPION_ALIAS},
-        auth=stack.mlflow_auth(),
-        timeout=10,
-    )
+def champion_version(stack: Stack, within: float = 90.0) -> str | None:
+    """The version the ``champion`` alias names (None: no alias). Right after an ``up``, MLflow's
+    two workers can be busy streaming model artifacts to the services that load them, and one
+    request then times out on 2 shared cores: a request that gets no answer is sent again until
+    ``within`` seconds have passed."""
+    answers: list[httpx.Response] = []
+
+    def answered() -> bool:
+        answers.append(
+            httpx.get(
+                stack.url("MLFLOW_PORT", "/api/2.0/mlflow/registered-models/alias"),
+                params={"name": contract.MODEL_NAME, "alias": contract.CHAMPION_ALIAS},
+                auth=stack.mlflow_auth(),
+                timeout=10,
+            )
+        )
+        return True
+
+    servers.wait_until(answered, timeout=within, what="MLflow's champion alias", interval=2)
+    response = answers[-1]
     if response.status_code != 200:
         return None
     return str(response.json()["model_version"]["version"])
@@ -550,6 +563,8 @@ def test_a_second_up_on_the_same_volumes_works(stack: Stack) -> None:
     stack.compose("up", "-d", "--no-build", timeout=HEALTHY_WITHIN_SECONDS)
     states = wait_for_services(stack.compose, HEALTHY_WITHIN_SECONDS)
     assert set(states.values()) <= {"healthy", "exited 0"}, describe(stack.compose, states)
+    # Working means serving answers again, with its model loaded (not only healthy containers).
+    wait_ready(stack, HEALTHY_WITHIN_SECONDS)
 
 
 def test_down_and_up_keep_the_champion_and_the_prediction_log(stack: Stack) -> None:

@@ -21,7 +21,7 @@ Per power:
 
 Results: ``bench/results/domain_weight_probe.json``.
 
-    uv run --frozen python bench/domain_weight_probe.py     # ~6 minutes on 2 quiet cores
+    uv run --frozen python bench/domain_weight_probe.py     # ~4-5 minutes on 2 quiet cores
 """
 
 from __future__ import annotations

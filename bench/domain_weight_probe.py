@@ -40,9 +40,12 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-from bench.stack_probe import PARTS, judged, log, machine, write_results  # noqa: E402
+from bench.stack_probe import FPR_TARGET, PARTS, judged, log, machine, write_results  # noqa: E402
 from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, fit_block  # noqa: E402
-from model_registry.domain_evaluation import threshold_for_fpr  # noqa: E402
+from model_registry.domain_evaluation import (  # noqa: E402
+    DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+    threshold_for_fpr,
+)
 from model_registry.labelled_csv import load_corpus, with_defaults  # noqa: E402
 from model_registry.lm_features import refit_profiles  # noqa: E402
 from model_registry.lodo import leave_one_domain_out  # noqa: E402
@@ -54,9 +57,6 @@ RESULTS = REPO / "bench" / "results" / "domain_weight_probe.json"
 CANDIDATE = "word_style_lm_stack"
 BLOCKS = CANDIDATES[CANDIDATE].features
 POWERS = (0.0, 0.5, 1.0)
-FPR_TARGET = 0.01
-#: ``lodo``'s own minimum of human validation texts for a genre's threshold (training's default).
-MIN_HUMAN = 100
 
 
 def tuned_c() -> float:
@@ -89,22 +89,22 @@ def main() -> None:
     groups = parts[0]["group_id"].to_numpy()
 
     matrices: dict[str, list[Any]] = {}
-    fitted: dict[str, Any] = {}
+    blocks: dict[str, Any] = {}
     for name in BLOCKS:
-        block = FEATURE_FACTORIES[name]()
-        first = fit_block(name, block, texts[0], labels[0], groups)
-        matrices[name] = [first, *(block.transform(t) for t in texts[1:])]
-        fitted[name] = block
+        blocks[name] = FEATURE_FACTORIES[name]()
+        first = fit_block(name, blocks[name], texts[0], labels[0], groups)
+        matrices[name] = [first, *(blocks[name].transform(t) for t in texts[1:])]
         log(f"{name} block {first.shape}", started)
     stacked = [sp.hstack([matrices[n][i] for n in BLOCKS], format="csr") for i in range(3)]
-    encoded = [fitted["lm"].encode(t) for t in texts]
+    lm_block = blocks["lm"]
+    encoded = [lm_block.encode(t) for t in texts]
 
     kept_rows = np.ones(len(labels[0]), dtype=bool)
 
     def refit_parts(keep_train: np.ndarray) -> list[sp.csr_matrix]:
         """The LM block refitted on the kept rows (no label of the left-out genre reaches it)."""
         kept_rows[:] = keep_train
-        lm = refit_profiles(fitted["lm"], encoded, labels[0], keep_train, groups)
+        lm = refit_profiles(lm_block, encoded, labels[0], keep_train, groups)
         refitted = {**matrices, "lm": lm}
         return [sp.hstack([refitted[n][i] for n in BLOCKS], format="csr") for i in range(3)]
 
@@ -126,7 +126,7 @@ def main() -> None:
             fit,
             list(zip(stacked, labels, domains, strict=True)),
             fpr_target=FPR_TARGET,
-            min_human=MIN_HUMAN,
+            min_human=DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
             refit_parts=refit_parts,
         )
         assert lodo is not None  # seven genres

@@ -5,9 +5,9 @@ Same data and splits as training (``make_splits``), same word TF-IDF block
 (``candidates.FEATURE_FACTORIES["word"]``) and the same router as serving (the scope reference's
 word classifier, ``model_monitoring.domain_router``, fitted on train; a text it cannot place with
 confidence, an out-of-scope one, or one shorter than the scope checks' ``min_route_chars``, has no
-route). Three ways of judging the test split, every
-text called (no "uncertain" band), thresholds chosen on validation for a human false-positive rate
-<= 1%, each at the served router confidence floor and at looser ones (``ROUTER_FLOORS``):
+route). Three ways of judging the test split, every text called (no "uncertain" band), thresholds
+chosen on validation for a human false-positive rate <= 1%, each at the served router confidence
+floor and at looser ones (``ROUTER_FLOORS``):
 
 - ``one_model``: one word logistic regression for every genre, judged at the threshold its route
   picks (``domain_evaluation.fpr_threshold`` with the routes: a genre's own threshold where it has
@@ -43,7 +43,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from bench.stack_probe import PARTS, judged, log, machine, write_results  # noqa: E402
+from bench.stack_probe import FPR_TARGET, PARTS, judged, log, machine, write_results  # noqa: E402
 from model_monitoring.domain_router import DEFAULT_MIN_CONFIDENCE  # noqa: E402
 from model_monitoring.scope import ScopeChecker, build_scope_reference  # noqa: E402
 from model_registry.candidates import FEATURE_FACTORIES  # noqa: E402
@@ -54,7 +54,6 @@ from model_registry.splits import make_splits  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "expert_probe.json"
-FPR_TARGET = 0.01
 MIN_HUMAN = 100
 #: The tuned ``C`` of the pooled word model (``train_full.json``); experts use the default.
 POOLED_C, EXPERT_C = 184.0, 30.0

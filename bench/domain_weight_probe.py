@@ -30,9 +30,10 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_variable, "1")
@@ -65,6 +66,84 @@ def tuned_c() -> float:
     return float(document["params"]["C"])
 
 
+class Parts(NamedTuple):
+    """Training's splits, as the probes use them: each list is (train, validation, test)."""
+
+    frames: list[Any]
+    texts: list[list[str]]
+    labels: list[np.ndarray]
+    domains: list[np.ndarray]
+    groups: np.ndarray
+
+
+def load_parts() -> Parts:
+    """The shipped corpora split as training splits them (``make_splits``)."""
+    splits = make_splits(with_defaults(load_corpus(default_data_paths())))
+    frames = [getattr(splits, p) for p in PARTS]
+    return Parts(
+        frames,
+        [f["text"].tolist() for f in frames],
+        [f["generated"].to_numpy().astype(int) for f in frames],
+        [f["domain"].to_numpy() for f in frames],
+        frames[0]["group_id"].to_numpy(),
+    )
+
+
+def champion_blocks(parts: Parts, started: float) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """The champion candidate's feature blocks fitted on train (the LM block cross-fitted by
+    group), and each block's matrices for the three parts."""
+    blocks: dict[str, Any] = {}
+    matrices: dict[str, list[Any]] = {}
+    for name in BLOCKS:
+        blocks[name] = FEATURE_FACTORIES[name]()
+        first = fit_block(name, blocks[name], parts.texts[0], parts.labels[0], parts.groups)
+        matrices[name] = [first, *(blocks[name].transform(t) for t in parts.texts[1:])]
+        log(f"{name} block {first.shape}", started)
+    return blocks, matrices
+
+
+def lodo_figures(lodo: dict[str, Any] | None) -> dict[str, Any]:
+    """What a probe keeps of ``leave_one_domain_out``'s block: mean, worst, and each genre's."""
+    assert lodo is not None  # seven genres
+    return {
+        "mean_roc_auc": lodo["mean_roc_auc"],
+        "worst_roc_auc": lodo["worst_roc_auc"],
+        "worst_domain": lodo["worst_domain"],
+        "roc_auc": {d: v["roc_auc"] for d, v in lodo["domains"].items()},
+    }
+
+
+def test_and_lodo(
+    name: str,
+    fit: Callable[[Any, np.ndarray], Any],
+    inputs: list[Any],
+    parts: Parts,
+    refit_parts: Callable[[np.ndarray], list[Any]],
+    started: float,
+) -> dict[str, Any]:
+    """One model fitted on train and judged on test at one global threshold (human FPR <=
+    ``FPR_TARGET`` on validation), then the unseen-genre estimate as training computes it."""
+    labels, domains = parts.labels, parts.domains
+    fit_started = time.perf_counter()
+    model = fit(inputs[0], labels[0])
+    fit_seconds = time.perf_counter() - fit_started
+    validation, test = (model.decision_function(inputs[i]) for i in (1, 2))
+    threshold = threshold_for_fpr(validation[labels[1] == 0], FPR_TARGET)
+    figures = judged(labels[2], test, domains[2], threshold)
+    log(f"{name}: test F1 {figures['f1']}, FPR {figures['fpr_human']}", started)
+    lodo = lodo_figures(
+        leave_one_domain_out(
+            fit,
+            list(zip(inputs, labels, domains, strict=True)),
+            fpr_target=FPR_TARGET,
+            min_human=DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
+            refit_parts=refit_parts,
+        )
+    )
+    log(f"{name}: LODO mean {lodo['mean_roc_auc']}, worst {lodo['worst_roc_auc']}", started)
+    return {"fit_seconds": round(fit_seconds, 1), "test": figures, "leave_one_domain_out": lodo}
+
+
 def genre_weights(domains: np.ndarray, power: float) -> np.ndarray:
     """``share ** -power`` per row, mean 1: power 0 weighs every row alike, 1 every genre."""
     names, counts = np.unique(domains, return_counts=True)
@@ -81,20 +160,9 @@ def main() -> None:
     args = parser.parse_args()
     c = tuned_c() if args.c is None else args.c
     started = time.perf_counter()
-    splits = make_splits(with_defaults(load_corpus(default_data_paths())))
-    parts = [getattr(splits, p) for p in PARTS]
-    texts = [p["text"].tolist() for p in parts]
-    labels = [p["generated"].to_numpy().astype(int) for p in parts]
-    domains = [p["domain"].to_numpy() for p in parts]
-    groups = parts[0]["group_id"].to_numpy()
-
-    matrices: dict[str, list[Any]] = {}
-    blocks: dict[str, Any] = {}
-    for name in BLOCKS:
-        blocks[name] = FEATURE_FACTORIES[name]()
-        first = fit_block(name, blocks[name], texts[0], labels[0], groups)
-        matrices[name] = [first, *(blocks[name].transform(t) for t in texts[1:])]
-        log(f"{name} block {first.shape}", started)
+    loaded = load_parts()
+    parts, texts, labels, domains, groups = loaded
+    blocks, matrices = champion_blocks(loaded, started)
     stacked = [sp.hstack([matrices[n][i] for n in BLOCKS], format="csr") for i in range(3)]
     lm_block = blocks["lm"]
     encoded = [lm_block.encode(t) for t in texts]
@@ -117,29 +185,9 @@ def main() -> None:
             return model.fit(x, y, sample_weight=weights)
 
         kept_rows[:] = True
-        model = fit(stacked[0], labels[0])
-        validation, test = (model.decision_function(stacked[i]) for i in (1, 2))
-        threshold = threshold_for_fpr(validation[labels[1] == 0], FPR_TARGET)
-        figures = judged(labels[2], test, domains[2], threshold)
-        log(f"power {power}: test F1 {figures['f1']}, FPR {figures['fpr_human']}", started)
-        lodo = leave_one_domain_out(
-            fit,
-            list(zip(stacked, labels, domains, strict=True)),
-            fpr_target=FPR_TARGET,
-            min_human=DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
-            refit_parts=refit_parts,
+        results[str(power)] = test_and_lodo(
+            f"power {power}", fit, stacked, loaded, refit_parts, started
         )
-        assert lodo is not None  # seven genres
-        log(f"power {power}: LODO mean {lodo['mean_roc_auc']}", started)
-        results[str(power)] = {
-            "test": figures,
-            "leave_one_domain_out": {
-                "mean_roc_auc": lodo["mean_roc_auc"],
-                "worst_roc_auc": lodo["worst_roc_auc"],
-                "worst_domain": lodo["worst_domain"],
-                "roc_auc": {d: v["roc_auc"] for d, v in lodo["domains"].items()},
-            },
-        }
     document = {
         "benchmark": "domain_weight_probe",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

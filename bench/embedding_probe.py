@@ -52,20 +52,16 @@ import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
-from bench.domain_weight_probe import tuned_c  # noqa: E402
-from bench.sentence_encoder import EMBEDDING_WIDTH, SentenceEncoder  # noqa: E402
-from bench.stack_probe import FPR_TARGET, PARTS, judged, log, machine, write_results  # noqa: E402
-from model_registry.candidates import CANDIDATES, FEATURE_FACTORIES, fit_block  # noqa: E402
-from model_registry.domain_evaluation import (  # noqa: E402
-    DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
-    threshold_for_fpr,
+from bench.domain_weight_probe import (  # noqa: E402
+    champion_blocks,
+    load_parts,
+    test_and_lodo,
+    tuned_c,
 )
+from bench.sentence_encoder import EMBEDDING_WIDTH, SentenceEncoder  # noqa: E402
+from bench.stack_probe import FPR_TARGET, PARTS, log, machine, write_results  # noqa: E402
 from model_registry.ensemble import TwoBlockLogitSum  # noqa: E402
-from model_registry.labelled_csv import load_corpus, with_defaults  # noqa: E402
 from model_registry.lm_features import refit_profiles  # noqa: E402
-from model_registry.lodo import leave_one_domain_out  # noqa: E402
-from model_registry.settings import default_data_paths  # noqa: E402
-from model_registry.splits import make_splits  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "embedding_probe.json"
@@ -182,12 +178,8 @@ def main() -> None:
         parser.error(f"no model.safetensors in {args.model_dir} (see bench/sentence_encoder.py)")
     c = tuned_c()
     started = time.perf_counter()
-    splits = make_splits(with_defaults(load_corpus(default_data_paths())))
-    parts = [getattr(splits, p) for p in PARTS]
-    texts = [p["text"].tolist() for p in parts]
-    labels = [p["generated"].to_numpy().astype(int) for p in parts]
-    domains = [p["domain"].to_numpy() for p in parts]
-    groups = parts[0]["group_id"].to_numpy()
+    loaded = load_parts()
+    parts, texts, labels, _, groups = loaded
     sizes = np.cumsum([len(t) for t in texts])[:-1]
 
     every_text = [t for part in texts for t in part]
@@ -196,13 +188,7 @@ def main() -> None:
     cost = encoder_cost(texts[2], args.model_dir, args.max_tokens)
     log(f"encoder: {cost}", started)
 
-    blocks: dict[str, Any] = {}
-    matrices: dict[str, list[Any]] = {}
-    for name in CANDIDATES[CANDIDATE].features:
-        blocks[name] = FEATURE_FACTORIES[name]()
-        first = fit_block(name, blocks[name], texts[0], labels[0], groups)
-        matrices[name] = [first, *(blocks[name].transform(t) for t in texts[1:])]
-        log(f"{name} block {first.shape}", started)
+    blocks, matrices = champion_blocks(loaded, started)
     every_row = np.ones(len(labels[0]), dtype=bool)
     matrices["embedding"] = standardised(embeddings, every_row)
     encoded = [blocks["lm"].encode(t) for t in texts]
@@ -239,38 +225,11 @@ def main() -> None:
             embedding = standardised(embeddings, keep_train)
             return stacked({**matrices, "lm": lm, "embedding": embedding}, names)
 
-        inputs = stacked(matrices)
-        fit_started = time.perf_counter()
-        model = make().fit(inputs[0], labels[0])
-        fit_seconds = time.perf_counter() - fit_started
-        validation, test = (model.decision_function(inputs[i]) for i in (1, 2))
-        threshold = threshold_for_fpr(validation[labels[1] == 0], FPR_TARGET)
-        figures = judged(labels[2], test, domains[2], threshold)
-        log(f"{model_name}: test F1 {figures['f1']}, FPR {figures['fpr_human']}", started)
-
         def fit(x: Any, y: np.ndarray, make: Callable[[], Any] = make) -> Any:
             return make().fit(x, y)
 
-        lodo = leave_one_domain_out(
-            fit,
-            list(zip(inputs, labels, domains, strict=True)),
-            fpr_target=FPR_TARGET,
-            min_human=DEFAULT_MIN_HUMAN_FOR_THRESHOLD,
-            refit_parts=refit_parts,
-        )
-        assert lodo is not None  # seven genres
-        log(f"{model_name}: LODO mean {lodo['mean_roc_auc']}", started)
-        results[model_name] = {
-            "blocks": names,
-            "fit_seconds": round(fit_seconds, 1),
-            "test": figures,
-            "leave_one_domain_out": {
-                "mean_roc_auc": lodo["mean_roc_auc"],
-                "worst_roc_auc": lodo["worst_roc_auc"],
-                "worst_domain": lodo["worst_domain"],
-                "roc_auc": {d: v["roc_auc"] for d, v in lodo["domains"].items()},
-            },
-        }
+        figures = test_and_lodo(model_name, fit, stacked(matrices), loaded, refit_parts, started)
+        results[model_name] = {"blocks": names, **figures}
     document = {
         "benchmark": "embedding_probe",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),

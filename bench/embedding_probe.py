@@ -65,7 +65,6 @@ from model_registry.lm_features import refit_profiles  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "embedding_probe.json"
-CANDIDATE = "word_style_lm_stack"
 CHUNK = 256
 #: The embedding LR's regularisation: scikit-learn's default, and a 20x stronger penalty in case
 #: 768 dense columns over-fit 19k rows.
